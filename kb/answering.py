@@ -1,0 +1,104 @@
+"""Extractive answers: the sentence(s) of the top sources that answer the question, each cited — or a refusal.
+
+The refusal combines three signals, because a similarity threshold alone cannot tell an on-topic
+question whose detail the text never gives ("how much does a subscription cost?") from a real one:
+  1. dense similarity of the closest source (too far -> refuse);
+  2. the share of the question's weight (idf) in words the corpus never uses ("吉祥物", "subscription");
+  3. the answer type: a "when" / "how much" question needs a sentence with a date or number.
+"""
+from __future__ import annotations
+
+import re
+
+from .index import Index
+from .messages import message
+from .text import split_sentences, tokenize
+from .types import Answer, Citation, Hit
+
+_QTYPES = {
+    "number": re.compile(r"多少|几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
+    "time": re.compile(r"什么时候|何时|哪一?年|几月|哪天|日期|\bwhen\b|what (?:year|date|month)|which (?:year|month)"),
+}
+_FITS = {
+    "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
+    "time": re.compile(r"[0-9]|[年月日]|初|底|\b(?:early|late|end of|year|month)\b", re.I),
+}
+_CLAUSE = re.compile(r"[，,、：:]\s*")
+
+
+class Answerer:
+    def __init__(self, index: Index, config):
+        self.index, self.config = index, config
+
+    def answer(self, question: str, lang: str, hits: list[Hit], retrieval_text: str | None = None) -> Answer:
+        """Compose the answer to `question` from `hits` (best first), or refuse with them as related passages."""
+        cfg = self.config
+        weights = {t: self.index.idf(t) for t in dict.fromkeys(tokenize(retrieval_text or question))}
+        total = sum(weights.values()) or 1.0
+        unseen = sum(w for t, w in weights.items() if not self.index.seen(t)) / total
+        top_dense = max((h.dense for h in hits), default=0.0)
+        qtype = next((name for name, rx in _QTYPES.items() if rx.search(question.lower())), None)
+        budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
+
+        units = []   # (score, hit rank, start, end, tokens) of sentences, or clauses of over-long sentences
+        for rank, h in enumerate(hits[:3]):
+            prior = (0.15, 0.08, 0.0)[rank]
+            for s, e in split_sentences(h.text):
+                for cs, ce in ([(s, e)] if e - s <= budget else _clause_windows(h.text, s, e, budget)):
+                    toks = set(tokenize(h.text[cs:ce]))
+                    cover = sum(w for t, w in weights.items() if t in toks) / total
+                    fits = qtype is None or bool(_FITS[qtype].search(h.text[cs:ce]))
+                    units.append((cover + prior + (0.3 if fits else 0.0), rank, cs, ce, toks, fits))
+        units.sort(key=lambda u: -u[0])
+
+        refuse = (not units or top_dense < cfg.min_dense
+                  or (unseen > cfg.max_unseen and top_dense < cfg.sure_dense)
+                  or (qtype is not None and not any(u[5] for u in units if u[1] < 2)))
+        if refuse:
+            return Answer(question, message("refused", lang), lang, True, related=_citations(hits[:3], {}))
+
+        chosen, covered, length = [units[0]], set(units[0][4]), units[0][3] - units[0][2]
+        for u in units[1:]:
+            if len(chosen) >= cfg.max_sentences:
+                break
+            gain = sum(w for t, w in weights.items() if t in u[4] and t not in covered) / total
+            overlaps = any(u[1] == c[1] and u[2] < c[3] and c[2] < u[3] for c in chosen)
+            if gain >= 0.2 and u[0] >= 0.6 * units[0][0] and not overlaps and length + u[3] - u[2] <= budget:
+                chosen.append(u)
+                covered |= u[4]
+                length += u[3] - u[2]
+
+        order = list(dict.fromkeys(u[1] for u in chosen))          # sources in the order the answer uses them
+        spans = {r: [(u[2], u[3]) for u in chosen if u[1] == r] for r in order}
+        citations = _citations([hits[r] for r in order], {i: spans[r] for i, r in enumerate(order)})
+        parts = []
+        for n, r in enumerate(order, 1):
+            for s, e in sorted(spans[r]):
+                parts.append(f"{hits[r].text[s:e]}[{n}]" if lang == "zh" else f"{hits[r].text[s:e]} [{n}]")
+        return Answer(question, ("" if lang == "zh" else " ").join(parts), lang, False, citations)
+
+
+def _clause_windows(text: str, s: int, e: int, budget: int) -> list[tuple[int, int]]:
+    """Contiguous runs of clauses of an over-long sentence that fit the answer's length budget."""
+    bounds = [s] + [m.end() + s for m in _CLAUSE.finditer(text[s:e])] + [e]
+    bounds = sorted(set(bounds))
+    out = []
+    for i in range(len(bounds) - 1):
+        for j in range(i + 1, len(bounds)):
+            if bounds[j] - bounds[i] > budget:
+                break
+            out.append((bounds[i], bounds[j]))
+    if not out:
+        out.append((s, s + budget))
+    return [(a, b - (len(text[a:b]) - len(text[a:b].rstrip(" ，,、：:")))) for a, b in out]
+
+
+def _citations(hits: list[Hit], spans: dict[int, list[tuple[int, int]]]) -> list[Citation]:
+    out = []
+    for i, h in enumerate(hits):
+        qs = min((s for s, _ in spans.get(i, [])), default=0)
+        qe = max((e for _, e in spans.get(i, [])), default=0)
+        out.append(Citation(n=i + 1, text=h.text, quote=h.text[qs:qe], document=h.document, score=h.score,
+                            original=h.original, url=h.url, date=h.date, doc_id=h.doc_id, para_id=h.para_id,
+                            lang=h.lang, heading=h.heading, quote_start=qs, quote_end=qe))
+    return out

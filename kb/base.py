@@ -1,0 +1,183 @@
+"""The KnowledgeBase facade: open (build or refresh) an index, then search and ask. Every face talks to this."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+
+from . import text
+from .answering import Answerer
+from .chunking import chunk_document
+from .config import Config
+from .documents import SUFFIXES, corpus_files, load_corpus
+from .embedding import make_embedder
+from .errors import IndexProblem, QuestionError
+from .index import FORMAT, Index, build_index, load_index
+from .messages import message
+from .retrieval import Retriever
+from .types import Answer, Hit
+
+log = logging.getLogger("kb")
+
+
+class KnowledgeBase:
+    """A question-answering knowledge base over a corpus folder.
+
+    >>> kb = KnowledgeBase.open()
+    >>> kb.ask("OpenCloudOS 9 什么时候发布？").text
+    """
+
+    def __init__(self, config: Config, index: Index, embedder, problems: list[str] | None = None):
+        self.config, self.index, self.embedder = config, index, embedder
+        self.problems = problems or []      # corpus files skipped at the last build, one line each
+        self.retriever = Retriever(index, embedder, config.candidates, config.rrf_k, config.bm25_weight)
+        self.answerer = Answerer(index, config)
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, corpus: str | Path | None = None, index_dir: str | Path | None = None, embedder: str | None = None,
+             config: Config | None = None, rebuild: bool = False, progress: bool = True, **overrides) -> "KnowledgeBase":
+        """Open the knowledge base, building or refreshing its index when missing or stale.
+
+        Args:
+            corpus: folder of documents (default: ./corpus, or KB_CORPUS).
+            index_dir: where the index lives (default: .kb/<corpus name> beside the corpus, or KB_INDEX_DIR).
+            embedder: "e5" (bundled, default) or "st:<sentence-transformers model name or path>".
+            config: a full Config; the arguments above and `overrides` take precedence over it.
+            rebuild: rebuild even if the index is up to date.
+            progress: show progress bars while building.
+        Returns:
+            A ready KnowledgeBase.
+        """
+        given = dict(corpus=corpus, index_dir=index_dir, embedder=embedder, **overrides)
+        cfg = dataclasses.replace(config or Config.from_env(), **{k: v for k, v in given.items() if v is not None})
+        text.use_user_dict(cfg.user_dict)
+        emb = make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
+        expected = _expected_manifest(cfg, emb.id)
+        if not rebuild:
+            try:
+                index = load_index(cfg.index_path)
+                stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
+                if not stale:
+                    return cls(cfg, index, emb)
+                log.info("index is out of date (%s changed): rebuilding", ", ".join(stale))
+            except IndexProblem as e:
+                if (cfg.index_path / "CURRENT").exists():
+                    log.warning("%s: rebuilding", e)
+        return cls.build(cfg, emb, expected, progress)
+
+    @classmethod
+    def build(cls, cfg: Config, emb=None, expected: dict | None = None, progress: bool = True) -> "KnowledgeBase":
+        """Parse, chunk, embed and index the corpus, then save the index atomically (in memory if read-only)."""
+        emb = emb or make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
+        expected = expected or _expected_manifest(cfg, emb.id)
+        t0 = time.perf_counter()
+        docs, problems = load_corpus(cfg.corpus, cfg.max_file_mb, cfg.strict)
+        chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
+        writable = _writable(cfg.index_path)
+        if not writable:
+            log.warning("index folder %s is not writable: serving an in-memory index", cfg.index_path)
+        index = build_index(docs, chunks, emb, expected, cfg.index_path, progress=progress, write=writable,
+                            index_type=cfg.index_type, hnsw_above=cfg.hnsw_above)
+        log.info("indexed %d chunks from %d documents in %.1f s", len(chunks), len(docs), time.perf_counter() - t0)
+        return cls(cfg, index, emb, problems)
+
+    # ------------------------------------------------------------ asking
+
+    def search(self, query: str, k: int | None = None, lang: str | None = None) -> list[Hit]:
+        """The k best source passages for `query` (aligned translations merged into one source).
+
+        Args:
+            query: words or a question, Chinese or English.
+            k: how many sources (default: config.k).
+            lang: preferred language of the passages; default: the query's language.
+        """
+        query = self._check(query)
+        return self.retriever.search(query, self._k(k), lang or text.detect_language(query))
+
+    def ask(self, question: str, k: int | None = None, history: list[str] | None = None) -> Answer:
+        """Answer `question` in its language with cited sentences, or refuse when the corpus does not cover it.
+
+        Args:
+            question: the question, Chinese or English.
+            k: sources to consider (default: config.k).
+            history: earlier questions of the conversation, oldest first; a follow-up like "那 V9 呢？"
+                is retrieved together with the previous question.
+        Returns:
+            An Answer; `answer.refused` tells whether kb declined.
+        """
+        t0 = time.perf_counter()
+        question = self._check(question)
+        lang = text.detect_language(question)
+        if len(self.index) == 0:
+            return Answer(question, message("empty_kb", lang), lang, True)
+        query = contextualize(question, history or [])
+        hits = self.retriever.search(query, self._k(k), lang)
+        ans = self.answerer.answer(question, lang, hits, retrieval_text=query)
+        ans.seconds = round(time.perf_counter() - t0, 4)
+        return ans
+
+    def _k(self, k: int | None) -> int:
+        k = self.config.k if k is None else int(k)
+        return max(0, min(k, 50))
+
+    def _check(self, question) -> str:
+        if not isinstance(question, str):
+            raise QuestionError(message("empty_question", "en"))
+        question = question.strip()
+        lang = text.detect_language(question[:500]) if question else "en"
+        if not question or not any(ch.isalnum() for ch in question):
+            raise QuestionError(message("empty_question", lang))
+        if len(question) > self.config.max_question_chars:
+            raise QuestionError(message("question_too_long", lang, n=len(question), limit=self.config.max_question_chars))
+        return question
+
+    def __repr__(self):
+        m = self.index.manifest
+        return f"KnowledgeBase({m.get('documents')} documents, {m.get('chunks')} chunks, {m.get('embedder')})"
+
+
+_FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
+
+
+def contextualize(question: str, history: list[str]) -> str:
+    """Retrieval text for a follow-up: short or anaphoric questions borrow the previous question's words."""
+    if not history:
+        return question
+    q = question.strip().lower()
+    short = len(text.tokenize(q)) <= 2
+    if short or q.startswith(_FOLLOW_UP) or q.endswith(("呢？", "呢?", "呢")):
+        return f"{history[-1]} {question}"
+    return question
+
+
+def _expected_manifest(cfg: Config, embedder_id: str) -> dict:
+    """What the live index must have been built from; any difference means a rebuild."""
+    return {"format": FORMAT, "embedder": embedder_id, "corpus": corpus_fingerprint(cfg.corpus),
+            "dictionary": text.dictionary_hash(), "chunking": {"chunk_chars": cfg.chunk_chars},
+            "index_type": cfg.index_type}
+
+
+def corpus_fingerprint(folder: Path) -> str:
+    """Hash of every corpus file's path and bytes (reading is fast; mtimes change on every git clone)."""
+    h = hashlib.sha1()
+    for p in corpus_files(folder):
+        if p.suffix.lower() in SUFFIXES:
+            h.update(p.relative_to(folder).as_posix().encode() + b"\0")
+            h.update(hashlib.sha1(p.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError:
+        return False

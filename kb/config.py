@@ -1,0 +1,101 @@
+"""One configuration for every stage; each field can be overridden by a KB_<FIELD> environment variable."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Config:
+    # --- where things live
+    corpus: Path = Path("corpus")
+    index_dir: Path | None = None          # default: .kb/<corpus name> beside the corpus folder
+    data_dir: Path | None = None           # feedback log etc.; default: .kb beside the corpus folder
+    user_dict: Path | None = None          # extra jieba dictionary, added to kb's own
+
+    # --- loading documents
+    max_file_mb: float = 20.0              # larger files are named and skipped
+    strict: bool = False                   # a bad corpus file fails the build instead of being skipped
+
+    # --- chunking
+    chunk_chars: int = 400                 # a chunk packs whole sentences up to this many characters
+
+    # --- index
+    index_type: str = "auto"               # "flat" (exact), "hnsw" (approximate), or "auto": flat up to hnsw_above chunks
+    hnsw_above: int = 200_000
+
+    # --- embedding
+    embedder: str = "e5"                   # "e5" (bundled) or "st:<model name or local path>"
+    query_prompt: str = ""                 # sentence-transformers only, e.g. "query: "
+    passage_prompt: str = ""
+    batch_size: int = 32
+
+    # --- retrieval
+    k: int = 5                             # sources returned by search / considered by ask
+    candidates: int = 30                   # depth of each ranked list before fusion
+    rrf_k: int = 60                        # reciprocal rank fusion constant
+    bm25_weight: float = 1.0               # weight of the BM25 list in fusion (dense is 1.0)
+
+    # --- answering
+    max_sentences: int = 3
+    max_chars_zh: int = 150
+    max_chars_en: int = 350
+    min_dense: float = 0.80                # below this top cosine, refuse outright (bundled e5 scale)
+    sure_dense: float = 0.88               # above this, answer even when some question terms are unseen
+    max_unseen: float = 0.34               # refuse when this share of the question's weight is unknown to the corpus
+
+    # --- serving
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_question_chars: int = 1000
+    allowed_origins: list[str] = field(default_factory=list)   # sites allowed to embed kb / call its API
+
+    def __post_init__(self):
+        for name in ("corpus", "index_dir", "data_dir", "user_dict"):
+            if getattr(self, name) is not None:
+                setattr(self, name, Path(getattr(self, name)))
+
+    @property
+    def index_path(self) -> Path:
+        """The index folder: index_dir, or .kb/<corpus name> beside the corpus folder."""
+        return self.index_dir or self.corpus.resolve().parent / ".kb" / self.corpus.name
+
+    @property
+    def data_path(self) -> Path:
+        """Where feedback and other run-time data go: data_dir, or .kb beside the corpus folder."""
+        return self.data_dir or self.corpus.resolve().parent / ".kb"
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Config":
+        """Defaults, then KB_* environment variables, then explicit keyword overrides (None is ignored)."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"KB_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()},
+                          ensure_ascii=False, indent=2)
+
+
+def _coerce(f: dataclasses.Field, raw: str):
+    kind = str(f.type)
+    if "list" in kind:
+        return [s.strip() for s in raw.split(",") if s.strip()]
+    if "bool" in kind:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return raw

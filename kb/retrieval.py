@@ -1,0 +1,71 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused by source with reciprocal rank fusion.
+
+A "source" is a paragraph; its aligned translations are the same source. Fusing ranks of sources,
+not chunks, means a paragraph found in both languages counts once, and BM25 (which only matches
+the question's own language) cannot push the dense ranking of the other language aside.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .index import Index
+from .text import normalize, tokenize
+from .types import Hit
+
+
+class Retriever:
+    def __init__(self, index: Index, embedder, candidates: int = 30, rrf_k: int = 60, bm25_weight: float = 1.0):
+        self.index, self.embedder = index, embedder
+        self.candidates, self.rrf_k, self.bm25_weight = candidates, rrf_k, bm25_weight
+
+    def search(self, query: str, k: int = 5, lang: str | None = None, qvec: np.ndarray | None = None) -> list[Hit]:
+        """The k best sources for `query`, each shown in `lang` when the corpus has that version.
+
+        Args:
+            query: the text to retrieve for (a question, possibly with conversation context).
+            k: number of sources to return.
+            lang: preferred language of the returned passages ("zh"/"en"); None keeps what ranked best.
+            qvec: the query's embedding when the caller already has it.
+        """
+        ix = self.index
+        if len(ix) == 0 or k <= 0:
+            return []
+        query = normalize(query)
+        qvec = self.embedder.embed_query(query) if qvec is None else qvec
+        depth = min(max(self.candidates, 3 * k), len(ix))
+        scores, ids = ix.dense.search(qvec[None, :].astype(np.float32), depth)
+        dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        ranked = [(list(dense), 1.0)]
+        tokens = [t for t in tokenize(query) if ix.vocab_id(t) is not None]
+        if tokens and self.bm25_weight > 0:
+            bm = ix.bm25.get_scores(tokens)
+            top = np.argpartition(-bm, min(depth, len(bm) - 1))[:depth]
+            top = top[np.argsort(-bm[top])]
+            ranked.append(([int(i) for i in top if bm[i] > 0], self.bm25_weight))
+
+        fused: dict[str, float] = {}
+        for chunk_ids, weight in ranked:
+            seen = set()
+            for i in chunk_ids:
+                src = ix.sources[i]
+                if src not in seen:     # rank sources, not chunks: the first chunk of a source sets its rank
+                    fused[src] = fused.get(src, 0.0) + weight / (self.rrf_k + len(seen) + 1)
+                    seen.add(src)
+        best = sorted(fused, key=fused.get, reverse=True)[:k]
+        return [self._hit(src, fused[src], dense, qvec, lang) for src in best]
+
+    def _hit(self, src: str, score: float, dense: dict[int, float], qvec: np.ndarray, lang: str | None) -> Hit:
+        """Show the source's chunk in the preferred language that is closest to the query."""
+        ix = self.index
+        members = ix.by_source[src]
+        pool = [i for i in members if lang and ix.chunks[i].lang == lang] or members
+        missing = [i for i in pool if i not in dense]
+        sims = dict(dense)
+        if missing:
+            sims.update(zip(missing, (ix.vectors(missing) @ qvec).tolist()))
+        i = max(pool, key=lambda j: sims[j])
+        c, d = ix.chunks[i], ix.docs[ix.chunks[i].doc_id]
+        h = Hit(chunk_id=c.id, text=c.text, document=d["title"], doc_id=c.doc_id, para_id=c.para_id, lang=c.lang,
+                score=round(score, 6), original=ix.original(c), url=d["url"], date=d["date"], heading=c.heading,
+                start=c.start, end=c.end, dense=max(sims[j] for j in members if j in sims))
+        return h

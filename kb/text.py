@@ -1,0 +1,192 @@
+"""Text processing shared by indexing, querying, answering and evaluation.
+
+`tokenize` is the one tokenizer: BM25 at index and query time, sentence scoring and the refusal
+check all use it, so they can never disagree about what a word is.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+USER_DICT = Path(__file__).parent / "data" / "userdict.txt"
+TOKENIZER_VERSION = "1"   # bump when tokenize() changes, so existing indexes are rebuilt
+
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN_RE = re.compile(f"[{_HAN}]")
+_WORDISH = re.compile(f"[{_HAN}A-Za-z0-9]")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_ALNUM_SPLIT = re.compile(r"^([a-z]+)(\d+)$")
+
+# Words that carry no topic: question frames and function words in both languages.
+STOPWORDS = frozenset("""
+的 了 是 在 和 与 及 或 吗 呢 吧 啊 呀 嘛 么 什么 怎么 怎样 怎么样 如何 哪些 哪个 哪 哪里 为什么 为何 谁 几 多少
+有 有没有 没有 是否 能 能否 可以 可 会 将 要 这 那 这个 那个 这些 那些 一个 一下 我 我们 你 你们 它 它们 其 之 也 都 还 就 对
+从 把 被 让 给 请问 请 该 个 等 以及 而 并 且 但 又 上 中 里 时 做 用 于 为 由 以 所 着 过 到 向 啊 呗 介绍 一些 关于 什么样 吗？
+a an the is are was were be been being am do does did done can could will would shall should may might must
+what which who whom whose when where why how of to in on at by for from with about as into than then there
+this that these those it its i me my we our you your he she they them their and or but not no yes if so
+any some tell please much many there's what's it's s
+""".split())
+
+_SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\"']*|\.(?=\s|$)[”’」』）)\"']*|\n+")
+
+_lock = threading.Lock()
+_tokenizer = None
+_phrases: re.Pattern | None = None
+_extra_dict: Path | None = None
+
+
+def normalize(text: str) -> str:
+    """Fold full-width forms (NFKC), Traditional to Simplified Chinese, and strip control characters."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    if HAN_RE.search(text):
+        text = _to_simplified(text)
+    return text
+
+
+def _to_simplified(text: str) -> str:
+    import zhconv  # small, pure Python; only needed for Chinese text
+    return zhconv.convert(text, "zh-cn")
+
+
+def dictionary_files() -> list[Path]:
+    return [USER_DICT] + ([_extra_dict] if _extra_dict else [])
+
+
+def use_user_dict(path: Path | None) -> None:
+    """Add a user's own jieba dictionary beside kb's (call before the first tokenize)."""
+    global _extra_dict, _tokenizer
+    with _lock:
+        if path != _extra_dict:
+            _extra_dict, _tokenizer = (Path(path) if path else None), None
+
+
+def dictionary_hash() -> str:
+    """Changes whenever a dictionary changes, so an index tokenized with the old one is rebuilt."""
+    h = hashlib.sha1(TOKENIZER_VERSION.encode())
+    for p in dictionary_files():
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _dictionary_words() -> list[str]:
+    words = []
+    for p in dictionary_files():
+        for line in p.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                m = re.match(r"^(.+?)(?: \d+)?(?: [a-z]+)?$", line)
+                words.append(m.group(1) if m else line)
+    return words
+
+
+def _jieba():
+    """One jieba tokenizer per process, loaded once with kb's dictionary and without log noise."""
+    global _tokenizer, _phrases
+    if _tokenizer is None:
+        with _lock:
+            if _tokenizer is None:
+                import jieba
+                jieba.setLogLevel(logging.WARNING)
+                tok = jieba.Tokenizer()
+                words = _dictionary_words()
+                for w in words:
+                    if " " not in w:
+                        tok.add_word(w.lower(), 1000)
+                tok.initialize()
+                multi = sorted((w.lower() for w in words if " " in w), key=len, reverse=True)
+                _phrases = re.compile("|".join(re.escape(w) for w in multi)) if multi else None
+                _tokenizer = tok
+    return _tokenizer
+
+
+def _stem(tok: str) -> str:
+    """Fold English plurals so "costs" matches "cost"; nothing more aggressive."""
+    if tok.isascii() and tok.isalpha() and len(tok) > 3 and tok not in _domain_terms():
+        if tok.endswith("ies") and len(tok) > 4:
+            return tok[:-3] + "y"
+        if tok.endswith("s") and not tok.endswith(("ss", "us", "is", "os")):
+            return tok[:-1]
+    return tok
+
+
+def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Normalise and segment mixed Chinese/English text into lowercase search tokens.
+
+    Dictionary terms stay whole ("page cache limit", "开放原子开源基金会"); long words also yield the
+    sub-words jieba's search mode finds, so a query for "基金会" still matches.
+    """
+    tok = _jieba()
+    text = normalize(text).lower()
+    pieces, pos = [], 0
+    for m in (_phrases.finditer(text) if _phrases else ()):
+        pieces.append((text[pos:m.start()], False))
+        pieces.append((m.group(0), True))
+        pos = m.end()
+    pieces.append((text[pos:], False))
+    out = []
+    for piece, is_phrase in pieces:
+        words = [piece] + piece.split() if is_phrase else tok.cut_for_search(piece)
+        for w in words:
+            w = w.strip()
+            if not w or not _WORDISH.search(w):
+                continue
+            m = _ALNUM_SPLIT.match(w)
+            for t in (w, *(m.groups() if m else ())):
+                if keep_stopwords or t not in STOPWORDS:
+                    out.append(_stem(t))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _domain_terms() -> frozenset[str]:
+    return frozenset(w.lower() for w in _dictionary_words())
+
+
+def detect_language(text: str) -> str:
+    """"zh" or "en" from the sentence frame, not single characters.
+
+    Domain terms ("cgroupfs", "热补丁") are neutral; English function words weigh double, so
+    "does the kernel support 热补丁?" is English and "OpenCloudOS 的 cgroupfs 是什么" is Chinese.
+    """
+    text = normalize(text)
+    domain = _domain_terms()
+    for phrase in sorted(domain, key=len, reverse=True):
+        if len(phrase) > 1 and phrase in text.lower():
+            text = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
+    han = len(HAN_RE.findall(text))
+    en = 0.0
+    for w in _LATIN_WORD.findall(text):
+        w = w.lower()
+        if w not in domain and len(w) > 1:
+            en += 2 if w in STOPWORDS else 1
+    if han == 0 and en == 0:
+        return "zh" if HAN_RE.search(text) else "en"
+    return "zh" if han / 1.5 >= en else "en"
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences in `text` (ending at 。！？；!?; a full stop before a space, or a newline)."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        seg = text[s:e]
+        s2, e2 = s + len(seg) - len(seg.lstrip()), e - (len(seg) - len(seg.rstrip()))
+        if e2 > s2 and _WORDISH.search(text[s2:e2]):
+            out.append((s2, e2))
+    return out
+
+
+def squash(text: str) -> str:
+    """Text with all whitespace removed, for comparing passages regardless of layout."""
+    return re.sub(r"\s+", "", text)
