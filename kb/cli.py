@@ -1,0 +1,146 @@
+"""The `kb` command line: build, ask, search, eval, serve. Heavy modules are imported per command."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from .errors import KbError
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record):
+        return f"kb: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _setup_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    log = logging.getLogger("kb")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+
+def _open(ctx, **overrides):
+    from .base import KnowledgeBase
+    o = ctx.obj
+    try:
+        return KnowledgeBase.open(corpus=o["corpus"], index_dir=o["index"], embedder=o["embedder"],
+                                  progress=not o["quiet"], **overrides)
+    except KbError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--corpus", envvar="KB_CORPUS", type=click.Path(file_okay=False), help="Corpus folder [./corpus].")
+@click.option("--index", envvar="KB_INDEX_DIR", type=click.Path(file_okay=False),
+              help="Index folder [.kb/<corpus name> beside the corpus].")
+@click.option("--embedder", envvar="KB_EMBEDDER", help="'e5' (bundled, default) or 'st:<model name or path>'.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or info lines.")
+@click.version_option(package_name="kb")
+@click.pass_context
+def cli(ctx, corpus, index, embedder, quiet):
+    """kb: ask a Chinese/English knowledge base; answers cite their sources."""
+    _setup_logging(quiet)
+    ctx.obj = {"corpus": corpus, "index": index, "embedder": embedder, "quiet": quiet}
+
+
+@cli.command()
+@click.option("--strict", is_flag=True, help="Fail when any corpus file cannot be used, instead of skipping it.")
+@click.pass_context
+def build(ctx, strict):
+    """Build (or rebuild) the index from the corpus folder."""
+    from .base import KnowledgeBase
+    from .config import Config
+    o = ctx.obj
+    cfg = Config.from_env(corpus=o["corpus"], index_dir=o["index"], embedder=o["embedder"], strict=strict or None)
+    try:
+        kb = KnowledgeBase.open(config=cfg, rebuild=True, progress=not o["quiet"])
+    except KbError as e:
+        raise click.ClickException(str(e)) from None
+    m = kb.index.manifest
+    click.echo(f"indexed {m['chunks']} chunks from {m['documents']} documents into {kb.config.index_path}"
+               + (f" ({len(kb.problems)} file(s) skipped)" if kb.problems else ""))
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", type=int, default=None, help="Sources to consider [5].")
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON (the REST API's shape).")
+@click.pass_context
+def ask(ctx, question, k, as_json):
+    """Answer QUESTION with cited sources, or say the knowledge base does not cover it."""
+    kb = _open(ctx)
+    try:
+        ans = kb.ask(question, k=k)
+    except KbError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(ans.text)
+    shown = ans.citations or ans.related
+    if shown:
+        click.echo()
+        if ans.refused:
+            from .messages import message
+            click.echo(message("related", ans.language))
+    for c in shown:
+        click.echo(f"[{c.n}] {c.document} ({c.doc_id} {c.para_id})" if not ans.refused else f"- {c.document} ({c.para_id})")
+        click.echo(f"    {c.text}")
+        if c.original:
+            click.echo(f"    原文: {c.original}")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-k", type=int, default=5, show_default=True, help="Number of sources.")
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
+@click.pass_context
+def search(ctx, query, k, as_json):
+    """Show the source passages that best match QUERY."""
+    kb = _open(ctx)
+    try:
+        hits = kb.search(query, k=k)
+    except KbError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    for i, h in enumerate(hits, 1):
+        click.echo(f"{i}. [{h.score:.4f}] {h.document} ({h.doc_id} {h.para_id})\n   {h.text}")
+
+
+@cli.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print metrics and per-question rows as JSON.")
+@click.option("--errors", is_flag=True, help="Also list the questions that missed.")
+@click.pass_context
+def eval_(ctx, file, as_json, errors):
+    """Measure recall, answer keywords, refusals and latency on a labelled JSONL set."""
+    from .evaluation import evaluate, format_table, load_labelled
+    kb = _open(ctx)
+    try:
+        report = evaluate(kb, load_labelled(file))
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(format_table(report["metrics"]))
+    if errors:
+        for r in report["rows"]:
+            wrong = r["refused"] if r["answerable"] else not r["refused"]
+            if wrong or (r["answerable"] and not (r["at1"] and r["keywords"])):
+                click.echo(f"\n{r['id']} {'refused' if r['refused'] else 'answered'}: {r['question']}\n  -> {r['answer']}")
+
+
+def main():
+    cli(prog_name="kb")
+
+
+if __name__ == "__main__":
+    main()
