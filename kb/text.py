@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 USER_DICT = Path(__file__).parent / "data" / "userdict.txt"
-TOKENIZER_VERSION = "1"   # bump when tokenize() changes, so existing indexes are rebuilt
+TOKENIZER_VERSION = "2"   # bump when tokenize() changes, so existing indexes are rebuilt
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 HAN_RE = re.compile(f"[{_HAN}]")
@@ -24,7 +24,7 @@ _ALNUM_SPLIT = re.compile(r"^([a-z]+)(\d+)$")
 
 # Words that carry no topic: question frames and function words in both languages.
 STOPWORDS = frozenset("""
-的 了 是 在 和 与 及 或 吗 呢 吧 啊 呀 嘛 么 什么 怎么 怎样 怎么样 如何 哪些 哪个 哪 哪里 为什么 为何 谁 几 多少
+的 了 是 在 和 与 及 或 吗 呢 吧 啊 呀 嘛 么 什么 什么时候 时候 怎么 怎样 怎么样 如何 哪些 哪个 哪 哪里 为什么 为何 谁 几 多少
 有 有没有 没有 是否 能 能否 可以 可 会 将 要 这 那 这个 那个 这些 那些 一个 一下 我 我们 你 你们 它 它们 其 之 也 都 还 就 对
 从 把 被 让 给 请问 请 该 个 等 以及 而 并 且 但 又 上 中 里 时 做 用 于 为 由 以 所 着 过 到 向 啊 呗 介绍 一些 关于 什么样 吗？
 a an the is are was were be been being am do does did done can could will would shall should may might must

@@ -1,0 +1,63 @@
+"""Tokenization, normalisation, sentence splitting and language detection."""
+import subprocess
+import sys
+
+import pytest
+
+from kb.text import detect_language, split_sentences, tokenize
+
+DOMAIN_TERMS = ["OpenCloudOS", "CentOS8", "TencentOS Server", "cgroupfs", "Page Cache Limit", "Monitor Buffer",
+                "云原生", "热补丁", "开放原子开源基金会", "8.5", "V9"]
+
+
+@pytest.mark.parametrize("term", DOMAIN_TERMS)
+def test_domain_terms_stay_whole(term):
+    text = f"我们介绍{term}的功能" if term.isascii() else f"about {term} today"
+    assert term.lower() in tokenize(text)
+
+
+def test_version_strings_are_one_token():
+    toks = tokenize("OpenCloudOS 8.5 之后是 V9，可用性 99.999%")
+    assert "8.5" in toks and "v9" in toks and "99.999%" in toks
+
+
+def test_full_width_and_traditional_text_tokenize_like_simplified_half_width():
+    assert tokenize("ＯｐｅｎＣｌｏｕｄＯＳ　８．５ 版本") == tokenize("OpenCloudOS 8.5 版本")
+    assert tokenize("開源作業系統社區發佈了新版本") == tokenize("开源操作系统社区发布了新版本")
+
+
+def test_question_words_are_not_search_terms():
+    assert tokenize("OpenCloudOS 9 什么时候发布？") == ["opencloudos", "9", "发布"]
+    assert "what" not in tokenize("What is cgroupfs?")
+
+
+def test_english_plurals_fold_but_names_do_not():
+    assert tokenize("costs vendors communities") == ["cost", "vendor", "community"]
+    assert tokenize("OpenCloudOS CentOS cgroupfs") == ["opencloudos", "centos", "cgroupfs"]
+
+
+@pytest.mark.parametrize("question,lang", [
+    ("OpenCloudOS 的 cgroupfs 是什么", "zh"),
+    ("does the kernel support 热补丁?", "en"),
+    ("OpenCloudOS 9 什麼時候發佈？", "zh"),
+    ("What is cgroupfs?", "en"),
+    ("那 V9 呢？", "zh"),
+    ("Can I move my CentOS 8 servers to OpenCloudOS?", "en"),
+    ("OpenCloudOS 8.5 支持 ARM64 热补丁吗", "zh"),
+    ("Is 开放原子开源基金会 involved?", "en"),
+])
+def test_language_follows_the_sentence_frame(question, lang):
+    assert detect_language(question) == lang
+
+
+def test_sentences_split_at_chinese_and_english_ends_but_not_decimals():
+    text = "OpenCloudOS 8.5 发布了。它兼容 CentOS8！真的吗？Version 8.5 is out. It has 99.999% availability; good"
+    sents = [text[s:e] for s, e in split_sentences(text)]
+    assert sents == ["OpenCloudOS 8.5 发布了。", "它兼容 CentOS8！", "真的吗？", "Version 8.5 is out.",
+                     "It has 99.999% availability;", "good"]
+
+
+def test_jieba_loads_quietly():
+    out = subprocess.run([sys.executable, "-c", "from kb.text import tokenize; tokenize('结巴分词测试')"],
+                         capture_output=True, text=True, check=True)
+    assert out.stderr == ""
