@@ -24,6 +24,12 @@ _FITS = {
     "time": re.compile(r"[0-9]|[年月日]|初|底|\b(?:early|late|end of|year|month)\b", re.I),
 }
 _CLAUSE = re.compile(r"[，,、：:]\s*")
+_VERSION = re.compile(r"[A-Za-z]+ ?\d+(?:\.\d+)*")   # "OpenCloudOS 8.5", "CentOS8", "V9", "ARM64": names, not quantities
+
+
+def fits(qtype: str | None, sentence: str) -> bool:
+    """Can this sentence answer a question of this type ("number", "time")? Version numbers do not count."""
+    return qtype is None or bool(_FITS[qtype].search(_VERSION.sub(" ", sentence)))
 
 
 class Answerer:
@@ -36,7 +42,8 @@ class Answerer:
         weights = {t: self.index.idf(t) for t in dict.fromkeys(tokenize(retrieval_text or question))}
         total = sum(weights.values()) or 1.0
         unseen = sum(w for t, w in weights.items() if not self.index.seen(t)) / total
-        top_dense = max((h.dense for h in hits), default=0.0)
+        mean, std = self.index.manifest.get("null", {}).get(lang, (0.0, 1.0))
+        z = (max((h.dense for h in hits), default=0.0) - mean) / std
         qtype = next((name for name, rx in _QTYPES.items() if rx.search(question.lower())), None)
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
 
@@ -47,15 +54,17 @@ class Answerer:
                 for cs, ce in ([(s, e)] if e - s <= budget else _clause_windows(h.text, s, e, budget)):
                     toks = set(tokenize(h.text[cs:ce]))
                     cover = sum(w for t, w in weights.items() if t in toks) / total
-                    fits = qtype is None or bool(_FITS[qtype].search(h.text[cs:ce]))
-                    units.append((cover + prior + (0.3 if fits else 0.0), rank, cs, ce, toks, fits))
+                    ok = fits(qtype, h.text[cs:ce])
+                    units.append((cover + prior + (0.3 if ok else 0.0), rank, cs, ce, toks, ok))
         units.sort(key=lambda u: -u[0])
 
-        refuse = (not units or top_dense < cfg.min_dense
-                  or (unseen > cfg.max_unseen and top_dense < cfg.sure_dense)
+        refuse = (not units or z < cfg.min_z
+                  or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not any(u[5] for u in units if u[1] < 2)))
+        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype}
         if refuse:
-            return Answer(question, message("refused", lang), lang, True, related=_citations(hits[:3], {}))
+            return Answer(question, message("refused", lang), lang, True, related=_citations(hits[:3], {}),
+                          signals=signals)
 
         chosen, covered, length = [units[0]], set(units[0][4]), units[0][3] - units[0][2]
         for u in units[1:]:
@@ -75,7 +84,7 @@ class Answerer:
         for n, r in enumerate(order, 1):
             for s, e in sorted(spans[r]):
                 parts.append(f"{hits[r].text[s:e]}[{n}]" if lang == "zh" else f"{hits[r].text[s:e]} [{n}]")
-        return Answer(question, ("" if lang == "zh" else " ").join(parts), lang, False, citations)
+        return Answer(question, ("" if lang == "zh" else " ").join(parts), lang, False, citations, signals=signals)
 
 
 def _clause_windows(text: str, s: int, e: int, budget: int) -> list[tuple[int, int]]:

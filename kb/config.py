@@ -43,9 +43,11 @@ class Config:
     max_sentences: int = 3
     max_chars_zh: int = 150
     max_chars_en: int = 350
-    min_dense: float = 0.80                # below this top cosine, refuse outright (bundled e5 scale)
-    sure_dense: float = 0.88               # above this, answer even when some question terms are unseen
-    max_unseen: float = 0.34               # refuse when this share of the question's weight is unknown to the corpus
+    # Closeness is measured in standard deviations above off-topic questions (see index._null_baseline),
+    # so the same thresholds hold for any embedding model.
+    min_z: float = 1.5                     # not this much closer than off-topic questions: refuse
+    max_unseen: float = 0.45               # this share of the question's weight in words the corpus never uses: refuse,
+    sure_z: float = 10.0                   # ...unless the closest passage is this close
 
     # --- serving
     host: str = "127.0.0.1"

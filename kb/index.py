@@ -28,7 +28,7 @@ from .errors import IndexProblem
 from .text import tokenize
 from .types import Chunk, Document
 
-FORMAT = 1
+FORMAT = 2
 log = logging.getLogger("kb")
 
 
@@ -88,12 +88,33 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
     tokens = [tokenize(c.embed_text) for c in chunks]
     bm25, df = _bm25_index(tokens)
     manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks),
-                "documents": len(docs), "faiss": type(dense).__name__, "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                "documents": len(docs), "faiss": type(dense).__name__, "null": _null_baseline(dense, embedder),
+                "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     index = Index(manifest, chunks, meta, dense, bm25, df)
     if write:
         _save(index, index_dir)
         cache.compact({c.id for c in chunks})
     return index
+
+
+NULL_QUESTIONS = Path(__file__).parent / "data" / "null_questions.txt"
+
+
+def _null_baseline(dense, embedder) -> dict:
+    """How close off-topic questions come to this corpus with this model: {lang: [mean, spread]} of top cosines.
+
+    Refusal measures a question's closeness in spreads above these, so one threshold fits any model's scale.
+    The spread is pooled over both languages: a dozen questions are too few for a stable per-language one.
+    """
+    from .text import detect_language
+    if dense.ntotal == 0:
+        return {}
+    lines = [l for l in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
+    top = dense.search(embedder.embed_queries(lines), 1)[0][:, 0]
+    langs = np.array([detect_language(q) for q in lines])
+    means = {lang: float(top[langs == lang].mean()) for lang in ("zh", "en")}
+    spread = max(float(np.sqrt(np.mean([(t - means[l]) ** 2 for t, l in zip(top, langs)]))), 0.005)
+    return {lang: [round(m, 4), round(spread, 4)] for lang, m in means.items()}
 
 
 def _docs_meta(docs: list[Document]) -> dict:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 USER_DICT = Path(__file__).parent / "data" / "userdict.txt"
-TOKENIZER_VERSION = "2"   # bump when tokenize() changes, so existing indexes are rebuilt
+TOKENIZER_VERSION = "3"   # bump when tokenize() changes, so existing indexes are rebuilt
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 HAN_RE = re.compile(f"[{_HAN}]")
@@ -107,13 +107,16 @@ def _jieba():
 
 
 def _stem(tok: str) -> str:
-    """Fold English plurals so "costs" matches "cost"; nothing more aggressive."""
-    if tok.isascii() and tok.isalpha() and len(tok) > 3 and tok not in _domain_terms():
-        if tok.endswith("ies") and len(tok) > 4:
-            return tok[:-3] + "y"
-        if tok.endswith("s") and not tok.endswith(("ss", "us", "is", "os")):
-            return tok[:-1]
-    return tok
+    """A light English stemmer ("founded", "founding" -> "found"; "releases" -> "releas"); names are left alone."""
+    if not (tok.isascii() and tok.isalpha() and len(tok) > 3) or tok in _domain_terms():
+        return tok
+    if tok.endswith("ies") and len(tok) > 4:
+        return tok[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if tok.endswith(suffix) and len(tok) - len(suffix) >= 3 and not tok.endswith(("ss", "us", "is", "os")):
+            tok = tok[: -len(suffix)]
+            break
+    return tok[:-1] if tok.endswith("e") and len(tok) > 4 else tok
 
 
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:

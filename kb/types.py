@@ -111,6 +111,7 @@ class Answer:
     related: list[Citation] = field(default_factory=list)   # "may be related" passages of a refusal
     mode: str = "extractive"
     seconds: float = 0.0
+    signals: dict = field(default_factory=dict)   # what the refusal decision saw (closeness z, unseen share, ...)
 
     def to_dict(self) -> dict:
         """A JSON-safe dict; the REST API returns exactly this shape."""
