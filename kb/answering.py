@@ -24,7 +24,8 @@ _FITS = {
     "time": re.compile(r"[0-9]|[年月日]|初|底|\b(?:early|late|end of|year|month)\b", re.I),
 }
 _CLAUSE = re.compile(r"[，,、：:]\s*")
-_VERSION = re.compile(r"[A-Za-z]+ ?\d+(?:\.\d+)*")   # "OpenCloudOS 8.5", "CentOS8", "V9", "ARM64": names, not quantities
+# "OpenCloudOS 8.5", "CentOS8", "V9", "ARM64" are names, not quantities ("early 2023" is a date).
+_VERSION = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]* ?\d+(?:\.\d+)*|\b[A-Za-z]+\d[\w.]*")
 
 
 def fits(qtype: str | None, sentence: str) -> bool:
@@ -36,10 +37,15 @@ class Answerer:
     def __init__(self, index: Index, config):
         self.index, self.config = index, config
 
-    def answer(self, question: str, lang: str, hits: list[Hit], retrieval_text: str | None = None) -> Answer:
-        """Compose the answer to `question` from `hits` (best first), or refuse with them as related passages."""
+    def answer(self, question: str, lang: str, hits: list[Hit], context: str = "") -> Answer:
+        """Compose the answer to `question` from `hits` (best first), or refuse with them as related passages.
+
+        `context` (the previous question of a conversation) counts, at a third of the weight, as part of
+        the question, so a follow-up like "那 V9 呢？" is judged as "…兼容 CentOS8 吗？那 V9 呢？".
+        """
         cfg = self.config
-        weights = {t: self.index.idf(t) for t in dict.fromkeys(tokenize(retrieval_text or question))}
+        weights = {t: self.index.idf(t) / 3 for t in tokenize(context)}
+        weights.update({t: self.index.idf(t) for t in tokenize(question)})
         total = sum(weights.values()) or 1.0
         unseen = sum(w for t, w in weights.items() if not self.index.seen(t)) / total
         mean, std = self.index.manifest.get("null", {}).get(lang, (0.0, 1.0))

@@ -115,9 +115,9 @@ class KnowledgeBase:
         lang = text.detect_language(question)
         if len(self.index) == 0:
             return Answer(question, message("empty_kb", lang), lang, True)
-        query = contextualize(question, history or [])
-        hits = self.retriever.search(query, self._k(k), lang)
-        ans = self.answerer.answer(question, lang, hits, retrieval_text=query)
+        context = follow_up_context(question, history or [])
+        hits = self.retriever.search(question, self._k(k), lang, context=context)
+        ans = self.answerer.answer(question, lang, hits, context=context)
         ans.seconds = round(time.perf_counter() - t0, 4)
         return ans
 
@@ -144,15 +144,14 @@ class KnowledgeBase:
 _FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
 
 
-def contextualize(question: str, history: list[str]) -> str:
-    """Retrieval text for a follow-up: short or anaphoric questions borrow the previous question's words."""
+def follow_up_context(question: str, history: list[str]) -> str:
+    """The previous question when this one is a follow-up (short, or opening with "那", "and", "what about"…)."""
     if not history:
-        return question
+        return ""
     q = question.strip().lower()
-    short = len(text.tokenize(q)) <= 2
-    if short or q.startswith(_FOLLOW_UP) or q.endswith(("呢？", "呢?", "呢")):
-        return f"{history[-1]} {question}"
-    return question
+    if len(text.tokenize(q)) <= 2 or q.startswith(_FOLLOW_UP) or q.endswith(("呢？", "呢?", "呢")):
+        return history[-1]
+    return ""
 
 
 def _expected_manifest(cfg: Config, embedder_id: str) -> dict:

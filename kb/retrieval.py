@@ -18,30 +18,33 @@ class Retriever:
         self.index, self.embedder = index, embedder
         self.candidates, self.rrf_k, self.bm25_weight = candidates, rrf_k, bm25_weight
 
-    def search(self, query: str, k: int = 5, lang: str | None = None, qvec: np.ndarray | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 5, lang: str | None = None, context: str = "") -> list[Hit]:
         """The k best sources for `query`, each shown in `lang` when the corpus has that version.
 
         Args:
             query: the text to retrieve for (a question, possibly with conversation context).
             k: number of sources to return.
             lang: preferred language of the returned passages ("zh"/"en"); None keeps what ranked best.
-            qvec: the query's embedding when the caller already has it.
+            context: earlier conversation; its rankings (with the query) join the fusion at half weight.
         """
         ix = self.index
         if len(ix) == 0 or k <= 0:
             return []
-        query = normalize(query)
-        qvec = self.embedder.embed_query(query) if qvec is None else qvec
         depth = min(max(self.candidates, 3 * k), len(ix))
-        scores, ids = ix.dense.search(qvec[None, :].astype(np.float32), depth)
-        dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
-        ranked = [(list(dense), 1.0)]
-        tokens = [t for t in tokenize(query) if ix.vocab_id(t) is not None]
-        if tokens and self.bm25_weight > 0:
-            bm = ix.bm25.get_scores(tokens)
-            top = np.argpartition(-bm, min(depth, len(bm) - 1))[:depth]
-            top = top[np.argsort(-bm[top])]
-            ranked.append(([int(i) for i in top if bm[i] > 0], self.bm25_weight))
+        ranked, dense, qvec = [], {}, None
+        for text, weight in [(query, 1.0)] + ([(f"{context} {query}", 0.5)] if context else []):
+            vec = self.embedder.embed_query(normalize(text))
+            qvec = vec if qvec is None else qvec
+            scores, ids = ix.dense.search(vec[None, :].astype(np.float32), depth)
+            found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+            dense = dense or found
+            ranked.append((list(found), weight))
+            tokens = [t for t in tokenize(text) if ix.vocab_id(t) is not None]
+            if tokens and self.bm25_weight > 0:
+                bm = ix.bm25.get_scores(tokens)
+                top = np.argpartition(-bm, min(depth, len(bm) - 1))[:depth]
+                top = top[np.argsort(-bm[top])]
+                ranked.append(([int(i) for i in top if bm[i] > 0], weight * self.bm25_weight))
 
         fused: dict[str, float] = {}
         for chunk_ids, weight in ranked:
