@@ -158,7 +158,7 @@ def detect_language(text: str) -> str:
     Domain terms ("cgroupfs", "热补丁") are neutral; English function words weigh double, so
     "does the kernel support 热补丁?" is English and "OpenCloudOS 的 cgroupfs 是什么" is Chinese.
     """
-    text = normalize(text)
+    text = original = normalize(text)
     domain = _domain_terms()
     for phrase in sorted(domain, key=len, reverse=True):
         if len(phrase) > 1 and phrase in text.lower():
@@ -170,7 +170,7 @@ def detect_language(text: str) -> str:
         if w not in domain and len(w) > 1:
             en += 2 if w in STOPWORDS else 1
     if han == 0 and en == 0:
-        return "zh" if HAN_RE.search(text) else "en"
+        return "zh" if HAN_RE.search(original) else "en"   # only domain terms: their script decides
     return "zh" if han / 1.5 >= en else "en"
 
 

@@ -45,6 +45,8 @@ def test_english_plurals_fold_but_names_do_not():
     ("Can I move my CentOS 8 servers to OpenCloudOS?", "en"),
     ("OpenCloudOS 8.5 支持 ARM64 热补丁吗", "zh"),
     ("Is 开放原子开源基金会 involved?", "en"),
+    ("热补丁", "zh"),
+    ("cgroupfs", "en"),
 ])
 def test_language_follows_the_sentence_frame(question, lang):
     assert detect_language(question) == lang
