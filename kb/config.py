@@ -8,6 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# Questions the bundled corpus answers well; a new corpus sets its own with KB_EXAMPLES (comma-separated).
+EXAMPLES = (
+    "OpenCloudOS 9 什么时候发布？",
+    "OpenCloudOS 8.5 与 CentOS8 兼容吗？",
+    "What is cgroupfs?",
+    "Can I move my CentOS 8 servers to OpenCloudOS without changing applications?",
+)
+
+
 @dataclass
 class Config:
     # --- where things live
@@ -54,6 +63,8 @@ class Config:
     port: int = 7860
     max_question_chars: int = 1000
     allowed_origins: list[str] = field(default_factory=list)   # sites allowed to embed kb / call its API
+    examples: list[str] = field(default_factory=lambda: list(EXAMPLES))   # clickable questions in the chat
+    feedback_file: str = "feedback.jsonl"  # 👍/👎 log, one JSON object a line, inside data_path
 
     def __post_init__(self):
         for name in ("corpus", "index_dir", "data_dir", "user_dict"):

@@ -15,6 +15,31 @@ MESSAGES = {
         "zh": "问题太长了（{n} 个字符，上限 {limit}），请缩短后再问。",
         "en": "The question is too long ({n} characters, limit {limit}); please shorten it.",
     },
+    # --- the web UI (kb/ui.py, kb/render.py)
+    "ui_title": {"zh": "知识库问答", "en": "Knowledge base Q&A"},
+    "ui_subtitle": {
+        "zh": "用中文或英文提问，每个回答都标明出自哪篇文档的哪一句。",
+        "en": "Ask in Chinese or English; every answer shows the sentence it comes from.",
+    },
+    "ui_welcome": {
+        "zh": "你好！我只根据知识库中的文档回答，并给出原文出处。",
+        "en": "Hi! I answer only from the documents in this knowledge base, and show where each answer comes from.",
+    },
+    "ui_placeholder": {"zh": "输入问题，按回车发送…", "en": "Ask a question and press Enter…"},
+    "ui_question": {"zh": "问题", "en": "Question"},
+    "ui_send": {"zh": "发送", "en": "Send"},
+    "ui_new_chat": {"zh": "新对话", "en": "New chat"},
+    "ui_language": {"zh": "界面语言", "en": "Language"},
+    "ui_footer": {
+        "zh": "回答摘自知识库原文，点击 [1] 等编号查看出处。也可以通过 REST API（/docs）提问。",
+        "en": "Answers quote the documents; click a marker like [1] to see its source. Also available as a REST API (/docs).",
+    },
+    "ui_thinking": {"zh": "正在查找资料…", "en": "Looking it up…"},
+    "ui_sources": {"zh": "出处", "en": "Sources"},
+    "ui_original": {"zh": "中文原文", "en": "Original text"},
+    "ui_open_source": {"zh": "打开原文", "en": "Open source"},
+    "ui_thanks": {"zh": "感谢反馈！", "en": "Thanks for the feedback!"},
+    "ui_error": {"zh": "出错了，请稍后再试。", "en": "Something went wrong; please try again."},
 }
 
 
