@@ -1,0 +1,91 @@
+"""Answers as chat HTML: every piece of text escaped, [n] markers linked to numbered source cards.
+
+The chat shows this HTML as is, so nothing from a question or a document may reach it unescaped.
+"""
+from __future__ import annotations
+
+import re
+from email.utils import parsedate_to_datetime
+from html import escape
+
+from .messages import message
+from .types import Answer, Citation
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def answer_html(answer: Answer, turn: int = 0) -> str:
+    """One chat bubble: the answer (or refusal) and its source cards.
+
+    Args:
+        answer: what kb.ask returned.
+        turn: position of the answer in the conversation; keeps the cards' anchor ids unique on the page.
+    Returns:
+        One line of HTML (no blank lines, so a Markdown renderer would pass it through untouched).
+    """
+    lang = answer.language
+    if answer.refused:
+        cards = "".join(_card(c, turn, lang, numbered=False) for c in answer.related)
+        related = (f'<div class="kb-sources"><div class="kb-sources-title">{escape(message("related", lang))}</div>'
+                   f"{cards}</div>") if cards else ""
+        return (f'<div class="kb-answer kb-refused" lang="{lang}">'
+                f'<p class="kb-text"><span class="kb-refused-icon" aria-hidden="true">?</span>{escape(answer.text)}</p>'
+                f"{related}</div>")
+    known = {c.n for c in answer.citations}
+    text = _MARKER.sub(lambda m: _ref(int(m.group(1)), turn) if int(m.group(1)) in known else m.group(0),
+                       escape(answer.text))
+    cards = "".join(_card(c, turn, lang) for c in answer.citations)
+    sources = (f'<div class="kb-sources"><div class="kb-sources-title">{escape(message("ui_sources", lang))}</div>'
+               f"{cards}</div>") if cards else ""
+    return f'<div class="kb-answer" lang="{lang}"><p class="kb-text">{text}</p>{sources}</div>'
+
+
+def question_html(question: str) -> str:
+    """The asker's own words, shown as text."""
+    return f'<div class="kb-question">{escape(question)}</div>'
+
+
+def thinking_html(lang: str) -> str:
+    """The placeholder bubble while kb looks for an answer."""
+    return (f'<div class="kb-thinking" role="status"><span class="kb-dot"></span><span class="kb-dot"></span>'
+            f'<span class="kb-dot"></span><span class="kb-thinking-text">{escape(message("ui_thinking", lang))}</span></div>')
+
+
+def _ref(n: int, turn: int) -> str:
+    return f'<a class="kb-ref" href="#kb-{turn}-{n}">[{n}]</a>'
+
+
+def _card(c: Citation, turn: int, lang: str, numbered: bool = True) -> str:
+    """A source card: number, title, date, the passage with the quoted sentence marked, the aligned original."""
+    title = escape(c.document or c.doc_id)
+    if c.url and c.url.startswith(("http://", "https://")):
+        title = f'<a href="{escape(c.url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+    meta = " · ".join(escape(x) for x in (_day(c.date), " › ".join(c.heading)) if x)
+    badge = f'<span class="kb-n">{c.n}</span>' if numbered else '<span class="kb-n kb-n-related">·</span>'
+    original = ""
+    if c.original:
+        original = (f'<div class="kb-original" lang="zh"><span class="kb-original-label">'
+                    f'{escape(message("ui_original", lang))}</span>{escape(c.original)}</div>')
+    ident = f' id="kb-{turn}-{c.n}"' if numbered else ""
+    meta = f'<span class="kb-meta">{meta}</span>' if meta else ""
+    return (f'<div class="kb-card"{ident}>'
+            f'<div class="kb-card-head">{badge}<span class="kb-doc">{title}</span>{meta}</div>'
+            f'<p class="kb-passage">{_highlight(c)}</p>{original}</div>')
+
+
+def _highlight(c: Citation) -> str:
+    """The passage with its quoted sentence in <mark>, located by the citation's offsets."""
+    s, e = c.quote_start, c.quote_end
+    if not c.quote or not (0 <= s < e <= len(c.text)) or c.text[s:e] != c.quote:
+        return escape(c.text)
+    return f"{escape(c.text[:s])}<mark>{escape(c.text[s:e])}</mark>{escape(c.text[e:])}"
+
+
+def _day(date: str | None) -> str:
+    """'Thu, 27 Jan 2022 18:00:00 GMT' -> '2022-01-27'; anything unparseable is shown as written."""
+    if not date:
+        return ""
+    try:
+        return parsedate_to_datetime(date).date().isoformat()
+    except (TypeError, ValueError):
+        return date

@@ -1,0 +1,214 @@
+"""The web server: one ASGI app with the REST API under /api/v1, the Gradio chat at /, and the embedding rules.
+
+    uvicorn.run(create_app(), host="127.0.0.1", port=7860)     # what `python app.py` and `kb serve` do
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+from typing import Literal
+from urllib.parse import urlencode
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # a private knowledge base phones nobody
+
+import gradio as gr  # noqa: E402
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request  # noqa: E402
+from fastapi.encoders import jsonable_encoder  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
+from fastapi.responses import JSONResponse, RedirectResponse  # noqa: E402
+from pydantic import BaseModel, Field  # noqa: E402
+from starlette.datastructures import MutableHeaders  # noqa: E402
+
+from . import __version__, ui  # noqa: E402
+from .config import Config  # noqa: E402
+from .errors import KbError, QuestionError  # noqa: E402
+from .feedback import record_feedback  # noqa: E402
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+
+
+def create_app(kb=None, config: Config | None = None) -> FastAPI:
+    """The whole web face of a knowledge base as one ASGI app.
+
+    Args:
+        kb: an open KnowledgeBase; default: KnowledgeBase.open(config=config).
+        config: serving settings (allowed origins, question limit, data folder); default: kb.config.
+    Returns:
+        A FastAPI app: REST under /api/v1, /healthz, /docs, /embed, and the Gradio chat at /.
+    """
+    if kb is None:
+        from .base import KnowledgeBase
+        kb = KnowledgeBase.open(config=config)
+    cfg = config or kb.config
+    origins = allowed_origins(cfg.allowed_origins)
+    app = FastAPI(title="kb", version=__version__, redoc_url=None,
+                  description="Ask a Chinese/English knowledge base; every answer cites its source passages. "
+                              "The chat UI at / is the same engine (Gradio endpoint `/ask`).")
+    app.state.kb = kb
+    # Gradio sees this CORSMiddleware and leaves CORS to it, so one list governs the API and the chat alike.
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
+                       allow_methods=["GET", "POST"], allow_headers=["content-type"], max_age=600)
+    app.add_middleware(SecurityHeaders, frame_ancestors=" ".join(["'self'", *origins]) if "*" not in origins else "*")
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(api_router(kb, cfg))
+
+    @app.get("/healthz", tags=["status"])
+    def healthz() -> dict:
+        """200 once the index is loaded, with what it holds."""
+        m = kb.index.manifest
+        return {"status": "ok", "documents": m.get("documents"), "chunks": m.get("chunks"),
+                "embedder": m.get("embedder"), "built": m.get("built"), "version": __version__}
+
+    @app.get("/embed", include_in_schema=False)
+    def embed(request: Request) -> RedirectResponse:
+        """The chat without page chrome, for an iframe; ?q= opens with a question, ?lang=zh|en sets the UI."""
+        query = urlencode({**request.query_params, "embed": "1"})
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/?{query}", status_code=307)
+
+    return gr.mount_gradio_app(app, ui.build_ui(kb), path="/", server_name=cfg.host, server_port=cfg.port,
+                               footer_links=["api", "gradio"], theme=ui.theme(), css=ui.css(), head=ui.head(),
+                               ssr_mode=False, mcp_server=False)
+
+
+def serve(config: Config, progress: bool = True) -> None:
+    """Build or load the index (progress bar on the terminal), log the address, and serve until Ctrl-C.
+
+    Args:
+        config: everything, including host and port (port 0 picks a free one).
+        progress: show a progress bar while the index builds.
+    """
+    import uvicorn
+
+    from .base import KnowledgeBase
+    log = logging.getLogger("kb")
+    if not log.handlers and not logging.getLogger().handlers:   # run as a script: show kb's own lines only
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("kb: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    app = create_app(KnowledgeBase.open(config=config, progress=progress))
+    # Bind before announcing, so the address in the log is one that really answers.
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as e:
+        raise KbError(f"cannot listen on {config.host}:{config.port} ({e.strerror}): stop the other server or "
+                      "choose another port with --port or KB_PORT") from None
+    port = sock.getsockname()[1]
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6
+                                                         else config.host)
+    log.info("kb is ready at http://%s:%d/  (REST API: /api/v1, docs: /docs; Ctrl-C stops)", shown, port)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+
+
+# ------------------------------------------------------------------ REST
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The question, Chinese or English.", examples=["What is cgroupfs?"])
+    k: int | None = Field(None, ge=1, le=50, description="Sources to consider (default 5).")
+    history: list[str] = Field(default_factory=list, max_length=50,
+                               description="Earlier questions of the conversation, oldest first, for follow-ups.")
+
+
+class FeedbackRequest(BaseModel):
+    rating: Literal["up", "down"]
+    question: str = Field(max_length=20_000)
+    answer: str = Field("", max_length=20_000, description="The answer text that was rated.")
+    citations: list[dict] = Field(default_factory=list, max_length=50)
+    comment: str | None = Field(None, max_length=2_000)
+
+
+def api_router(kb, cfg: Config) -> APIRouter:
+    """POST /ask, GET /search, POST /feedback under /api/v1."""
+    r = APIRouter(prefix="/api/v1", tags=["api"])
+
+    def asked(question: str, call):
+        try:
+            return call()
+        except QuestionError as e:
+            too_long = len(question.strip()) > cfg.max_question_chars
+            raise HTTPException(413 if too_long else 422, str(e)) from None
+
+    @r.post("/ask")
+    def ask(body: AskRequest) -> dict:
+        """Answer in the question's language with cited sentences, or refuse with related passages.
+
+        Returns the Answer shape: question, text (with [n] markers), language, refused, citations
+        (n, text, quote, quote_start, quote_end, document, date, url, original, ...), related, mode, seconds.
+        """
+        history = [h[: cfg.max_question_chars] for h in body.history[-10:]]
+        return asked(body.question, lambda: kb.ask(body.question, k=body.k, history=history).to_dict())
+
+    @r.get("/search")
+    def search(q: str = Query(description="Words or a question."), k: int = Query(5, ge=1, le=50)) -> dict:
+        """The k source passages that best match q (aligned translations merged into one hit)."""
+        hits = asked(q, lambda: kb.search(q, k=k))
+        return {"query": q, "hits": [h.to_dict() for h in hits]}
+
+    @r.post("/feedback", status_code=201)
+    def feedback(body: FeedbackRequest) -> dict:
+        """Record 👍 ("up") or 👎 ("down") on an answer, appended to the feedback JSONL file."""
+        answer = {"question": body.question, "text": body.answer, "citations": body.citations}
+        rec = record_feedback(cfg.data_path / cfg.feedback_file, body.rating, answer, body.comment, source="api")
+        return {"ok": True, "time": rec["time"]}
+
+    return r
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 (400 for a body that is not JSON) with one readable sentence in "detail" and the specifics in "errors"."""
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse({"detail": "The request body is not valid JSON."}, status_code=400)
+    first = errors[0] if errors else {}
+    if tuple(first.get("loc", ())) == ("body",):
+        return JSONResponse({"detail": 'The request body must be a JSON object, e.g. {"question": "What is cgroupfs?"}.'},
+                            status_code=422)
+    where = ".".join(str(x) for x in first.get("loc", ()) if x not in ("body", "query"))
+    detail = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "Invalid request.")
+    brief = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in errors]
+    return JSONResponse({"detail": detail, "errors": jsonable_encoder(brief)}, 422)
+
+
+# ------------------------------------------------------------------ embedding rules
+
+def allowed_origins(origins: list[str]) -> list[str]:
+    """KB_ALLOWED_ORIGINS checked and normalised: each is scheme://host[:port], or "*" for any site."""
+    out = []
+    for o in origins:
+        o = o.strip().rstrip("/")
+        if o != "*" and not _ORIGIN.fullmatch(o):
+            raise KbError(f"allowed origin {o!r} is not a site origin: write it like https://portal.example.com "
+                          "(scheme, host and optional port; no path), comma-separated in KB_ALLOWED_ORIGINS")
+        out.append(o)
+    return out
+
+
+class SecurityHeaders:
+    """Adds frame-ancestors (who may embed kb), nosniff and a referrer policy to every response."""
+
+    def __init__(self, app, frame_ancestors: str):
+        self.app, self.frame_ancestors = app, f"frame-ancestors {frame_ancestors}"
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                h = MutableHeaders(scope=message)
+                csp = h.get("content-security-policy")
+                if not csp:
+                    h["Content-Security-Policy"] = self.frame_ancestors
+                elif "frame-ancestors" not in csp:
+                    h["Content-Security-Policy"] = f"{csp}; {self.frame_ancestors}"
+                h["X-Content-Type-Options"] = "nosniff"
+                h["Referrer-Policy"] = "strict-origin-when-cross-origin"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
