@@ -12,14 +12,19 @@ import re
 
 from .index import Index
 from .messages import message
+from .spelling import corrected
 from .text import split_sentences, tokenize
 from .types import Answer, Citation, Hit
 
 _QTYPES = {
+    "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
+    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: \w+){0,2} version"),
     "number": re.compile(r"多少|几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
     "time": re.compile(r"什么时候|何时|哪一?年|几月|哪天|日期|\bwhen\b|what (?:year|date|month)|which (?:year|month)"),
 }
 _FITS = {
+    "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
+    "version": re.compile(r"\d+\.\d+|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
     "time": re.compile(r"[0-9]|[年月日]|初|底|\b(?:early|late|end of|year|month)\b", re.I),
 }
@@ -28,9 +33,14 @@ _CLAUSE = re.compile(r"[，,、：:]\s*")
 _VERSION = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]* ?\d+(?:\.\d+)*|\b[A-Za-z]+\d[\w.]*")
 
 
-def fits(qtype: str | None, sentence: str) -> bool:
-    """Can this sentence answer a question of this type ("number", "time")? Version numbers do not count."""
-    return qtype is None or bool(_FITS[qtype].search(_VERSION.sub(" ", sentence)))
+def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
+    """Can this sentence answer a question of this type? Numbers the question already says never count,
+    and for "number" and "time" neither do version names."""
+    if qtype is None:
+        return True
+    for number in set(re.findall(r"\d+(?:\.\d+)*", question)):
+        sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
+    return bool(_FITS[qtype].search(sentence if qtype == "version" else _VERSION.sub(" ", sentence)))
 
 
 class Answerer:
@@ -44,8 +54,8 @@ class Answerer:
         the question, so a follow-up like "那 V9 呢？" is judged as "…兼容 CentOS8 吗？那 V9 呢？".
         """
         cfg = self.config
-        weights = {t: self.index.idf(t) / 3 for t in tokenize(context)}
-        weights.update({t: self.index.idf(t) for t in tokenize(question)})
+        weights = {t: self.index.idf(t) / 3 for t in corrected(self.index, tokenize(context))}
+        weights.update({t: self.index.idf(t) for t in corrected(self.index, tokenize(question))})
         total = sum(weights.values()) or 1.0
         unseen = sum(w for t, w in weights.items() if not self.index.seen(t)) / total
         mean, std = self.index.manifest.get("null", {}).get(lang, (0.0, 1.0))
@@ -60,7 +70,7 @@ class Answerer:
                 for cs, ce in ([(s, e)] if e - s <= budget else _clause_windows(h.text, s, e, budget)):
                     toks = set(tokenize(h.text[cs:ce]))
                     cover = sum(w for t, w in weights.items() if t in toks) / total
-                    ok = fits(qtype, h.text[cs:ce])
+                    ok = fits(qtype, h.text[cs:ce], question)
                     units.append((cover + prior + (0.3 if ok else 0.0), rank, cs, ce, toks, ok))
         units.sort(key=lambda u: -u[0])
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from .index import Index
+from .spelling import corrected
 from .text import normalize, tokenize
 from .types import Hit
 
 
 class Retriever:
+    max_passage_chars = 1200   # a paragraph up to this long is cited whole, not just its closest chunk
+
     def __init__(self, index: Index, embedder, candidates: int = 30, rrf_k: int = 60, bm25_weight: float = 1.0):
         self.index, self.embedder = index, embedder
         self.candidates, self.rrf_k, self.bm25_weight = candidates, rrf_k, bm25_weight
@@ -39,7 +42,7 @@ class Retriever:
             found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
             dense = dense or found
             ranked.append((list(found), weight))
-            tokens = [t for t in tokenize(text) if ix.vocab_id(t) is not None]
+            tokens = [t for t in corrected(ix, tokenize(text)) if ix.vocab_id(t) is not None]
             if tokens and self.bm25_weight > 0:
                 bm = ix.bm25.get_scores(tokens)
                 top = np.argpartition(-bm, min(depth, len(bm) - 1))[:depth]
@@ -58,7 +61,7 @@ class Retriever:
         return [self._hit(src, fused[src], dense, qvec, lang) for src in best]
 
     def _hit(self, src: str, score: float, dense: dict[int, float], qvec: np.ndarray, lang: str | None) -> Hit:
-        """Show the source's chunk in the preferred language that is closest to the query."""
+        """Show the source in the preferred language: its whole paragraph, or the closest chunk of a long one."""
         ix = self.index
         members = ix.by_source[src]
         pool = [i for i in members if lang and ix.chunks[i].lang == lang] or members
@@ -66,9 +69,14 @@ class Retriever:
         sims = dict(dense)
         if missing:
             sims.update(zip(missing, (ix.vectors(missing) @ qvec).tolist()))
-        i = max(pool, key=lambda j: sims[j])
-        c, d = ix.chunks[i], ix.docs[ix.chunks[i].doc_id]
-        h = Hit(chunk_id=c.id, text=c.text, document=d["title"], doc_id=c.doc_id, para_id=c.para_id, lang=c.lang,
-                score=round(score, 6), original=ix.original(c), url=d["url"], date=d["date"], heading=c.heading,
-                start=c.start, end=c.end, dense=max(sims[j] for j in members if j in sims))
-        return h
+        best = max(pool, key=lambda j: sims[j])
+        c, d = ix.chunks[best], ix.docs[ix.chunks[best].doc_id]
+        siblings = [ix.chunks[i] for i in pool if ix.chunks[i].doc_id == c.doc_id]   # in document order
+        start, end, text = c.start, c.end, c.text
+        if len(siblings) > 1 and siblings[-1].end - siblings[0].start <= self.max_passage_chars:
+            start, end, text = siblings[0].start, siblings[-1].end, ""
+            for s in siblings:   # chunks of one paragraph are separated by the whitespace between two sentences
+                text += " " * (s.start - start - len(text)) + s.text
+        return Hit(chunk_id=c.id, text=text, document=d["title"], doc_id=c.doc_id, para_id=c.para_id, lang=c.lang,
+                   score=round(score, 6), original=ix.original(c), url=d["url"], date=d["date"], heading=c.heading,
+                   start=start, end=end, dense=max(sims[j] for j in members if j in sims))

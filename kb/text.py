@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 USER_DICT = Path(__file__).parent / "data" / "userdict.txt"
-TOKENIZER_VERSION = "3"   # bump when tokenize() changes, so existing indexes are rebuilt
+TOKENIZER_VERSION = "4"   # bump when tokenize() changes, so existing indexes are rebuilt
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 HAN_RE = re.compile(f"[{_HAN}]")
@@ -30,9 +30,11 @@ STOPWORDS = frozenset("""
 a an the is are was were be been being am do does did done can could will would shall should may might must
 what which who whom whose when where why how of to in on at by for from with about as into than then there
 this that these those it its i me my we our you your he she they them their and or but not no yes if so
-any some tell please much many there's what's it's s
+any some tell please much many there's what's it's s date use used ready start
+几月 几号 几时 一年 哪一年 具体 不能 能不能 指 叫 名字 以后 之后 起来 比起来 使用 需要 多久 地方 东西 情况 方面
 """.split())
 
+_ZH_FRAME = set("的了是吗呢吧么什怎哪谁几在和与")   # function characters: they weigh double, like "the" or "does"
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\"']*|\.(?=\s|$)[”’」』）)\"']*|\n+")
 
 _lock = threading.Lock()
@@ -116,7 +118,7 @@ def _stem(tok: str) -> str:
         if tok.endswith(suffix) and len(tok) - len(suffix) >= 3 and not tok.endswith(("ss", "us", "is", "os")):
             tok = tok[: -len(suffix)]
             break
-    return tok[:-1] if tok.endswith("e") and len(tok) > 4 else tok
+    return tok[:-1] if tok.endswith("e") and len(tok) > 3 else tok
 
 
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
@@ -163,7 +165,7 @@ def detect_language(text: str) -> str:
     for phrase in sorted(domain, key=len, reverse=True):
         if len(phrase) > 1 and phrase in text.lower():
             text = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
-    han = len(HAN_RE.findall(text))
+    han = sum(2 if ch in _ZH_FRAME else 1 for ch in HAN_RE.findall(text))
     en = 0.0
     for w in _LATIN_WORD.findall(text):
         w = w.lower()

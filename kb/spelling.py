@@ -1,0 +1,72 @@
+"""Typo tolerance: a question word the corpus never uses is mapped to the corpus word it was meant to be.
+
+Chinese typos are mostly homophones typed with a pinyin IME (发部 for 发布, 模试 for 模式), so a Chinese
+word matches a corpus word of the same length and the same toneless pinyin. English typos match a
+corpus word within one deletion on either side (kernal/kernel, comunity/community, initated/initiated).
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+
+from .text import HAN_RE
+
+_spellers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def corrected(index, tokens: list[str]) -> list[str]:
+    """`tokens` with each word unknown to the index replaced by its likely intended corpus word (if any)."""
+    if index.bm25 is None:
+        return tokens
+    sp = _spellers.get(index)
+    if sp is None:
+        with _lock:
+            sp = _spellers.get(index) or _spellers.setdefault(index, Speller(index.bm25.vocab_dict))
+    return [t if t in sp.vocab else sp.correct(t) or t for t in tokens]
+
+
+class Speller:
+    def __init__(self, vocab: dict):
+        self.vocab = vocab
+        self._latin: dict[str, str] | None = None
+        self._pinyin: dict[str, str] | None = None
+
+    def correct(self, token: str) -> str | None:
+        if HAN_RE.search(token):
+            return self._pinyin_index().get(_pinyin(token)) if len(token) >= 2 else None
+        if token.isascii() and token.isalpha() and len(token) >= 5:
+            index = self._latin_index()
+            for variant in (token, *_deletes(token)):
+                if variant in index:
+                    return index[variant]
+        return None
+
+    def _latin_index(self) -> dict[str, str]:
+        """Each long Latin corpus word and its one-letter deletions -> the word (first one wins)."""
+        if self._latin is None:
+            index: dict[str, str] = {}
+            for w in self.vocab:
+                if w.isascii() and w.isalpha() and len(w) >= 4:
+                    for v in (w, *_deletes(w)):
+                        index.setdefault(v, w)
+            self._latin = index
+        return self._latin
+
+    def _pinyin_index(self) -> dict[str, str]:
+        if self._pinyin is None:
+            index: dict[str, str] = {}
+            for w in self.vocab:
+                if len(w) >= 2 and all(HAN_RE.match(ch) for ch in w):
+                    index.setdefault(_pinyin(w), w)
+            self._pinyin = index
+        return self._pinyin
+
+
+def _deletes(word: str) -> list[str]:
+    return [word[:i] + word[i + 1:] for i in range(len(word))]
+
+
+def _pinyin(word: str) -> str:
+    from pypinyin import lazy_pinyin    # loaded on the first unknown Chinese word only
+    return " ".join(lazy_pinyin(word))
