@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import socket
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request  # noqa: E
 from fastapi.encoders import jsonable_encoder  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
-from fastapi.responses import JSONResponse, RedirectResponse  # noqa: E402
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 from starlette.datastructures import MutableHeaders  # noqa: E402
 
@@ -50,7 +51,7 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
     app.state.kb = kb
     # Gradio sees this CORSMiddleware and leaves CORS to it, so one list governs the API and the chat alike.
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
-                       allow_methods=["GET", "POST"], allow_headers=["content-type"], max_age=600)
+                       allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600)
     app.add_middleware(SecurityHeaders, frame_ancestors=" ".join(["'self'", *origins]) if "*" not in origins else "*")
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(api_router(kb, cfg))
@@ -67,6 +68,12 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
         """The chat without page chrome, for an iframe; ?q= opens with a question, ?lang=zh|en sets the UI."""
         query = urlencode({**request.query_params, "embed": "1"})
         return RedirectResponse(f"{request.scope.get('root_path', '')}/?{query}", status_code=307)
+
+    @app.get("/gradio.js", include_in_schema=False)
+    def gradio_js() -> FileResponse:
+        """Gradio's <gradio-app> web component, at a stable address for host pages (it loads /assets/...)."""
+        return FileResponse(Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js",
+                            media_type="text/javascript")
 
     return gr.mount_gradio_app(app, ui.build_ui(kb), path="/", server_name=cfg.host, server_port=cfg.port,
                                footer_links=["api", "gradio"], theme=ui.theme(), css=ui.css(), head=ui.head(),
