@@ -138,6 +138,22 @@ def eval_(ctx, file, as_json, errors):
                 click.echo(f"\n{r['id']} {'refused' if r['refused'] else 'answered'}: {r['question']}\n  -> {r['answer']}")
 
 
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1, or KB_HOST].")
+@click.option("--port", type=int, default=None, help="Port [7860, or KB_PORT]; 0 picks a free one.")
+@click.pass_context
+def serve(ctx, host, port):
+    """Serve the chat at /, the REST API under /api/v1 and its docs at /docs (see docs/EMBEDDING.md)."""
+    from .config import Config
+    from .web import serve as run
+    o = ctx.obj
+    cfg = Config.from_env(corpus=o["corpus"], index_dir=o["index"], embedder=o["embedder"], host=host, port=port)
+    try:
+        run(cfg, progress=not o["quiet"])
+    except KbError as e:
+        raise click.ClickException(str(e)) from None
+
+
 def main():
     cli(prog_name="kb")
 
