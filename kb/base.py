@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import text
@@ -15,6 +16,7 @@ from .config import Config
 from .documents import SUFFIXES, corpus_files, load_corpus
 from .embedding import make_embedder
 from .errors import IndexProblem, QuestionError
+from .generation import LLM, NO_ANSWER, Checked, LLMError, build_messages, check, condense_messages
 from .index import FORMAT, Index, build_index, load_index
 from .messages import message
 from .retrieval import Retriever
@@ -35,6 +37,8 @@ class KnowledgeBase:
         self.problems = problems or []      # corpus files skipped at the last build, one line each
         self.retriever = Retriever(index, embedder, config.candidates, config.rrf_k, config.bm25_weight)
         self.answerer = Answerer(index, config)
+        self.llm = LLM(config.llm_base_url, config.llm_model, config.llm_api_key, config.llm_timeout,
+                       max_tokens=config.llm_max_tokens) if config.llm_base_url else None
 
     # ------------------------------------------------------------ opening
 
@@ -99,27 +103,78 @@ class KnowledgeBase:
         query = self._check(query)
         return self.retriever.search(query, self._k(k), lang or text.detect_language(query))
 
-    def ask(self, question: str, k: int | None = None, history: list[str] | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, history: list[str] | None = None, stream: bool = False):
         """Answer `question` in its language with cited sentences, or refuse when the corpus does not cover it.
 
         Args:
             question: the question, Chinese or English.
             k: sources to consider (default: config.k).
             history: earlier questions of the conversation, oldest first; a follow-up like "那 V9 呢？"
-                is retrieved together with the previous question.
+                is retrieved together with the previous question (or rewritten by the LLM when one is set).
+            stream: return an iterator instead (see `ask_stream`).
         Returns:
-            An Answer; `answer.refused` tells whether kb declined.
+            An Answer; `answer.refused` tells whether kb declined, `answer.mode` how it answered.
+        """
+        if stream:
+            return self.ask_stream(question, k, history)
+        *_, answer = self.ask_stream(question, k, history)
+        return answer
+
+    def ask_stream(self, question: str, k: int | None = None, history: list[str] | None = None) -> Iterator:
+        """Yield the answer's text as it is produced (str pieces), then the final, checked Answer.
+
+        With an LLM configured the pieces are the model's raw tokens; the final Answer is the validated,
+        renumbered text, or the extractive answer if the model's output failed validation.
         """
         t0 = time.perf_counter()
         question = self._check(question)
         lang = text.detect_language(question)
         if len(self.index) == 0:
-            return Answer(question, message("empty_kb", lang), lang, True)
-        context = follow_up_context(question, history or [])
-        hits = self.retriever.search(question, self._k(k), lang, context=context)
-        ans = self.answerer.answer(question, lang, hits, context=context)
-        ans.seconds = round(time.perf_counter() - t0, 4)
-        return ans
+            yield Answer(question, message("empty_kb", lang), lang, True)
+            return
+        query, context = question, follow_up_context(question, history or [])
+        if context and self.llm:
+            query, context = self._condense(question, history, lang)
+        hits = self.retriever.search(query, self._k(k), lang, context=context)
+        answer = self.answerer.answer(query, lang, hits, context=context)
+        answer.question = question
+        if self.llm and not answer.refused:      # kb decides first: a refused question never reaches the LLM
+            answer = yield from self._generate(answer, query, lang, hits)
+        else:
+            yield answer.text
+        answer.seconds = round(time.perf_counter() - t0, 4)
+        yield answer
+
+    def _generate(self, extractive: Answer, query: str, lang: str, hits: list[Hit]):
+        passages, out, holding = hits[:self.config.llm_passages], [], True
+        try:
+            for piece in self.llm.stream(build_messages(query, lang, passages)):
+                out.append(piece)
+                if holding and NO_ANSWER.startswith("".join(out).strip()):
+                    continue                      # may still turn out to be NO_ANSWER: show nothing yet
+                yield "".join(out) if holding else piece
+                holding = False
+            checked = check("".join(out), query, lang, passages, self.config.llm_min_support)
+        except LLMError as e:
+            checked = Checked(False, str(e))
+        if not checked.ok:
+            log.info("generative answer not used (%s): extractive answer instead", checked.reason)
+            extractive.signals["fallback"] = checked.reason
+            return extractive
+        return Answer(extractive.question, checked.text, lang, False, checked.citations, mode="generative",
+                      signals=extractive.signals)
+
+    def _condense(self, question: str, history: list[str], lang: str) -> tuple[str, str]:
+        """A follow-up rewritten by the LLM into a standalone question; kb's own rule if that fails."""
+        try:
+            standalone = self.llm.chat(condense_messages(question, history, lang), max_tokens=80).strip()
+        except LLMError as e:
+            log.info("could not condense the follow-up (%s)", e)
+            standalone = ""
+        standalone = standalone.splitlines()[0].strip() if standalone else ""
+        if 0 < len(standalone) <= 300 and text.detect_language(standalone) == lang:
+            return standalone, ""
+        return question, follow_up_context(question, history)
 
     def _k(self, k: int | None) -> int:
         k = self.config.k if k is None else int(k)

@@ -58,6 +58,15 @@ class Config:
     max_unseen: float = 0.45               # this share of the question's weight in words the corpus never uses: refuse,
     sure_z: float = 10.0                   # ...unless the closest passage is this close
 
+    # --- generative answers (optional): any OpenAI-compatible chat server; off while llm_base_url is empty
+    llm_base_url: str = ""                 # e.g. http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 60.0
+    llm_max_tokens: int = 300
+    llm_passages: int = 4                  # passages given to the model
+    llm_min_support: float = 0.5           # share of each answer sentence that must be found in its passage
+
     # --- serving
     host: str = "127.0.0.1"
     port: int = 7860
