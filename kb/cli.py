@@ -24,28 +24,37 @@ def _setup_logging(quiet: bool) -> None:
     log.propagate = False
 
 
-def _open(ctx, **overrides):
+def _config(ctx, **more):
+    """Defaults, then KB_* environment variables, then the command line's options."""
+    from .config import Config
+    return Config.from_env(**ctx.obj["settings"], **more)
+
+
+def _open(ctx, config=None, **kwargs):
     from .base import KnowledgeBase
-    o = ctx.obj
     try:
-        return KnowledgeBase.open(corpus=o["corpus"], index_dir=o["index"], embedder=o["embedder"],
-                                  progress=not o["quiet"], **overrides)
+        return KnowledgeBase.open(config=config or _config(ctx), progress=not ctx.obj["quiet"], **kwargs)
     except KbError as e:
         raise click.ClickException(str(e)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--corpus", envvar="KB_CORPUS", type=click.Path(file_okay=False), help="Corpus folder [./corpus].")
-@click.option("--index", envvar="KB_INDEX_DIR", type=click.Path(file_okay=False),
-              help="Index folder [.kb/<corpus name> beside the corpus].")
-@click.option("--embedder", envvar="KB_EMBEDDER", help="'e5' (bundled, default) or 'st:<model name or path>'.")
+@click.option("--corpus", type=click.Path(file_okay=False), help="Corpus folder [./corpus; KB_CORPUS].")
+@click.option("--index", type=click.Path(file_okay=False),
+              help="Index folder [.kb/<corpus name> beside the corpus; KB_INDEX_DIR].")
+@click.option("--embedder", help="'e5' (bundled, default) or 'st:<model name or path>' [KB_EMBEDDER].")
+@click.option("--llm-base-url", help="OpenAI-compatible server for generative answers, e.g. "
+                                     "http://127.0.0.1:11434/v1 [KB_LLM_BASE_URL; off when unset].")
+@click.option("--llm-model", help="Model name on that server [KB_LLM_MODEL].")
+@click.option("--llm-api-key", help="API key for that server [KB_LLM_API_KEY].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or info lines.")
 @click.version_option(package_name="kb")
 @click.pass_context
-def cli(ctx, corpus, index, embedder, quiet):
+def cli(ctx, corpus, index, embedder, llm_base_url, llm_model, llm_api_key, quiet):
     """kb: ask a Chinese/English knowledge base; answers cite their sources."""
     _setup_logging(quiet)
-    ctx.obj = {"corpus": corpus, "index": index, "embedder": embedder, "quiet": quiet}
+    ctx.obj = {"quiet": quiet, "settings": dict(corpus=corpus, index_dir=index, embedder=embedder,
+                                                llm_base_url=llm_base_url, llm_model=llm_model, llm_api_key=llm_api_key)}
 
 
 @cli.command()
@@ -53,14 +62,7 @@ def cli(ctx, corpus, index, embedder, quiet):
 @click.pass_context
 def build(ctx, strict):
     """Build (or rebuild) the index from the corpus folder."""
-    from .base import KnowledgeBase
-    from .config import Config
-    o = ctx.obj
-    cfg = Config.from_env(corpus=o["corpus"], index_dir=o["index"], embedder=o["embedder"], strict=strict or None)
-    try:
-        kb = KnowledgeBase.open(config=cfg, rebuild=True, progress=not o["quiet"])
-    except KbError as e:
-        raise click.ClickException(str(e)) from None
+    kb = _open(ctx, _config(ctx, strict=strict or None), rebuild=True)
     m = kb.index.manifest
     click.echo(f"indexed {m['chunks']} chunks from {m['documents']} documents into {kb.config.index_path}"
                + (f" ({len(kb.problems)} file(s) skipped)" if kb.problems else ""))
@@ -144,12 +146,9 @@ def eval_(ctx, file, as_json, errors):
 @click.pass_context
 def serve(ctx, host, port):
     """Serve the chat at /, the REST API under /api/v1 and its docs at /docs (see docs/EMBEDDING.md)."""
-    from .config import Config
     from .web import serve as run
-    o = ctx.obj
-    cfg = Config.from_env(corpus=o["corpus"], index_dir=o["index"], embedder=o["embedder"], host=host, port=port)
     try:
-        run(cfg, progress=not o["quiet"])
+        run(_config(ctx, host=host, port=port), progress=not ctx.obj["quiet"])
     except KbError as e:
         raise click.ClickException(str(e)) from None
 
