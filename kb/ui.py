@@ -43,9 +43,14 @@ def head() -> str:
     return resources.files("kb").joinpath("data/ui-head.html").read_text(encoding="utf-8")
 
 
-def build_ui(kb) -> gr.Blocks:
-    """The chat page for a KnowledgeBase; mount it with gr.mount_gradio_app (see kb.web.create_app)."""
-    cfg = kb.config
+def build_ui(kb, config=None) -> gr.Blocks:
+    """The chat page for a KnowledgeBase; mount it with gr.mount_gradio_app (see kb.web.create_app).
+
+    Args:
+        kb: an open KnowledgeBase.
+        config: serving settings (examples, question limit, feedback file); default: kb.config.
+    """
+    cfg = config or kb.config
     feedback_path = cfg.data_path / cfg.feedback_file
 
     def header_html(lang: str) -> str:

@@ -75,7 +75,7 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
         return FileResponse(Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js",
                             media_type="text/javascript")
 
-    return gr.mount_gradio_app(app, ui.build_ui(kb), path="/", server_name=cfg.host, server_port=cfg.port,
+    return gr.mount_gradio_app(app, ui.build_ui(kb, cfg), path="/", server_name=cfg.host, server_port=cfg.port,
                                footer_links=["api", "gradio"], theme=ui.theme(), css=ui.css(), head=ui.head(),
                                ssr_mode=False, mcp_server=False)
 
@@ -110,7 +110,8 @@ def serve(config: Config, progress: bool = True) -> None:
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6
                                                          else config.host)
     log.info("kb is ready at http://%s:%d/  (REST API: /api/v1, docs: /docs; Ctrl-C stops)", shown, port)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    # Open chat tabs hold event streams; do not let them keep Ctrl-C waiting.
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3)).run(sockets=[sock])
 
 
 # ------------------------------------------------------------------ REST

@@ -22,3 +22,99 @@ def kb(tmp_path_factory):
     """The bundled corpus with the bundled model, built once for the session."""
     from kb import KnowledgeBase
     return KnowledgeBase.open(corpus=CORPUS, index_dir=tmp_path_factory.mktemp("index"), progress=False)
+
+
+# ------------------------------------------------------------------ the web face: real servers on loopback ports
+
+class Recorder:
+    """A KnowledgeBase that remembers what it was asked (question, history), to check what the web layer passes."""
+
+    def __init__(self, kb):
+        self._kb, self.asked = kb, []
+
+    def ask(self, question, k=None, history=None):
+        self.asked.append((question, list(history or [])))
+        return self._kb.ask(question, k=k, history=history)
+
+    def __getattr__(self, name):
+        return getattr(self._kb, name)
+
+
+def free_socket():
+    """A listening-ready socket bound to a free port on 127.0.0.1."""
+    import socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class ServerThread:
+    """An ASGI app served by uvicorn in a background thread on a free loopback port."""
+
+    def __init__(self, app):
+        import threading
+
+        import uvicorn
+        self.sock = free_socket()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        import time
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "test server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class StaticServer:
+    """A folder (the demo portal page) served over HTTP on another free loopback port."""
+
+    def __init__(self, folder: Path):
+        import functools
+        import http.server
+        import threading
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):   # keep pytest's output clean
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        self.port = self.httpd.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def live(kb, tmp_path_factory):
+    """kb's whole web app on a free loopback port, with the demo portal on another port as its one allowed origin.
+
+    Yields an object with url, portal (the portal's origin), feedback (the JSONL path) and recorder.
+    """
+    import dataclasses
+    import types
+
+    from kb.web import create_app
+    data = tmp_path_factory.mktemp("web-data")
+    with StaticServer(REPO / "examples") as portal:
+        recorder = Recorder(kb)
+        cfg = dataclasses.replace(kb.config, data_dir=data, allowed_origins=[portal.origin])
+        with ServerThread(create_app(recorder, config=cfg)) as server:
+            yield types.SimpleNamespace(url=server.url, portal=portal.origin, portal_port=portal.port,
+                                        feedback=data / cfg.feedback_file, recorder=recorder)

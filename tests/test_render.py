@@ -1,0 +1,62 @@
+"""The chat's HTML: everything escaped, [n] markers linked to cards, the quoted sentence marked."""
+from kb.render import answer_html, question_html
+from kb.types import Answer, Citation
+
+EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def cited(answer="A said B. [1]", **c):
+    passage = "Intro. A said B. Outro."
+    fields = dict(n=1, text=passage, quote="A said B.", quote_start=7, quote_end=16, document="Doc", score=1.0,
+                  date="Thu, 27 Jan 2022 18:00:00 GMT")
+    fields.update(c)
+    return Answer("q", answer, "en", False, citations=[Citation(**fields)])
+
+
+def test_markers_link_to_numbered_cards_and_the_quote_is_marked():
+    html = answer_html(cited(), turn=3)
+    assert '<a class="kb-ref" href="#kb-3-1">[1]</a>' in html
+    assert 'id="kb-3-1"' in html and '<span class="kb-n">1</span>' in html
+    assert "Intro. <mark>A said B.</mark> Outro." in html
+    assert "2022-01-27" in html and "\n" not in html
+
+
+def test_a_marker_without_a_citation_stays_text():
+    assert "[7]" in answer_html(cited("See [7]. [1]")) and 'href="#kb-0-7"' not in answer_html(cited("See [7]. [1]"))
+
+
+def test_questions_documents_and_passages_are_escaped():
+    ans = cited(f"{EVIL} [1]", text=f"x {EVIL} y", quote="", document=EVIL, original=EVIL, heading=(EVIL,))
+    ans.question = EVIL
+    html = answer_html(ans) + question_html(EVIL)
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_only_web_links_become_links():
+    assert 'href="https://example.com/a?b=1&amp;c=2"' in answer_html(cited(url="https://example.com/a?b=1&c=2"))
+    assert "javascript:" not in answer_html(cited(url="javascript:alert(1)"))
+
+
+def test_offsets_that_do_not_match_the_quote_mark_nothing():
+    assert "<mark>" not in answer_html(cited(quote_start=0, quote_end=5))
+
+
+def test_an_aligned_original_is_shown_under_a_translation():
+    html = answer_html(cited(original="甲说乙。"))
+    assert 'class="kb-original"' in html and "甲说乙。" in html
+
+
+def test_a_refusal_looks_different_and_lists_related_passages():
+    related = [Citation(n=1, text="Nearby text.", quote="", document="Doc", score=0.1)]
+    html = answer_html(Answer("q", "Sorry, the knowledge base does not cover this question.", "en", True,
+                              related=related))
+    assert 'class="kb-answer kb-refused"' in html and "Passages that may be related:" in html
+    assert "Nearby text." in html and 'class="kb-ref"' not in html and 'id="kb-' not in html
+
+
+def test_card_labels_follow_the_answer_language():
+    ans = cited(original="甲说乙。")
+    ans.language = "zh"
+    html = answer_html(ans)
+    assert "出处" in html and "原文" in html

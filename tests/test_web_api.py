@@ -1,0 +1,200 @@
+"""The web face without a browser: REST through TestClient and a live server, gradio_client, embedding rules."""
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import CORPUS, REPO, Recorder
+from kb.errors import KbError
+from kb.web import allowed_origins, create_app
+
+# Gradio's queue calls pandas in ways pandas 3 deprecates; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
+
+PORTAL = "https://portal.example.com"
+STRANGER = "https://evil.example.net"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("web-api-data")
+
+
+@pytest.fixture(scope="module")
+def client(kb, data_dir):
+    cfg = dataclasses.replace(kb.config, data_dir=data_dir, allowed_origins=[PORTAL])
+    # No `with`: the REST API needs no startup events, and Gradio's queue (used by the live tests) takes seconds to stop.
+    return TestClient(create_app(kb, config=cfg))
+
+
+# ------------------------------------------------------------------ REST
+
+def test_ask_returns_the_answer_shape_with_citations(client):
+    r = client.post("/api/v1/ask", json={"question": "What is cgroupfs?"})
+    assert r.status_code == 200
+    d = r.json()
+    assert d["language"] == "en" and not d["refused"] and "[1]" in d["text"] and "cgroupfs" in d["text"]
+    c = d["citations"][0]
+    assert c["text"][c["quote_start"]:c["quote_end"]] == c["quote"] and c["original"]   # the Chinese it translates
+    assert set(d) >= {"question", "text", "language", "refused", "citations", "related", "mode", "seconds"}
+
+
+def test_ask_answers_chinese_in_chinese(client):
+    d = client.post("/api/v1/ask", json={"question": "OpenCloudOS 9 什么时候发布？", "k": 3}).json()
+    assert d["language"] == "zh" and not d["refused"] and "2023" in d["text"]
+
+
+def test_ask_refuses_out_of_scope_with_related_passages(client):
+    d = client.post("/api/v1/ask", json={"question": "What is the capital of France?"}).json()
+    assert d["refused"] and d["text"].startswith("Sorry") and d["related"] and not d["citations"]
+
+
+def test_ask_passes_the_conversation_to_the_engine(kb, data_dir):
+    rec = Recorder(kb)
+    c = TestClient(create_app(rec, config=dataclasses.replace(kb.config, data_dir=data_dir)))
+    r = c.post("/api/v1/ask", json={"question": "那 V9 呢？", "history": ["OpenCloudOS 9 什么时候发布？"]})
+    assert r.status_code == 200 and "V9" in r.json()["text"]
+    assert rec.asked[-1] == ("那 V9 呢？", ["OpenCloudOS 9 什么时候发布？"])
+
+
+def test_search_returns_hits(client):
+    d = client.get("/api/v1/search", params={"q": "热补丁", "k": 2}).json()
+    assert d["query"] == "热补丁" and 1 <= len(d["hits"]) <= 2 and "ARM64热补丁" in d["hits"][0]["text"]
+
+
+@pytest.mark.parametrize("kwargs, status, detail", [
+    ({"json": {"question": "   "}}, 422, "Please enter a question."),
+    ({"json": {"question": "x" * 1001}}, 413, "The question is too long (1001 characters, limit 1000)"),
+    ({"json": {"question": "为什么" * 400}}, 413, "问题太长了"),
+    ({"json": {}}, 422, "question: Field required"),
+    ({"json": {"question": "cgroupfs", "k": 0}}, 422, "k: Input should be greater than or equal to 1"),
+    ({"json": ["What is cgroupfs?"]}, 422, "must be a JSON object"),
+    ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
+])
+def test_bad_requests_get_4xx_json_with_a_message(client, kwargs, status, detail):
+    r = client.post("/api/v1/ask", **kwargs)
+    assert r.status_code == status and r.headers["content-type"] == "application/json"
+    assert detail in r.json()["detail"]
+
+
+def test_search_validates_too(client):
+    assert client.get("/api/v1/search").status_code == 422
+    assert client.get("/api/v1/search", params={"q": " "}).json()["detail"] == "Please enter a question."
+
+
+def test_feedback_is_appended_to_a_jsonl_file_created_on_first_use(client, data_dir):
+    path = data_dir / "feedback.jsonl"
+    assert not path.exists()
+    for rating in ("up", "down"):
+        r = client.post("/api/v1/feedback", json={"rating": rating, "question": "What is cgroupfs?",
+                                                  "answer": "typical features include … [1]", "comment": "ok"})
+        assert r.status_code == 201 and r.json()["ok"]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [r["rating"] for r in rows] == ["up", "down"] and rows[0]["question"] == "What is cgroupfs?"
+    assert rows[0]["source"] == "api" and rows[0]["time"]
+    assert client.post("/api/v1/feedback", json={"rating": "meh", "question": "q"}).status_code == 422
+
+
+def test_healthz_docs_and_openapi(client):
+    h = client.get("/healthz").json()
+    assert h["status"] == "ok" and h["chunks"] > 0 and h["documents"] == 2
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/ask", "/api/v1/search", "/api/v1/feedback", "/healthz"} <= set(paths)
+    assert client.get("/docs").status_code == 200
+
+
+def test_the_chat_page_and_embed_mode(client):
+    assert client.get("/").status_code == 200
+    r = client.get("/embed", params={"q": "What is cgroupfs?", "lang": "zh"}, follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/?q=What+is+cgroupfs%3F&lang=zh&embed=1"
+    js = client.get("/gradio.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"] and "./assets/" in js.text
+
+
+# ------------------------------------------------------------------ who may embed kb
+
+def test_security_headers_default_to_same_origin_only(kb, data_dir):
+    c = TestClient(create_app(kb, config=dataclasses.replace(kb.config, data_dir=data_dir)))
+    for path in ("/", "/embed", "/healthz", "/api/v1/search?q=cgroupfs"):
+        h = c.get(path, follow_redirects=False).headers
+        assert h["content-security-policy"] == "frame-ancestors 'self'", path
+        assert h["x-content-type-options"] == "nosniff" and h["referrer-policy"] == "strict-origin-when-cross-origin"
+    r = c.get("/api/v1/search", params={"q": "cgroupfs"}, headers={"Origin": PORTAL})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_an_allowed_origin_may_frame_and_call_kb(client):
+    assert client.get("/").headers["content-security-policy"] == f"frame-ancestors 'self' {PORTAL}"
+    pre = client.options("/api/v1/ask", headers={"Origin": PORTAL, "Access-Control-Request-Method": "POST",
+                                                 "Access-Control-Request-Headers": "content-type"})
+    assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == PORTAL
+    r = client.post("/api/v1/ask", json={"question": "What is cgroupfs?"}, headers={"Origin": PORTAL})
+    assert r.headers["access-control-allow-origin"] == PORTAL
+
+
+def test_a_refused_origin_may_neither_frame_nor_call_kb(client):
+    assert STRANGER not in client.get("/").headers["content-security-policy"]
+    pre = client.options("/api/v1/ask", headers={"Origin": STRANGER, "Access-Control-Request-Method": "POST"})
+    assert pre.status_code == 400 and "access-control-allow-origin" not in pre.headers
+    r = client.get("/api/v1/search", params={"q": "cgroupfs"}, headers={"Origin": STRANGER})
+    assert "access-control-allow-origin" not in r.headers
+    # The chat's own Gradio endpoints follow the same list.
+    r = client.get("/config", headers={"Origin": STRANGER})
+    assert "access-control-allow-origin" not in r.headers
+    assert client.get("/config", headers={"Origin": PORTAL}).headers["access-control-allow-origin"] == PORTAL
+
+
+def test_allowed_origins_are_checked():
+    assert allowed_origins([" https://a.example.com/ ", "http://127.0.0.1:8000", "*"]) == [
+        "https://a.example.com", "http://127.0.0.1:8000", "*"]
+    with pytest.raises(KbError, match="like https://portal.example.com"):
+        allowed_origins(["portal.example.com/path"])
+
+
+# ------------------------------------------------------------------ a real server
+
+def test_live_server_answers_rest_and_enforces_origins(live):
+    r = httpx.post(f"{live.url}/api/v1/ask", json={"question": "What is cgroupfs?"}, timeout=30)
+    assert r.status_code == 200 and r.json()["citations"]
+    ok = httpx.options(f"{live.url}/api/v1/ask", headers={"Origin": live.portal, "Access-Control-Request-Method": "POST"})
+    bad = httpx.options(f"{live.url}/api/v1/ask", headers={"Origin": STRANGER, "Access-Control-Request-Method": "POST"})
+    assert ok.headers.get("access-control-allow-origin") == live.portal and bad.status_code == 400
+    assert httpx.get(f"{live.url}/healthz").json()["status"] == "ok"
+
+
+def test_gradio_client_asks_through_the_chat_endpoint(live):
+    from gradio_client import Client
+    client = Client(live.url + "/", verbose=False)
+    assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/ask"]
+    d = client.predict("What is cgroupfs?", api_name="/ask")
+    assert d["language"] == "en" and "[1]" in d["text"] and d["citations"][0]["quote"]
+    # One Client is one conversation: the follow-up reaches the engine with the earlier question.
+    client.predict("OpenCloudOS 9 什么时候发布？", api_name="/ask")
+    d = client.predict("那 V9 呢？", api_name="/ask")
+    assert "V9" in d["text"]
+    assert live.recorder.asked[-1] == ("那 V9 呢？", ["What is cgroupfs?", "OpenCloudOS 9 什么时候发布？"])
+
+
+def test_app_py_serves_and_prints_its_address(tmp_path):
+    env = {**os.environ, "KB_CORPUS": str(CORPUS), "KB_INDEX_DIR": str(tmp_path / "index"),
+           "KB_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", "0"], stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "ready at" in line:
+                break
+        url = line.split("ready at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:"), lines
+        d = httpx.post(url + "api/v1/ask", json={"question": "What is cgroupfs?"}, timeout=30).json()
+        assert d["language"] == "en" and d["citations"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
