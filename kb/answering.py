@@ -12,7 +12,7 @@ import re
 
 from .index import Index
 from .messages import message
-from .spelling import corrected
+from .spelling import corrected, coverage
 from .text import split_sentences, tokenize
 from .types import Answer, Citation, Hit
 
@@ -24,7 +24,7 @@ _QTYPES = {
 }
 _FITS = {
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
-    "version": re.compile(r"\d+\.\d+|\b[Vv]\d+|(?:version|版本) ?\d+"),
+    "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
     "time": re.compile(r"[0-9]|[年月日]|初|底|\b(?:early|late|end of|year|month)\b", re.I),
 }
@@ -57,7 +57,8 @@ class Answerer:
         weights = {t: self.index.idf(t) / 3 for t in corrected(self.index, tokenize(context))}
         weights.update({t: self.index.idf(t) for t in corrected(self.index, tokenize(question))})
         total = sum(weights.values()) or 1.0
-        unseen = sum(w for t, w in weights.items() if not self.index.seen(t)) / total
+        passages = " ".join(h.text + (h.original or "") for h in hits[:3])
+        unseen = sum(w * (1 - coverage(self.index, t, passages)) for t, w in weights.items()) / total
         mean, std = self.index.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         qtype = next((name for name, rx in _QTYPES.items() if rx.search(question.lower())), None)

@@ -54,7 +54,7 @@ class Config:
     max_chars_en: int = 350
     # Closeness is measured in standard deviations above off-topic questions (see index._null_baseline),
     # so the same thresholds hold for any embedding model.
-    min_z: float = 1.5                     # not this much closer than off-topic questions: refuse
+    min_z: float = 0.5                     # not this much closer than off-topic questions: refuse
     max_unseen: float = 0.45               # this share of the question's weight in words the corpus never uses: refuse,
     sure_z: float = 10.0                   # ...unless the closest passage is this close
 

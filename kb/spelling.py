@@ -6,6 +6,7 @@ corpus word within one deletion on either side (kernal/kernel, comunity/communit
 """
 from __future__ import annotations
 
+import bisect
 import threading
 import weakref
 
@@ -26,11 +27,31 @@ def corrected(index, tokens: list[str]) -> list[str]:
     return [t if t in sp.vocab else sp.correct(t) or t for t in tokens]
 
 
+def coverage(index, token: str, passages: str) -> float:
+    """How far the corpus covers a question word, 0..1: fully when indexed; for an unknown word, the share of
+    its characters (two-character words) or character pairs (longer ones) found in the retrieved passages
+    (Chinese: 不稳 ~ 稳定), or a shared stem with a corpus
+    word (English: distro ~ distribution, installer ~ install). A lone unknown Chinese character is too
+    ambiguous to count against the question."""
+    if index.seen(token):
+        return 1.0
+    if HAN_RE.search(token):
+        han = "".join(HAN_RE.findall(token))
+        if len(han) <= 2:
+            return 1.0 if len(han) == 1 else sum(ch in passages for ch in han) / 2
+        return sum(han[i:i + 2] in passages for i in range(len(han) - 1)) / (len(han) - 1)
+    if token.isascii() and token.isalpha() and len(token) >= 4 and index.bm25 is not None:
+        sp = _spellers.get(index)
+        return 1.0 if sp is not None and sp.shares_stem(token) else 0.0
+    return 0.0
+
+
 class Speller:
     def __init__(self, vocab: dict):
         self.vocab = vocab
         self._latin: dict[str, str] | None = None
         self._pinyin: dict[str, str] | None = None
+        self._sorted: list[str] | None = None
 
     def correct(self, token: str) -> str | None:
         if HAN_RE.search(token):
@@ -41,6 +62,14 @@ class Speller:
                 if variant in index:
                     return index[variant]
         return None
+
+    def shares_stem(self, token: str) -> bool:
+        """A corpus word starts with this word's first max(4, len - 3) letters."""
+        if self._sorted is None:
+            self._sorted = sorted(w for w in self.vocab if w.isascii() and w.isalpha())
+        prefix = token[:max(4, len(token) - 3)]
+        i = bisect.bisect_left(self._sorted, prefix)
+        return i < len(self._sorted) and self._sorted[i].startswith(prefix)
 
     def _latin_index(self) -> dict[str, str]:
         """Each long Latin corpus word and its one-letter deletions -> the word (first one wins)."""

@@ -22,17 +22,10 @@ _WORDISH = re.compile(f"[{_HAN}A-Za-z0-9]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _ALNUM_SPLIT = re.compile(r"^([a-z]+)(\d+)$")
 
-# Words that carry no topic: question frames and function words in both languages.
-STOPWORDS = frozenset("""
-的 了 是 在 和 与 及 或 吗 呢 吧 啊 呀 嘛 么 什么 什么时候 时候 怎么 怎样 怎么样 如何 哪些 哪个 哪 哪里 为什么 为何 谁 几 多少
-有 有没有 没有 是否 能 能否 可以 可 会 将 要 这 那 这个 那个 这些 那些 一个 一下 我 我们 你 你们 它 它们 其 之 也 都 还 就 对
-从 把 被 让 给 请问 请 该 个 等 以及 而 并 且 但 又 上 中 里 时 做 用 于 为 由 以 所 着 过 到 向 啊 呗 介绍 一些 关于 什么样 吗？
-a an the is are was were be been being am do does did done can could will would shall should may might must
-what which who whom whose when where why how of to in on at by for from with about as into than then there
-this that these those it its i me my we our you your he she they them their and or but not no yes if so
-any some tell please much many there's what's it's s date use used ready start
-几月 几号 几时 一年 哪一年 具体 不能 能不能 指 叫 名字 以后 之后 起来 比起来 使用 需要 多久 地方 东西 情况 方面
-""".split())
+STOPWORDS_FILE = Path(__file__).parent / "data" / "stopwords.txt"
+# Words that carry no topic: question frames, function words and filler in both languages.
+STOPWORDS = frozenset(w for line in STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()
+                      if not line.startswith("#") for w in line.split())
 
 _ZH_FRAME = set("的了是吗呢吧么什怎哪谁几在和与")   # function characters: they weigh double, like "the" or "does"
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\"']*|\.(?=\s|$)[”’」』）)\"']*|\n+")
@@ -71,7 +64,7 @@ def use_user_dict(path: Path | None) -> None:
 
 def dictionary_hash() -> str:
     """Changes whenever a dictionary changes, so an index tokenized with the old one is rebuilt."""
-    h = hashlib.sha1(TOKENIZER_VERSION.encode())
+    h = hashlib.sha1(TOKENIZER_VERSION.encode() + STOPWORDS_FILE.read_bytes())
     for p in dictionary_files():
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
