@@ -1,12 +1,17 @@
 """Embedders: text -> L2-normalised float32 vectors. The bundled E5 by default; sentence-transformers on request."""
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from .errors import KbError, MissingDependency
+
+log = logging.getLogger("kb")
 
 
 class Embedder:
@@ -120,3 +125,115 @@ def make_embedder(spec: str = "e5", query_prompt: str = "", passage_prompt: str 
             else:
                 raise KbError(f"unknown embedder '{spec}': use 'e5' (bundled) or 'st:<model name or local path>'")
         return _shared[key]
+
+
+# ---------------------------------------------------------------- cache
+
+class EmbeddingCache:
+    """Append-only content-hash -> vector store, flushed after every batch so a killed build resumes.
+
+    One file of fixed-size records (20-byte chunk id + vector): a record torn by a kill is cut off.
+    The file is memory-mapped and indexed id -> record, so a million cached vectors cost one dict
+    and their pages, not a million small arrays.
+    """
+
+    def __init__(self, folder: Path, embedder_id: str, dim: int, writable: bool = True):
+        self.path = folder / hashlib.sha1(embedder_id.encode()).hexdigest()[:16] / "vectors.bin"
+        self.dim, self.writable = dim, writable
+        self.dtype = np.dtype([("id", "S20"), ("v", "<f4", (dim,))])
+        self._open()
+
+    def _open(self) -> None:
+        self._stored = np.zeros(0, dtype=self.dtype)
+        self._new: list[np.ndarray] = []      # vectors added since opening, row numbers after the stored ones
+        self._n_new = 0
+        if self.path.exists():
+            size = self.path.stat().st_size
+            whole = size // self.dtype.itemsize
+            if whole * self.dtype.itemsize != size and self.writable:
+                os.truncate(self.path, whole * self.dtype.itemsize)
+            if whole:
+                self._stored = np.memmap(self.path, dtype=self.dtype, mode="r", shape=(whole,))
+        self.rows = {k.decode(): i for i, k in enumerate(self._stored["id"].tolist())}
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.rows
+
+    def get(self, keys: list[str]) -> np.ndarray:
+        """The cached vectors of `keys` (all must be cached), in order."""
+        rows = np.fromiter((self.rows[k] for k in keys), dtype=np.int64, count=len(keys))
+        out = np.empty((len(keys), self.dim), dtype=np.float32)
+        old = rows < len(self._stored)
+        if old.any():
+            out[old] = self._stored["v"][rows[old]]
+        if not old.all():
+            out[~old] = np.concatenate(self._new)[rows[~old] - len(self._stored)]
+        return out
+
+    def embed(self, chunks, embedder, progress: bool = True, batch_size: int = 32) -> np.ndarray:
+        """Vectors for all chunks in order; only chunks whose content hash is new are embedded."""
+        todo, seen = [], set()
+        for c in chunks:
+            if c.id not in self.rows and c.id not in seen:
+                todo.append(c)
+                seen.add(c.id)
+        if todo:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(todo), unit="chunk", desc="embedding", disable=not progress, leave=False,
+                       dynamic_ncols=True)
+            for i in range(0, len(todo), batch_size):
+                batch = todo[i:i + batch_size]
+                self.add([c.id for c in batch], embedder.embed_passages([c.embed_text for c in batch]))
+                bar.update(len(batch))
+            bar.close()
+        return self.get([c.id for c in chunks])
+
+    def embed_queries(self, texts: list[str], embedder) -> np.ndarray:
+        """Query vectors through the cache (keyed by a hash of "query" + text), e.g. the refusal baseline's."""
+        keys = [query_key(t) for t in texts]
+        todo = [i for i, k in enumerate(keys) if k not in self.rows]
+        if todo:
+            self.add([keys[i] for i in todo], embedder.embed_queries([texts[i] for i in todo]))
+        return self.get(keys)
+
+    def add(self, keys: list[str], vecs: np.ndarray) -> None:
+        """Store vectors under their keys (appended to the file at once when writable)."""
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32).reshape(len(keys), self.dim)
+        first = len(self._stored) + self._n_new
+        self._new.append(vecs)
+        self._n_new += len(keys)
+        self.rows.update((k, first + j) for j, k in enumerate(keys))
+        if not self.writable:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "ab") as f:
+                f.write(self._records(keys, vecs))
+        except OSError as e:
+            log.warning("embedding cache not written (%s); continuing in memory", e)
+            self.writable = False
+
+    def _records(self, keys: list[str], vecs: np.ndarray) -> bytes:
+        rec = np.zeros(len(keys), dtype=self.dtype)
+        rec["id"] = [k.encode() for k in keys]
+        rec["v"] = vecs
+        return rec.tobytes()
+
+    def compact(self, live: set[str]) -> None:
+        """Drop vectors of chunks no longer in the corpus once they outnumber the live ones."""
+        if not self.writable or len(self.rows) <= 2 * max(len(live), 1000):
+            return
+        keys = [k for k in self.rows if k in live]
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            for i in range(0, len(keys), 65536):
+                f.write(self._records(keys[i:i + 65536], self.get(keys[i:i + 65536])))
+        os.replace(tmp, self.path)
+        self._open()
+
+
+def query_key(text: str) -> str:
+    return hashlib.sha1(("query\0" + text).encode("utf-8")).hexdigest()[:20]

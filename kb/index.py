@@ -1,51 +1,136 @@
-"""The index folder: FAISS vectors + BM25 over the same jieba tokens + chunk metadata + a manifest.
+"""The index folder: FAISS vectors + BM25 over the same jieba tokens + the chunks in columns + a manifest.
 
 Layout (each build is a new version folder; CURRENT names the live one, switched atomically):
 
     index_dir/CURRENT                 -> "v-20261126T101500-3f2a"
     index_dir/v-.../manifest.json     format, embedder id and dim, corpus fingerprint, dictionary hash
-    index_dir/v-.../chunks.jsonl      one Chunk per line, in vector order
+    index_dir/v-.../chunks/           the chunks in vector order, as columns: text.bin (UTF-8) + text_off.npy,
+                                      meta.npy (id, document, paragraph, offsets, language, source), tables.json
     index_dir/v-.../docs.json         document metadata and the paragraphs that translations align to
-    index_dir/v-.../dense.faiss       inner-product index over L2-normalised vectors
-    index_dir/v-.../bm25/             bm25s index over `tokenize` tokens, plus df.npy for answer scoring
+    index_dir/v-.../dense.faiss       inner-product index over L2-normalised vectors (exact, or IVF/HNSW when large)
+    index_dir/v-.../bm25/             BM25 scores and every chunk's token ids (see bm25.py)
     index_dir/embeddings/<model>/     append-only content-hash -> vector cache: rebuilds and resumed builds
                                       embed only chunks never embedded before
+
+Opening memory-maps the arrays, so it takes milliseconds at any size and worker processes share the pages.
+A rebuild re-tokenizes only chunks the live version does not have (same content hash, same dictionary).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import time
-from dataclasses import asdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .bm25 import BM25, build_bm25
+from .embedding import EmbeddingCache, query_key
 from .errors import IndexProblem
-from .text import tokenize
 from .types import Chunk, Document
 
-FORMAT = 2
+__all__ = ["FORMAT", "Index", "ChunkTable", "EmbeddingCache", "build_index", "load_index"]
+
+FORMAT = 3
 log = logging.getLogger("kb")
+
+
+class ChunkTable(Sequence):
+    """The chunks of an index as columns; `table[i]` makes the Chunk on demand, so a million cost no objects.
+
+    Also numbers each chunk's source (its paragraph; aligned translations share their original's) so
+    retrieval can rank sources and find a source's chunks in every language without a dict per chunk.
+    """
+
+    DTYPE = np.dtype([("id", "S20"), ("doc", "<i4"), ("para", "<i4"), ("start", "<i8"), ("end", "<i8"),
+                      ("lang", "<i2"), ("heading", "<i4"), ("source", "<i4")])
+
+    def __init__(self, meta: np.ndarray, text: bytes | np.ndarray, text_off: np.ndarray, tables: dict,
+                 members: np.ndarray, members_ptr: np.ndarray):
+        self.meta, self.text, self.text_off, self.tables = meta, text, text_off, tables
+        self.members_order, self.members_ptr = members, members_ptr
+        self._headings = [tuple(h) for h in tables["headings"]]
+
+    @classmethod
+    def from_chunks(cls, chunks: list[Chunk], docs_meta: dict) -> "ChunkTable":
+        names: dict[str, dict] = {"docs": {d: i for i, d in enumerate(docs_meta)}, "paras": {}, "langs": {},
+                                  "headings": {}, "sources": {}}
+
+        def number(kind, value):
+            return names[kind].setdefault(value, len(names[kind]))
+
+        meta = np.zeros(len(chunks), dtype=cls.DTYPE)
+        encoded = [c.text.encode("utf-8") for c in chunks]
+        for i, c in enumerate(chunks):
+            source = f"{docs_meta[c.doc_id]['aligned_to'] or c.doc_id}#{c.para_id}"
+            meta[i] = (c.id.encode(), names["docs"][c.doc_id], number("paras", c.para_id), c.start, c.end,
+                       number("langs", c.lang), number("headings", tuple(c.heading)), number("sources", source))
+        text_off = np.zeros(len(chunks) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=text_off[1:])
+        tables = {k: list(names[k]) for k in ("docs", "paras", "langs", "headings")}
+        return cls(meta, b"".join(encoded), text_off, tables, *_members(meta["source"]))
+
+    def __len__(self):
+        return len(self.meta)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i) + (len(self) if i < 0 else 0)
+        m = self.meta[i]
+        t = self.tables
+        text = bytes(self.text[self.text_off[i]:self.text_off[i + 1]]).decode("utf-8")
+        return Chunk(m["id"].decode(), t["docs"][m["doc"]], t["paras"][m["para"]], text, int(m["start"]),
+                     int(m["end"]), t["langs"][m["lang"]], self._headings[m["heading"]])
+
+    def ids(self) -> list[str]:
+        return [k.decode() for k in self.meta["id"].tolist()]
+
+    def source(self, i: int) -> int:
+        return int(self.meta["source"][i])
+
+    def members(self, source: int) -> list[int]:
+        """Chunks of one source (both languages), in chunk order."""
+        return self.members_order[self.members_ptr[source]:self.members_ptr[source + 1]].tolist()
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True)
+        np.save(folder / "meta.npy", self.meta)
+        np.save(folder / "text_off.npy", self.text_off)
+        np.save(folder / "members.npy", self.members_order)
+        np.save(folder / "members_ptr.npy", self.members_ptr)
+        (folder / "text.bin").write_bytes(bytes(self.text))
+        (folder / "tables.json").write_text(json.dumps(self.tables, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "ChunkTable":
+        def arr(name):
+            return np.load(folder / f"{name}.npy", mmap_mode="r")
+        size = (folder / "text.bin").stat().st_size
+        text = np.memmap(folder / "text.bin", dtype=np.uint8, mode="r") if size else b""
+        tables = json.loads((folder / "tables.json").read_text(encoding="utf-8"))
+        return cls(arr("meta"), text, arr("text_off"), tables, arr("members"), arr("members_ptr"))
+
+
+def _members(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(source, kind="stable").astype(np.int32)
+    ptr = np.zeros(int(source.max(initial=-1)) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(source, minlength=len(ptr) - 1), out=ptr[1:])
+    return order, ptr
 
 
 class Index:
     """A loaded (or freshly built) index: everything retrieval and answering read."""
 
-    def __init__(self, manifest: dict, chunks: list[Chunk], docs: dict, dense, bm25, df: np.ndarray | None):
-        self.manifest, self.chunks, self.docs, self.dense, self.bm25, self.df = manifest, chunks, docs, dense, bm25, df
+    def __init__(self, manifest: dict, chunks: ChunkTable, docs: dict, dense, bm25: BM25 | None):
+        self.manifest, self.chunks, self.docs, self.dense, self.bm25 = manifest, chunks, docs, dense, bm25
+        self.df = bm25.df if bm25 is not None else None
         self.n_docs = max(len(chunks), 1)
-        # Aligned translations share their original's source key, so both count as one source.
-        self.sources: list[str] = []
-        self.by_source: dict[str, list[int]] = {}
-        for i, c in enumerate(chunks):
-            d = docs[c.doc_id]
-            key = f"{d['aligned_to'] or c.doc_id}#{c.para_id}"
-            self.sources.append(key)
-            self.by_source.setdefault(key, []).append(i)
 
     def __len__(self):
         return len(self.chunks)
@@ -63,6 +148,13 @@ class Index:
         i = self.vocab_id(token)
         return i is not None and self.df is not None and int(self.df[i]) > 0
 
+    def source(self, i: int) -> int:
+        """The source (paragraph, with its aligned translations) chunk i belongs to."""
+        return self.chunks.source(i)
+
+    def members(self, source: int) -> list[int]:
+        return self.chunks.members(source)
+
     def original(self, chunk: Chunk) -> str | None:
         """The aligned source-language paragraph of a translated chunk, else None."""
         orig = self.docs[chunk.doc_id]["aligned_to"]
@@ -76,41 +168,44 @@ class Index:
 
 def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: dict, index_dir: Path,
                 progress: bool = True, write: bool = True, index_type: str = "auto", hnsw_above: int = 200_000) -> Index:
-    """Embed (reusing cached vectors), index and save atomically; returns the loaded Index.
+    """Embed (reusing cached vectors), tokenize (reusing the live version's tokens), index and save atomically.
 
     With write=False (read-only deployment) nothing is written and the index lives in memory.
+    `index_type`: "flat" (exact), "ivf" or "hnsw" (approximate), or "auto": flat up to `hnsw_above` chunks, then IVF.
     """
-    import faiss
     meta = _docs_meta(docs)
     cache = EmbeddingCache(index_dir / "embeddings", embedder.id, embedder.dim, writable=write)
     vectors = cache.embed(chunks, embedder, progress=progress)
     dense = _dense_index(vectors, embedder.dim, index_type, hnsw_above)
-    tokens = [tokenize(c.embed_text) for c in chunks]
-    bm25, df = _bm25_index(tokens)
+    del vectors
+    bm25 = build_bm25(chunks, _previous_bm25(index_dir, manifest), progress) if chunks else None
+    nulls = _null_questions()
     manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks),
-                "documents": len(docs), "faiss": type(dense).__name__, "null": _null_baseline(dense, embedder),
+                "documents": len(docs), "faiss": type(dense).__name__,
+                "null": _null_baseline(dense, nulls, cache.embed_queries(nulls, embedder)) if dense.ntotal else {},
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    index = Index(manifest, chunks, meta, dense, bm25, df)
+    index = Index(manifest, ChunkTable.from_chunks(chunks, meta), meta, dense, bm25)
     if write:
         _save(index, index_dir)
-        cache.compact({c.id for c in chunks})
+        cache.compact({c.id for c in chunks} | {query_key(q) for q in nulls})
     return index
 
 
 NULL_QUESTIONS = Path(__file__).parent / "data" / "null_questions.txt"
 
 
-def _null_baseline(dense, embedder) -> dict:
+def _null_questions() -> list[str]:
+    return [l for l in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
+
+
+def _null_baseline(dense, lines: list[str], vectors: np.ndarray) -> dict:
     """How close off-topic questions come to this corpus with this model: {lang: [mean, spread]} of top cosines.
 
     Refusal measures a question's closeness in spreads above these, so one threshold fits any model's scale.
     The spread is pooled over both languages: a dozen questions are too few for a stable per-language one.
     """
     from .text import detect_language
-    if dense.ntotal == 0:
-        return {}
-    lines = [l for l in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
-    top = dense.search(embedder.embed_queries(lines), 1)[0][:, 0]
+    top = dense.search(vectors, 1)[0][:, 0]
     langs = np.array([detect_language(q) for q in lines])
     means = {lang: float(top[langs == lang].mean()) for lang in ("zh", "en")}
     spread = max(float(np.sqrt(np.mean([(t - means[l]) ** 2 for t, l in zip(top, langs)]))), 0.005)
@@ -141,35 +236,50 @@ def _docs_meta(docs: list[Document]) -> dict:
     return meta
 
 
-def _dense_index(vectors: np.ndarray, dim: int, index_type: str, hnsw_above: int):
-    """Exact inner product for small corpora; HNSW (approximate, fast) above `hnsw_above` chunks."""
+def _dense_index(vectors: np.ndarray, dim: int, index_type: str, approximate_above: int):
+    """Exact inner product for small corpora; above `approximate_above` chunks an approximate index.
+
+    IVF is the default approximate index: on 2 cores it builds a million vectors in minutes where HNSW
+    takes far longer, and it is tuned (nprobe) to find >= 95% of the exact top 10 (benchmarks/scale.py).
+    """
     import faiss
-    kind = index_type if index_type != "auto" else ("hnsw" if len(vectors) > hnsw_above else "flat")
-    if kind == "flat":
+    n = len(vectors)
+    kind = index_type if index_type != "auto" else ("ivf" if n > approximate_above else "flat")
+    if kind == "flat" or (kind == "ivf" and n < 1000):      # too few vectors to train clusters on
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 64
-        index.hnsw.efSearch = 96
+        index.hnsw.efSearch = 128
+    elif kind == "ivf":
+        nlist = 2 ** round(math.log2(4 * math.sqrt(n)))    # ~4 sqrt(n) clusters, ~250 vectors each at 1M
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)]
+        index.train(sample)
+        index.nprobe = IVF_NPROBE
     else:
-        raise IndexProblem(f"unknown index type '{index_type}': use auto, flat or hnsw")
-    if len(vectors):
-        index.add(vectors)
+        raise IndexProblem(f"unknown index type '{index_type}': use auto, flat, ivf or hnsw")
+    for s in range(0, n, 262144):        # in slices: adding copies, and a million vectors are 1.5 GB
+        index.add(vectors[s:s + 262144])
     return index
 
 
-def _bm25_index(tokens: list[list[str]]):
-    if not tokens:
-        return None, None
-    import bm25s
-    bm25 = bm25s.BM25()
-    bm25.index(tokens, show_progress=False)
-    df = np.zeros(len(bm25.vocab_dict), dtype=np.int32)
-    for toks in tokens:
-        for t in set(toks):
-            df[bm25.vocab_dict[t]] += 1
-    return bm25, df
+IVF_NPROBE = 64
 
+
+def _previous_bm25(index_dir: Path, manifest: dict) -> tuple[list[str], BM25] | None:
+    """The live version's chunk ids and BM25 (with every chunk's tokens), if tokenized with the same dictionary."""
+    try:
+        folder = index_dir / (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        old = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if old.get("format") != FORMAT or old.get("dictionary") != manifest.get("dictionary"):
+            return None
+        return ChunkTable.load(folder / "chunks").ids(), BM25.load(folder / "bm25")
+    except Exception:      # no live version, or a damaged one: tokenize everything
+        return None
+
+
+# ---------------------------------------------------------------- saving
 
 def _save(index: Index, index_dir: Path) -> None:
     """Write a new version folder, then switch CURRENT with an atomic rename; old versions are removed after."""
@@ -178,14 +288,11 @@ def _save(index: Index, index_dir: Path) -> None:
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{hashlib.sha1(os.urandom(8)).hexdigest()[:4]}"
     tmp = index_dir / f".{name}.tmp"
     tmp.mkdir()
-    with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
-        for c in index.chunks:
-            f.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+    index.chunks.save(tmp / "chunks")
     (tmp / "docs.json").write_text(json.dumps(index.docs, ensure_ascii=False), encoding="utf-8")
     faiss.write_index(index.dense, str(tmp / "dense.faiss"))
     if index.bm25 is not None:
-        index.bm25.save(str(tmp / "bm25"), show_progress=False)
-        np.save(tmp / "bm25" / "df.npy", index.df)
+        index.bm25.save(tmp / "bm25")
     (tmp / "manifest.json").write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     for p in tmp.rglob("*"):          # make the data durable before it becomes visible
         if p.is_file():
@@ -209,8 +316,12 @@ def _atomic_write(path: Path, text: str) -> None:
 
 # ---------------------------------------------------------------- loading
 
-def load_index(index_dir: Path, mmap: bool = False) -> Index:
-    """Load the live version; raise IndexProblem (one line, what is wrong) for anything missing or damaged."""
+def load_index(index_dir: Path, mmap: bool = True) -> Index:
+    """Load the live version; raise IndexProblem (one line, what is wrong) for anything missing or damaged.
+
+    With mmap (the default) the vectors, chunks and BM25 arrays are mapped, not read: opening is quick
+    at any size and processes serving the same index share one copy in the page cache.
+    """
     import faiss
     try:
         name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
@@ -221,89 +332,19 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("format") != FORMAT:
             raise IndexProblem(f"index format {manifest.get('format')} is not {FORMAT}")
-        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = [Chunk(**{**d, "heading": tuple(d["heading"])}) for d in map(json.loads, f)]
+        chunks = ChunkTable.load(folder / "chunks")
         docs = json.loads((folder / "docs.json").read_text(encoding="utf-8"))
-        dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP if mmap else 0)
-        bm25 = df = None
-        if chunks:
-            import bm25s
-            bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=mmap, show_progress=False)
-            df = np.load(folder / "bm25" / "df.npy", mmap_mode="r" if mmap else None)
+        ivf = manifest.get("faiss", "").startswith("IndexIVF")
+        flags = (faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if ivf else faiss.IO_FLAG_MMAP_IFC) if mmap else 0
+        dense = faiss.read_index(str(folder / "dense.faiss"), flags)
+        if ivf:
+            dense.nprobe = IVF_NPROBE
+            dense.make_direct_map()    # so a chunk's vector can be looked up (Index.vectors)
+        bm25 = BM25.load(folder / "bm25", mmap=mmap) if len(chunks) else None
     except IndexProblem:
         raise
     except Exception as e:
         raise IndexProblem(f"index in {folder} is damaged ({type(e).__name__}: {str(e)[:200]})") from None
     if dense.ntotal != len(chunks) or manifest.get("chunks") != len(chunks) or dense.d != manifest.get("dim"):
         raise IndexProblem(f"index in {folder} is inconsistent ({dense.ntotal} vectors, {len(chunks)} chunks)")
-    return Index(manifest, chunks, docs, dense, bm25, df)
-
-
-# ---------------------------------------------------------------- embedding cache
-
-class EmbeddingCache:
-    """Append-only content-hash -> vector store, flushed after every batch so a killed build resumes.
-
-    One file of fixed-size records (20-byte chunk id + vector): a record torn by a kill is simply dropped.
-    """
-
-    def __init__(self, folder: Path, embedder_id: str, dim: int, writable: bool = True):
-        self.path = folder / hashlib.sha1(embedder_id.encode()).hexdigest()[:16] / "vectors.bin"
-        self.dim, self.writable, self.vectors = dim, writable, {}
-        self.dtype = np.dtype([("id", "S20"), ("v", "<f4", (dim,))])
-        if self.path.exists():
-            raw = np.fromfile(self.path, dtype=np.uint8)
-            whole = raw.size // self.dtype.itemsize
-            records = raw[: whole * self.dtype.itemsize].view(self.dtype)
-            self.vectors = {r["id"].decode(): r["v"] for r in records}
-            if raw.size != whole * self.dtype.itemsize:
-                self._rewrite()
-
-    def embed(self, chunks: list[Chunk], embedder, progress: bool = True, batch_size: int = 32) -> np.ndarray:
-        """Vectors for all chunks in order; only chunks whose content hash is new are embedded."""
-        todo, seen = [], set()
-        for c in chunks:
-            if c.id not in self.vectors and c.id not in seen:
-                todo.append(c)
-                seen.add(c.id)
-        if todo:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=len(todo), unit="chunk", desc="embedding", disable=not progress, leave=False,
-                       dynamic_ncols=True)
-            for i in range(0, len(todo), batch_size):
-                batch = todo[i:i + batch_size]
-                self._append([c.id for c in batch], embedder.embed_passages([c.embed_text for c in batch]))
-                bar.update(len(batch))
-            bar.close()
-        if not chunks:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.ascontiguousarray(np.vstack([self.vectors[c.id] for c in chunks]), dtype=np.float32)
-
-    def _records(self, items) -> bytes:
-        rec = np.zeros(len(items), dtype=self.dtype)
-        for j, (k, v) in enumerate(items):
-            rec[j] = (k.encode(), v)
-        return rec.tobytes()
-
-    def _append(self, ids: list[str], vecs: np.ndarray) -> None:
-        self.vectors.update(zip(ids, vecs))
-        if not self.writable:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "ab") as f:
-                f.write(self._records(list(zip(ids, vecs))))
-        except OSError as e:
-            log.warning("embedding cache not written (%s); continuing in memory", e)
-            self.writable = False
-
-    def _rewrite(self, keep: set[str] | None = None) -> None:
-        if self.writable:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_bytes(self._records([(k, v) for k, v in self.vectors.items() if keep is None or k in keep]))
-            os.replace(tmp, self.path)
-
-    def compact(self, live: set[str]) -> None:
-        """Drop vectors of chunks no longer in the corpus once they outnumber the live ones."""
-        if len(self.vectors) > 2 * max(len(live), 1000):
-            self._rewrite(live)
+    return Index(manifest, chunks, docs, dense, bm25)

@@ -42,36 +42,35 @@ class Retriever:
             found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
             dense = dense or found
             ranked.append((list(found), weight))
-            tokens = [t for t in corrected(ix, tokenize(text)) if ix.vocab_id(t) is not None]
+            tokens = [i for i in map(ix.vocab_id, corrected(ix, tokenize(text))) if i is not None]
             if tokens and self.bm25_weight > 0:
-                bm = ix.bm25.get_scores(tokens)
-                top = np.argpartition(-bm, min(depth, len(bm) - 1))[:depth]
-                top = top[np.argsort(-bm[top])]
-                ranked.append(([int(i) for i in top if bm[i] > 0], weight * self.bm25_weight))
+                top, _ = ix.bm25.top(tokens, depth)
+                ranked.append((top.tolist(), weight * self.bm25_weight))
 
-        fused: dict[str, float] = {}
+        fused: dict[int, float] = {}
         for chunk_ids, weight in ranked:
             seen = set()
             for i in chunk_ids:
-                src = ix.sources[i]
+                src = ix.source(i)
                 if src not in seen:     # rank sources, not chunks: the first chunk of a source sets its rank
                     fused[src] = fused.get(src, 0.0) + weight / (self.rrf_k + len(seen) + 1)
                     seen.add(src)
         best = sorted(fused, key=fused.get, reverse=True)[:k]
         return [self._hit(src, fused[src], dense, qvec, lang) for src in best]
 
-    def _hit(self, src: str, score: float, dense: dict[int, float], qvec: np.ndarray, lang: str | None) -> Hit:
+    def _hit(self, src: int, score: float, dense: dict[int, float], qvec: np.ndarray, lang: str | None) -> Hit:
         """Show the source in the preferred language: its whole paragraph, or the closest chunk of a long one."""
         ix = self.index
-        members = ix.by_source[src]
-        pool = [i for i in members if lang and ix.chunks[i].lang == lang] or members
+        members = ix.members(src)
+        chunks = {i: ix.chunks[i] for i in members}    # made on demand from the columns: once each
+        pool = [i for i in members if lang and chunks[i].lang == lang] or members
         missing = [i for i in pool if i not in dense]
         sims = dict(dense)
         if missing:
             sims.update(zip(missing, (ix.vectors(missing) @ qvec).tolist()))
         best = max(pool, key=lambda j: sims[j])
-        c, d = ix.chunks[best], ix.docs[ix.chunks[best].doc_id]
-        siblings = [ix.chunks[i] for i in pool if ix.chunks[i].doc_id == c.doc_id]   # in document order
+        c, d = chunks[best], ix.docs[chunks[best].doc_id]
+        siblings = [chunks[i] for i in pool if chunks[i].doc_id == c.doc_id]   # in document order
         start, end, text = c.start, c.end, c.text
         if len(siblings) > 1 and siblings[-1].end - siblings[0].start <= self.max_passage_chars:
             start, end, text = siblings[0].start, siblings[-1].end, ""
