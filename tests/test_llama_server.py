@@ -26,7 +26,7 @@ def llama_url(tmp_path_factory):
         port = s.getsockname()[1]
     log = open(folder / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "4096", "--model_alias", "gemma3-270m"],
+                             "--port", str(port), "--n_ctx", "4096", "--model_alias", "gemma3-270m", "--chat_format", "gemma"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 180
