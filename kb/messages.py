@@ -37,9 +37,7 @@ MESSAGES = {
     "ui_thinking": {"zh": "正在查找资料…", "en": "Looking it up…"},
     "ui_sources": {"zh": "出处", "en": "Sources"},
     "ui_original": {"zh": "原文", "en": "Original text"},
-    "ui_open_source": {"zh": "打开原文", "en": "Open source"},
     "ui_thanks": {"zh": "感谢反馈！", "en": "Thanks for the feedback!"},
-    "ui_error": {"zh": "出错了，请稍后再试。", "en": "Something went wrong; please try again."},
 }
 
 

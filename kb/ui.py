@@ -18,6 +18,10 @@ from .text import detect_language
 
 LANGS = [("中文", "zh"), ("English", "en")]
 
+# Steps that only move text around skip Gradio's queue: a plain request each, and no event stream for the page
+# load to race with (Gradio's frontend can drop a stream that closes just as the next event joins it).
+_QUICK = dict(api_visibility="private", queue=False)
+
 # Runs in the browser before the page's first event: the UI language is ?lang=, else the browser's language.
 _DETECT_LANG = """(current) => {
   const asked = new URLSearchParams(window.location.search).get("lang") || navigator.language || "en";
@@ -84,17 +88,15 @@ def build_ui(kb, config=None) -> gr.Blocks:
         pending = gr.Textbox(visible=False)            # the question being answered (an input of "/ask")
         answer_json = gr.JSON(visible=False)           # what "/ask" returns: Answer.to_dict()
         history = gr.State([])                         # earlier questions, oldest first, for follow-ups
-        answer = gr.State(None)                        # the Answer of this turn, or None when asking failed
+        answer = gr.State(None)                        # the Answer of this turn
         answered = gr.State({})                        # chat message index -> Answer dict, for 👍/👎
 
-        def show_question(question: str, messages: list, ui_lang: str):
-            """Step 1: the question and a placeholder bubble; a question kb cannot take stops here."""
+        def show_question(question: str, messages: list):
+            """Step 1: the question and a placeholder bubble. A question kb cannot take gets no bubbles and stays in
+            the box; step 2 then shows the engine's own message for it."""
             q = (question or "").strip()
-            if not q:
-                raise gr.Error(message("empty_question", ui_lang))
-            if len(q) > cfg.max_question_chars:
-                raise gr.Error(message("question_too_long", detect_language(q[:500]), n=len(q),
-                                       limit=cfg.max_question_chars))
+            if not q or len(q) > cfg.max_question_chars:
+                return gr.skip(), gr.skip(), question, None
             messages = list(messages or []) + [
                 {"role": "user", "content": render.question_html(q)},
                 {"role": "assistant", "content": render.thinking_html(detect_language(q[:500]))},
@@ -109,35 +111,38 @@ def build_ui(kb, config=None) -> gr.Blocks:
                 raise gr.Error(str(e)) from None
             return ans.to_dict(), list(earlier or []) + [ans.question], ans
 
-        def show_answer(ans, messages: list, log: dict, ui_lang: str):
-            """Step 3: the placeholder becomes the cited answer (or an apology when step 2 failed)."""
+        def show_answer(ans, messages: list, log: dict):
+            """Step 3: the placeholder becomes the cited answer."""
             messages = list(messages or [])
             turn = len(messages) - 1
-            if turn < 0 or messages[turn]["role"] != "assistant":
+            if ans is None or turn < 0 or "kb-thinking" not in str(messages[turn].get("content")):
                 return gr.skip(), gr.skip()
-            if ans is None:
-                messages[turn] = {"role": "assistant",
-                                  "content": f'<div class="kb-error">{escape(message("ui_error", ui_lang))}</div>'}
-                return messages, log
             messages[turn] = {"role": "assistant", "content": render.answer_html(ans, turn)}
             return messages, {**log, turn: ans.to_dict()}
+
+        def take_back(messages: list, question: str):
+            """Step 2 refused the question (its message is on screen): drop its bubbles, give it back to edit."""
+            messages = list(messages or [])
+            if messages and "kb-thinking" in str(messages[-1].get("content")):
+                messages = messages[:-2]
+            return messages, question
 
         def ask_chain(event, public: bool):
             """Steps 2 and 3 after step 1; only one chain is the public "/ask" endpoint."""
             step2 = event.success(ask, [pending, history], [answer_json, history, answer], show_progress="hidden",
                                   api_name="ask" if public else None,
                                   api_visibility="public" if public else "private")
-            step2.then(show_answer, [answer, chat, answered, lang], [chat, answered], api_visibility="private",
-                       show_progress="hidden")
+            step2.success(show_answer, [answer, chat, answered], [chat, answered], **_QUICK, show_progress="hidden")
+            step2.failure(take_back, [chat, pending], [chat, box], **_QUICK, show_progress="hidden")
 
-        step1 = dict(fn=show_question, inputs=[box, chat, lang], outputs=[chat, box, pending, answer],
-                     api_visibility="private", show_progress="hidden")
+        step1 = dict(fn=show_question, inputs=[box, chat], outputs=[chat, box, pending, answer],
+                     **_QUICK, show_progress="hidden")
         ask_chain(box.submit(**step1), public=True)
 
         def pick_example(evt: gr.SelectData):
             return evt.value["text"] if isinstance(evt.value, dict) else str(evt.value)
 
-        ask_chain(chat.example_select(pick_example, None, [box], api_visibility="private").then(**step1), public=False)
+        ask_chain(chat.example_select(pick_example, None, [box], **_QUICK).then(**step1), public=False)
 
         def on_feedback(log: dict, ui_lang: str, data: gr.LikeData):
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -147,9 +152,9 @@ def build_ui(kb, config=None) -> gr.Blocks:
             record_feedback(feedback_path, "up" if data.liked else "down", ans)
             gr.Info(message("ui_thanks", ui_lang), duration=2)
 
-        chat.like(on_feedback, [answered, lang], None, api_visibility="private")
-        new_chat.click(lambda: ([], [], {}, ""), None, [chat, history, answered, box], api_visibility="private")
-        chat.clear(lambda: ([], {}), None, [history, answered], api_visibility="private")
+        chat.like(on_feedback, [answered, lang], None, api_visibility="private")   # queued: its toast needs the stream
+        new_chat.click(lambda: ([], [], {}, ""), None, [chat, history, answered, box], **_QUICK)
+        chat.clear(lambda: ([], {}), None, [history, answered], **_QUICK)
 
         def relabel(ui_lang: str):
             """Every label, placeholder and button in the chosen language."""
@@ -159,7 +164,7 @@ def build_ui(kb, config=None) -> gr.Blocks:
                     gr.update(placeholder=welcome_html(ui_lang)),
                     footer_html(ui_lang))
 
-        lang.change(relabel, [lang], [header, box, new_chat, chat, footer], api_visibility="private",
+        lang.change(relabel, [lang], [header, box, new_chat, chat, footer], **_QUICK,
                     show_progress="hidden")
 
         def opening(ui_lang: str, request: gr.Request):
@@ -175,6 +180,6 @@ def build_ui(kb, config=None) -> gr.Blocks:
                         {"role": "assistant", "content": render.answer_html(ans, 1)}]
             return ui_lang, messages, [ans.question], {1: ans.to_dict()}
 
-        demo.load(opening, [lang], [lang, chat, history, answered], js=_DETECT_LANG, api_visibility="private",
+        demo.load(opening, [lang], [lang, chat, history, answered], js=_DETECT_LANG, **_QUICK,
                   show_progress="minimal")
     return demo

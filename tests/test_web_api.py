@@ -84,7 +84,7 @@ def test_bad_requests_get_4xx_json_with_a_message(client, kwargs, status, detail
 
 def test_search_validates_too(client):
     assert client.get("/api/v1/search").status_code == 422
-    assert client.get("/api/v1/search", params={"q": " "}).json()["detail"] == "Please enter a question."
+    assert "Please enter a question." in client.get("/api/v1/search", params={"q": " "}).json()["detail"]
 
 
 def test_feedback_is_appended_to_a_jsonl_file_created_on_first_use(client, data_dir):

@@ -1,0 +1,202 @@
+"""The chat in a real browser: Debian's Chromium (with fonts-noto-cjk) driven by Playwright.
+
+Screenshots go to test-output/ (KB_TEST_OUTPUT moves them); look at them after a UI change.
+"""
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium fonts-noto-cjk"),
+    pytest.mark.filterwarnings("ignore::Warning:gradio.queueing"),
+]
+OUT = Path(os.environ.get("KB_TEST_OUTPUT", REPO / "test-output"))
+WAIT = 20_000   # ms; the first answer also loads the page's scripts
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import expect, sync_playwright
+    expect.set_options(timeout=WAIT)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """open_page(url, locale=..., width=...) -> a fresh page that has loaded url; closed after the test."""
+    contexts = []
+
+    def opener(url, locale="en-US", width=1100, height=900):
+        ctx = browser.new_context(locale=locale, viewport={"width": width, "height": height})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.kblog = []    # what the page said to the server, printed when an answer never comes
+        page.on("console", lambda m: m.type == "error" and page.kblog.append(f"console: {m.text[:200]}"))
+        page.on("request", lambda r: "/gradio_api/" in r.url and page.kblog.append(
+            f"{r.method} {r.url.split('/gradio_api/')[1][:40]} {(r.post_data or '')[:120]}"))
+        page.on("requestfailed", lambda r: page.kblog.append(f"failed: {r.url[-60:]} {r.failure}"))
+        page.set_default_timeout(WAIT)
+        page.goto(url)
+        return page
+
+    yield opener
+    for ctx in contexts:
+        ctx.close()
+
+
+def ask(scope, question):
+    """Type a question into the chat in `scope` (a page or frame) and return the locator of its answer."""
+    from playwright.sync_api import expect
+    answers = scope.locator(".kb-answer")
+    before = answers.count()
+    box = scope.locator("#kb-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    try:
+        expect(answers).to_have_count(before + 1)
+    except AssertionError:
+        print("\n".join(getattr(getattr(scope, "page", scope), "kblog", [])))
+        raise
+    return answers.nth(before)
+
+
+def test_chinese_and_english_questions_get_cited_answers(live, kb, open_page):
+    from playwright.sync_api import expect
+    page = open_page(live.url)
+    # A newcomer clicks an example question.
+    page.locator("#kb-chat .example", has_text="What is cgroupfs?").click()
+    en = page.locator(".kb-answer").first
+    expect(en).to_contain_text("container resource view isolation (cgroupfs)")
+    expect(en.locator("a.kb-ref", has_text="[1]")).to_be_visible()
+    expect(en.locator(".kb-card mark").first).to_have_text(kb.ask("What is cgroupfs?").citations[0].quote)
+    expect(en.locator(".kb-original")).to_contain_text("容器资源视图隔离")   # the Chinese the passage translates
+
+    question = "OpenCloudOS 9 什么时候发布？"
+    zh = ask(page, question)
+    expect(zh).to_contain_text("2023")
+    expect(zh.locator("a.kb-ref", has_text="[1]")).to_be_visible()
+    expect(zh.locator(".kb-card mark").first).to_have_text(kb.ask(question).citations[0].quote)
+    expect(zh.locator(".kb-sources-title")).to_have_text("出处")
+    page.screenshot(path=OUT / "chat-desktop.png", full_page=True)
+
+    # [1] takes the reader to its card without leaving the page.
+    url = page.url
+    zh.locator("a.kb-ref").first.click()
+    expect(zh.locator(".kb-card").first).to_have_class("kb-card kb-flash")
+    assert page.url == url
+
+
+def test_thumbs_up_is_logged_with_question_answer_and_citations(live, open_page):
+    page = open_page(live.url)
+    answer = ask(page, "OpenCloudOS 8.5 与 CentOS8 兼容吗？")
+    answer.locator("xpath=ancestor::*[contains(@class,'message-row')]/following-sibling::*[1]") \
+        .locator('button[aria-label="Like"]').click()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = [json.loads(x) for x in live.feedback.read_text("utf-8").splitlines()] if live.feedback.exists() else []
+        mine = [r for r in rows if r["question"] == "OpenCloudOS 8.5 与 CentOS8 兼容吗？" and r["source"] == "ui"]
+        if mine:
+            break
+        time.sleep(0.2)
+    assert mine and mine[0]["rating"] == "up" and "CentOS8" in mine[0]["answer"] and mine[0]["citations"]
+
+
+def test_an_out_of_scope_question_is_refused_with_related_passages(live, open_page):
+    from playwright.sync_api import expect
+    page = open_page(live.url)
+    answer = ask(page, "What is the capital of France?")
+    expect(answer).to_have_class("kb-answer kb-refused")
+    expect(answer.locator(".kb-text")).to_have_text("?Sorry, the knowledge base does not cover this question.")
+    expect(answer.locator(".kb-sources-title")).to_have_text("Passages that may be related:")
+    assert answer.locator(".kb-card").count() >= 1 and answer.locator("a.kb-ref").count() == 0
+    expect(ask(page, "今天天气怎么样？")).to_contain_text("抱歉，知识库中没有关于这个问题的内容。")
+    page.screenshot(path=OUT / "refusal.png", full_page=True)
+
+
+def test_questions_show_as_text_and_never_run(live, open_page):
+    from playwright.sync_api import expect
+    page = open_page(live.url)
+    evil = '<img src=x onerror="window.kbXss=1"><script>window.kbXss=2</script> What is cgroupfs?'
+    ask(page, evil)
+    expect(page.locator(".kb-question").last).to_have_text(evil)
+    assert page.evaluate("window.kbXss") is None
+
+
+def test_a_question_kb_cannot_take_gets_its_message_and_stays_editable(live, open_page):
+    from playwright.sync_api import expect
+    page = open_page(live.url)
+    box = page.locator("#kb-question textarea")
+    for question, says in [("x" * 1001, "The question is too long (1001 characters, limit 1000)"),
+                           ("？？？", "Please enter a question.")]:
+        box.fill(question)
+        box.press("Enter")
+        expect(page.locator(".toast-body", has_text=says)).to_be_visible()
+        expect(box).to_have_value(question)
+        expect(page.locator(".kb-question")).to_have_count(0)
+
+
+def test_the_interface_follows_the_browser_language_and_switches(live, open_page):
+    from playwright.sync_api import expect
+    page = open_page(live.url, locale="zh-CN")
+    expect(page.locator(".kb-title")).to_have_text("知识库问答")
+    expect(page.locator("#kb-question textarea")).to_have_attribute("placeholder", "输入问题，按回车发送…")
+    page.locator("#kb-lang label", has_text="English").click()
+    expect(page.locator(".kb-title")).to_have_text("Knowledge base Q&A")
+    expect(page.locator("#kb-question textarea")).to_have_attribute("placeholder", "Ask a question and press Enter…")
+    expect(page.locator("#kb-new-chat")).to_have_text("New chat")
+
+
+def test_the_portal_page_embeds_kb_by_iframe_bubble_and_web_component(live, open_page):
+    from playwright.sync_api import expect
+    page = open_page(f"{live.portal}/portal.html?kb={live.url}", locale="zh-CN", width=1280, height=1400)
+    frame = page.frame_locator("#kb-frame")
+    answer = ask(frame, "OpenCloudOS 8.5 与 CentOS8 兼容吗？")
+    expect(answer).to_contain_text("CentOS8")
+    expect(answer.locator(".kb-card mark").first).to_be_visible()
+    expect(frame.locator(".kb-header")).to_be_hidden()                 # embed mode drops the page chrome
+    expect(ask(page.locator("#kb-app"), "What is cgroupfs?")).to_contain_text("cgroupfs")   # <gradio-app>
+    page.locator("#kb-bubble").click()
+    expect(page.frame_locator("#kb-panel").locator("#kb-chat .example").first).to_be_visible()
+    page.screenshot(path=OUT / "portal.png", full_page=True)
+
+
+def test_embed_opens_with_the_host_pages_question(live, open_page):
+    from playwright.sync_api import expect
+    page = open_page(f"{live.url}/embed?lang=zh&q=What%20is%20cgroupfs%3F", width=400, height=640)
+    expect(page.locator(".kb-answer")).to_contain_text("cgroupfs")
+    expect(page.locator(".kb-header")).to_be_hidden()
+    page.screenshot(path=OUT / "embed.png")
+
+
+def test_a_site_that_is_not_allowed_cannot_embed_kb(live, open_page):
+    """The same portal page from another origin (localhost instead of 127.0.0.1): the browser refuses both embeds."""
+    page = open_page(f"http://localhost:{live.portal_port}/portal.html?kb={live.url}")
+    page.wait_for_load_state("load")
+    time.sleep(3)
+    kb_frames = [f for f in page.frames if f.url.startswith(live.url)]
+    assert all(f.locator("#kb-chat").count() == 0 for f in kb_frames)
+    assert page.frame_locator("#kb-frame").locator("#kb-chat").count() == 0
+    assert page.locator("#kb-app #kb-chat").count() == 0
+
+
+def test_a_phone_width_screen_has_no_sideways_scrolling(live, open_page):
+    from playwright.sync_api import expect
+    page = open_page(live.url, locale="zh-CN", width=375, height=812)
+    answer = ask(page, "OpenCloudOS 8.5 与 CentOS8 兼容吗？")
+    expect(answer.locator(".kb-card mark").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    box = answer.locator(".kb-card").first.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+    page.screenshot(path=OUT / "phone-375.png", full_page=True)
