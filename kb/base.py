@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,7 +102,8 @@ class KnowledgeBase:
             lang: preferred language of the passages; default: the query's language.
         """
         query = self._check(query)
-        return self.retriever.search(query, self._k(k), lang or text.detect_language(query))
+        lang = lang or text.detect_language(query)
+        return self.retriever.search(query, self._k(k, lang), lang)
 
     def ask(self, question: str, k: int | None = None, history: list[str] | None = None, stream: bool = False):
         """Answer `question` in its language with cited sentences, or refuse when the corpus does not cover it.
@@ -129,13 +131,14 @@ class KnowledgeBase:
         t0 = time.perf_counter()
         question = self._check(question)
         lang = text.detect_language(question)
+        k = self._k(k, lang)
         if len(self.index) == 0:
             yield Answer(question, message("empty_kb", lang), lang, True)
             return
-        query, context = question, follow_up_context(question, history or [])
+        query, context = _TAG.sub(" ", question), follow_up_context(question, history or [])
         if context and self.llm:
             query, context = self._condense(question, history, lang)
-        hits = self.retriever.search(query, self._k(k), lang, context=context)
+        hits = self.retriever.search(query, k, lang, context=context)
         answer = self.answerer.answer(query, lang, hits, context=context)
         answer.question = question
         if self.llm and not answer.refused:      # kb decides first: a refused question never reaches the LLM
@@ -176,17 +179,20 @@ class KnowledgeBase:
             return standalone, ""
         return question, follow_up_context(question, history)
 
-    def _k(self, k: int | None) -> int:
-        k = self.config.k if k is None else int(k)
-        return max(0, min(k, 50))
+    def _k(self, k: int | None, lang: str = "en") -> int:
+        """k as asked, at most 50; zero or negative is the caller's mistake, said in the asker's language."""
+        k = self.config.k if k is None else k
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise QuestionError(message("bad_k", lang, k=k))
+        return min(k, 50)
 
     def _check(self, question) -> str:
         if not isinstance(question, str):
             raise QuestionError(message("empty_question", "en"))
         question = question.strip()
-        lang = text.detect_language(question[:500]) if question else "en"
-        if not question or not any(ch.isalnum() for ch in question):
-            raise QuestionError(message("empty_question", lang))
+        if not any(ch.isalnum() for ch in question):   # nothing to go on, not even the asker's language
+            raise QuestionError(message("empty_question", "zh") + " / " + message("empty_question", "en"))
+        lang = text.detect_language(question[:500])
         if len(question) > self.config.max_question_chars:
             raise QuestionError(message("question_too_long", lang, n=len(question), limit=self.config.max_question_chars))
         return question
@@ -196,6 +202,7 @@ class KnowledgeBase:
         return f"KnowledgeBase({m.get('documents')} documents, {m.get('chunks')} chunks, {m.get('embedder')})"
 
 
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")   # HTML pasted into a question is not what it asks about
 _FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
 
 

@@ -11,6 +11,7 @@ MESSAGES = {
         "en": "The knowledge base is empty: add documents to the corpus folder first.",
     },
     "empty_question": {"zh": "请输入一个问题。", "en": "Please enter a question."},
+    "bad_k": {"zh": "k 必须是 1 到 50 之间的整数（收到 {k}）。", "en": "k must be a whole number from 1 to 50 (got {k})."},
     "question_too_long": {
         "zh": "问题太长了（{n} 个字符，上限 {limit}），请缩短后再问。",
         "en": "The question is too long ({n} characters, limit {limit}); please shorten it.",

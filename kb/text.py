@@ -37,9 +37,9 @@ _extra_dict: Path | None = None
 
 
 def normalize(text: str) -> str:
-    """Fold full-width forms (NFKC), Traditional to Simplified Chinese, and strip control characters."""
+    """Fold full-width forms (NFKC) and Traditional to Simplified Chinese; drop control and invisible characters."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")   # NUL, zero-width…
     if HAN_RE.search(text):
         text = _to_simplified(text)
     return text

@@ -42,7 +42,7 @@ def test_search_lists_sources(built):
 
 def test_user_errors_are_one_line(built, tmp_path):
     out = run(*built, "ask", "   ", check=False)
-    assert out.returncode == 1 and out.stderr.strip() == "Error: Please enter a question."
+    assert out.returncode == 1 and out.stderr.strip() == "Error: 请输入一个问题。 / Please enter a question."
     out = run("--corpus", str(tmp_path / "missing"), "ask", "hi", check=False)
     assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1 and "corpus folder not found" in out.stderr
 
