@@ -48,7 +48,6 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
     app = FastAPI(title="kb", version=__version__, redoc_url=None,
                   description="Ask a Chinese/English knowledge base; every answer cites its source passages. "
                               "The chat UI at / is the same engine (Gradio endpoint `/ask`).")
-    app.state.kb = kb
     # Gradio sees this CORSMiddleware and leaves CORS to it, so one list governs the API and the chat alike.
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
                        allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600)
@@ -96,8 +95,7 @@ def serve(config: Config, progress: bool = True) -> None:
         handler.setFormatter(logging.Formatter("kb: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-    app = create_app(KnowledgeBase.open(config=config, progress=progress))
-    # Bind before announcing, so the address in the log is one that really answers.
+    # Take the port first: a clash is reported before the index build, not after it.
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -106,6 +104,9 @@ def serve(config: Config, progress: bool = True) -> None:
     except OSError as e:
         raise KbError(f"cannot listen on {config.host}:{config.port} ({e.strerror}): stop the other server or "
                       "choose another port with --port or KB_PORT") from None
+    kb = KnowledgeBase.open(config=config, progress=progress)
+    kb.search("warm up")   # load the query model now, so the first visitor's answer is as quick as the rest
+    app = create_app(kb)
     port = sock.getsockname()[1]
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6
                                                          else config.host)
