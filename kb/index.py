@@ -325,7 +325,7 @@ def load_index(index_dir: Path, mmap: bool = True) -> Index:
     import faiss
     try:
         name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    except OSError:          # missing, or a path that cannot even be a folder
         raise IndexProblem(f"no index in {index_dir}") from None
     folder = index_dir / name
     try:
