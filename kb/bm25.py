@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from array import array
 import os
 from pathlib import Path
 
@@ -105,25 +106,26 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, progress: 
     old = previous[1] if previous else None
     reuse = [(i, old_rows[c.id]) for i, c in enumerate(chunks) if c.id in old_rows]
     todo = [i for i, c in enumerate(chunks) if c.id not in old_rows]
-    fresh = _tokenize_many([chunks[i].embed_text for i in todo], progress)
 
-    vocab = list(old.vocab) if old else []
-    ids = {t: i for i, t in enumerate(vocab)}
+    ids = {t: i for i, t in enumerate(old.vocab)} if old else {}
+    fresh, fresh_len = array("i"), np.zeros(len(todo), dtype=np.int64)     # 4 bytes a token, not a Python int
+    for j, toks in enumerate(_tokenize_many([chunks[i].embed_text for i in todo], progress)):
+        fresh.extend(ids.setdefault(t, len(ids)) for t in toks)     # ids at once: a million chunks' strings won't fit
+        fresh_len[j] = len(toks)
+
     lengths = np.zeros(len(chunks), dtype=np.int64)
+    lengths[todo] = fresh_len
     if reuse:
         new_rows, old_rows_ = map(np.array, zip(*reuse))
         lengths[new_rows] = np.diff(old.token_ptr)[old_rows_]
-    for i, toks in zip(todo, fresh):
-        lengths[i] = len(toks)
     ptr = np.zeros(len(chunks) + 1, dtype=np.int64)
     np.cumsum(lengths, out=ptr[1:])
     tokens = np.empty(ptr[-1], dtype=np.int32)
-    if reuse:                  # gather all reused token runs at once
-        n = lengths[new_rows]
+    for rows, source, starts in ([(new_rows, np.asarray(old.tokens), old.token_ptr[old_rows_])] if reuse else []) + \
+            [(np.array(todo, dtype=np.int64), np.frombuffer(fresh, dtype=np.int32), np.cumsum(fresh_len) - fresh_len)]:
+        n = lengths[rows]      # copy every run at once: run k goes from source[starts[k]:] to tokens[ptr[rows[k]]:]
         offs = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        tokens[np.repeat(ptr[new_rows], n) + offs] = np.asarray(old.tokens)[np.repeat(old.token_ptr[old_rows_], n) + offs]
-    for i, toks in zip(todo, fresh):
-        tokens[ptr[i]:ptr[i + 1]] = [ids.setdefault(t, len(ids)) for t in toks]
+        tokens[np.repeat(ptr[rows], n) + offs] = source[np.repeat(starts, n) + offs]
     vocab = list(ids)
     used = np.unique(tokens)   # drop the words of removed chunks, so every vocabulary word occurs
     if len(used) < len(vocab):
@@ -133,16 +135,15 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, progress: 
     return BM25.build(vocab, tokens, ptr)
 
 
-def _tokenize_many(texts: list[str], progress: bool) -> list[list[str]]:
-    """`tokenize` over many texts, in one process per core for large builds (jieba is pure Python)."""
+def _tokenize_many(texts: list[str], progress: bool):
+    """`tokenize` over many texts, yielded in order; one process per core for large builds (jieba is pure Python)."""
     from tqdm.auto import tqdm
     bar = tqdm(total=len(texts), unit="chunk", desc="tokenizing", disable=not progress or len(texts) < 2000,
                leave=False, dynamic_ncols=True)
     workers = min(os.cpu_count() or 1, 8)
-    out: list[list[str]] = []
     if len(texts) < 20_000 or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         for t in texts:
-            out.append(tokenize(t))
+            yield tokenize(t)
             bar.update()
     else:
         from concurrent.futures import ProcessPoolExecutor
@@ -150,10 +151,9 @@ def _tokenize_many(texts: list[str], progress: bool) -> list[list[str]]:
         batches = [texts[i:i + 2000] for i in range(0, len(texts), 2000)]
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             for part in pool.map(_tokenize_batch, batches):
-                out += part
+                yield from part
                 bar.update(len(part))
     bar.close()
-    return out
 
 
 def _tokenize_batch(texts: list[str]) -> list[list[str]]:
