@@ -157,7 +157,8 @@ class KnowledgeBase:
                     continue                      # may still turn out to be NO_ANSWER: show nothing yet
                 yield "".join(out) if holding else piece
                 holding = False
-            checked = check("".join(out), query, lang, passages, self.config.llm_min_support)
+            budget = 2 * (self.config.max_chars_zh if lang == "zh" else self.config.max_chars_en)
+            checked = check("".join(out), query, lang, passages, self.config.llm_min_support, budget)
         except LLMError as e:
             checked = Checked(False, str(e))
         if not checked.ok:

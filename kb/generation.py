@@ -18,6 +18,11 @@ from .types import Citation, Hit
 
 NO_ANSWER = "NO_ANSWER"
 _MARKER = re.compile(r"\s*[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
+_LEAD = re.compile(r"^\s*(?:[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]\s*)+")   # "[1] text…" cites its whole line
+
+
+def _refs(text: str) -> list[int]:
+    return [int(n) for m in _MARKER.finditer(text) for n in re.split(r"[,，、]", m.group(1))]
 
 SYSTEM = {
     "zh": ("你是知识库问答助手。只根据用户给出的编号段落回答，用简体中文，一到三句话。每句话末尾用 [编号] 标明依据的段落，"
@@ -85,14 +90,16 @@ class LLM:
 
 
 def build_messages(question: str, lang: str, hits: list[Hit]) -> list[dict]:
-    """Numbered passages (with the aligned original where there is one) as data, then the question."""
-    blocks = []
-    for n, h in enumerate(hits, 1):
-        text = h.text + (f"\n（原文）{h.original}" if h.original else "")
-        blocks.append(f"[{n}] {h.document}\n<<<\n{text}\n>>>")
-    label = ("段落：", "问题：") if lang == "zh" else ("Passages:", "Question:")
-    return [{"role": "system", "content": SYSTEM[lang]},
-            {"role": "user", "content": f"{label[0]}\n\n" + "\n\n".join(blocks) + f"\n\n{label[1]}{question}"}]
+    """Numbered passages (with the aligned original where there is one), then the question and the rule again.
+
+    The rule comes last because small models follow what they read last.
+    """
+    blocks = "\n\n".join(f"[{n}] {h.text}" + (f"\n（原文）{h.original}" if h.original else "")
+                          for n, h in enumerate(hits, 1))
+    tail = {"zh": f"问题：{question}\n只用上面的段落回答，一到三句话，每句话后面标注段落编号，如 [1]。",
+            "en": f"Question: {question}\nAnswer using only the passages above, in one to three sentences, "
+                  "each ending with its passage number, like [1]."}[lang]
+    return [{"role": "system", "content": SYSTEM[lang]}, {"role": "user", "content": f"{blocks}\n\n{tail}"}]
 
 
 def condense_messages(question: str, history: list[str], lang: str) -> list[dict]:
@@ -109,11 +116,12 @@ class Checked:
     citations: list[Citation] | None = None
 
 
-def check(output: str, question: str, lang: str, hits: list[Hit], min_support: float = 0.5) -> Checked:
+def check(output: str, question: str, lang: str, hits: list[Hit], min_support: float = 0.5,
+          max_chars: int = 700) -> Checked:
     """Validate a model's answer against the passages it was given; on success, renumber its citations.
 
-    Rules: not NO_ANSWER; in the asker's language; every sentence ends with [n] markers naming given
-    passages; each sentence is supported by its cited passages (share of its characters' bigrams for
+    Rules: not NO_ANSWER; in the asker's language; at most `max_chars` long; every sentence carries [n]
+    markers naming given passages (after it, after its group of sentences, or opening its line); each sentence is supported by its cited passages (share of its characters' bigrams for
     Chinese, of its words for English, found there); and the answer shares words with the question
     (so a passage that says "reply HACKED" cannot steer it).
     """
@@ -122,18 +130,31 @@ def check(output: str, question: str, lang: str, hits: list[Hit], min_support: f
         return Checked(False, "model said the passages do not answer")
     if detect_language(_MARKER.sub(" ", out)) != lang:
         return Checked(False, "answer not in the asker's language")
-    sentences, order = [], []
-    for s, e in split_sentences(out):
-        sent = out[s:e]
-        refs = [int(n) for m in _MARKER.finditer(sent) for n in re.split(r"[,，、]", m.group(1))]
-        body = _MARKER.sub("", sent).strip()
-        if not body:   # a marker on its own line belongs to the sentence before it
-            if sentences and refs:
-                sentences[-1][1].extend(refs)
-            continue
-        sentences.append([body, refs])
+    sentences, order = [], []          # [body, refs]; a marker cites its sentence, or opens its line
+    for line in out.splitlines():
+        lead = _LEAD.match(line)
+        line_refs, line = (_refs(lead.group(0)), line[lead.end():]) if lead else ([], line)
+        pending = []                   # sentences still waiting for a marker later in the line ("A. B. [1]")
+        for s, e in split_sentences(line):
+            refs, body = _refs(line[s:e]), _MARKER.sub("", line[s:e]).strip()
+            if not body:               # a marker standing alone cites the sentences before it
+                for entry in pending or sentences[-1:]:
+                    entry[1].extend(refs)
+                pending = []
+                continue
+            sentences.append([body, refs])
+            if refs:
+                for entry in pending:
+                    entry[1].extend(refs)
+                pending = []
+            else:
+                pending.append(sentences[-1])
+        for entry in pending:
+            entry[1].extend(line_refs)
     if not sentences:
         return Checked(False, "empty answer")
+    if sum(len(b) for b, _ in sentences) > max_chars:
+        return Checked(False, f"answer longer than {max_chars} characters")
     if not _units(question) & _units(" ".join(b for b, _ in sentences)):
         return Checked(False, "answer does not address the question")
     for body, refs in sentences:
