@@ -80,7 +80,8 @@ class Answerer:
                   or (qtype is not None and not any(u[5] for u in units if u[1] < 2)))
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype}
         if refuse:
-            return Answer(question, message("refused", lang), lang, True, related=_citations(hits[:3], {}),
+            related = [h for h in hits if len(tokenize(h.text)) >= 3][:3]   # not headings like "附："
+            return Answer(question, message("refused", lang), lang, True, related=_citations(related, {}),
                           signals=signals)
 
         chosen, covered, length = [units[0]], set(units[0][4]), units[0][3] - units[0][2]
