@@ -39,6 +39,10 @@ MESSAGES = {
     "ui_sources": {"zh": "出处", "en": "Sources"},
     "ui_original": {"zh": "原文", "en": "Original text"},
     "ui_thanks": {"zh": "感谢反馈！", "en": "Thanks for the feedback!"},
+    "ui_fallback": {
+        "zh": "生成的回答未能通过出处核对，以上为原文摘录。",
+        "en": "The generated answer could not be checked against the sources; the answer above quotes them instead.",
+    },
 }
 
 

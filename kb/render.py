@@ -37,12 +37,21 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     cards = "".join(_card(c, turn, lang) for c in answer.citations)
     sources = (f'<div class="kb-sources"><div class="kb-sources-title">{escape(message("ui_sources", lang))}</div>'
                f"{cards}</div>") if cards else ""
-    return f'<div class="kb-answer" lang="{lang}"><p class="kb-text">{text}</p>{sources}</div>'
+    # The model's text was on screen while it streamed; say why the quoted answer replaced it.
+    note = (f'<p class="kb-note">{escape(message("ui_fallback", lang))}</p>'
+            if answer.signals.get("fallback") else "")
+    return f'<div class="kb-answer" lang="{lang}"><p class="kb-text">{text}</p>{note}{sources}</div>'
 
 
 def question_html(question: str) -> str:
     """The asker's own words, shown as text."""
     return f'<div class="kb-question">{escape(question)}</div>'
+
+
+def draft_html(text: str, lang: str) -> str:
+    """The answer bubble while the model writes: its text so far, unchecked, so plain and escaped."""
+    return (f'<div class="kb-draft" lang="{lang}" aria-busy="true"><p class="kb-text">{escape(text.strip())}'
+            f'<span class="kb-caret" aria-hidden="true"></span></p></div>')
 
 
 def thinking_html(lang: str) -> str:

@@ -2,9 +2,11 @@
 
 A question travels in three steps so the page never waits silently:
   show the question and a "looking it up" bubble  ->  kb.ask (the public "/ask" endpoint)  ->  the cited answer.
+With an LLM configured, step 2 also streams the model's text into the bubble while it writes (see `draft`).
 """
 from __future__ import annotations
 
+import itertools
 from html import escape
 from importlib import resources
 
@@ -17,6 +19,7 @@ from .messages import message
 from .text import detect_language
 
 LANGS = [("中文", "zh"), ("English", "en")]
+_turns = itertools.count()   # makes every finished answer a change of `draft`, even one equal to the last
 
 # Steps that only move text around skip Gradio's queue: a plain request each, and no event stream for the page
 # load to race with (Gradio's frontend can drop a stream that closes just as the next event joins it).
@@ -89,6 +92,9 @@ def build_ui(kb, config=None) -> gr.Blocks:
         answer_json = gr.JSON(visible=False)           # what "/ask" returns: Answer.to_dict()
         history = gr.State([])                         # earlier questions, oldest first, for follow-ups
         answer = gr.State(None)                        # the Answer of this turn
+        # What the answer bubble shows: {"text": ...} while the model writes, then {"done": n} for the cited answer.
+        # Every bubble redraw follows its changes, so a late redraw of the growing text never covers the answer.
+        draft = gr.State(None)
         answered = gr.State({})                        # chat message index -> Answer dict, for 👍/👎
 
         def show_question(question: str, messages: list):
@@ -103,19 +109,33 @@ def build_ui(kb, config=None) -> gr.Blocks:
             ]
             return messages, "", q, None
 
+        streams = getattr(kb, "llm", None) is not None   # without a model there is nothing to watch grow
+
         def ask(question: str, earlier: list):
             """Answer a question with cited sources, or refuse; returns the REST API's Answer shape."""
+            text, lang = "", detect_language(question[:500])
             try:
-                ans = kb.ask(question, history=earlier or [])
+                for item in kb.ask(question, history=earlier or [], stream=True):
+                    if not isinstance(item, str):
+                        ans = item
+                    elif streams:
+                        text += item
+                        yield gr.skip(), gr.skip(), gr.skip(), {"text": text, "lang": lang}
             except QuestionError as e:
                 raise gr.Error(str(e)) from None
-            return ans.to_dict(), list(earlier or []) + [ans.question], ans
+            yield ans.to_dict(), list(earlier or []) + [ans.question], ans, {"done": next(_turns)}
 
-        def show_answer(ans, messages: list, log: dict):
-            """Step 3: the placeholder becomes the cited answer."""
+        def redraw(now: dict | None, ans, messages: list, log: dict):
+            """Step 3 (and the growing text before it): the placeholder bubble follows `draft`."""
             messages = list(messages or [])
             turn = len(messages) - 1
-            if ans is None or turn < 0 or "kb-thinking" not in str(messages[turn].get("content")):
+            content = str(messages[turn].get("content")) if turn >= 0 else ""
+            if not now or ("kb-thinking" not in content and "kb-draft" not in content):
+                return gr.skip(), gr.skip()
+            if "text" in now:
+                messages[turn] = {"role": "assistant", "content": render.draft_html(now["text"], now["lang"])}
+                return messages, gr.skip()
+            if ans is None:
                 return gr.skip(), gr.skip()
             messages[turn] = {"role": "assistant", "content": render.answer_html(ans, turn)}
             return messages, {**log, turn: ans.to_dict()}
@@ -129,11 +149,14 @@ def build_ui(kb, config=None) -> gr.Blocks:
 
         def ask_chain(event, public: bool):
             """Steps 2 and 3 after step 1; only one chain is the public "/ask" endpoint."""
-            step2 = event.success(ask, [pending, history], [answer_json, history, answer], show_progress="hidden",
+            step2 = event.success(ask, [pending, history], [answer_json, history, answer, draft], show_progress="hidden",
                                   api_name="ask" if public else None,
                                   api_visibility="public" if public else "private")
-            step2.success(show_answer, [answer, chat, answered], [chat, answered], **_QUICK, show_progress="hidden")
             step2.failure(take_back, [chat, pending], [chat, box], **_QUICK, show_progress="hidden")
+
+        # One redraw at a time, the newest last ("always_last"): the cited answer is always the final picture.
+        draft.change(redraw, [draft, answer, chat, answered], [chat, answered], **_QUICK, show_progress="hidden",
+                     trigger_mode="always_last")
 
         step1 = dict(fn=show_question, inputs=[box, chat], outputs=[chat, box, pending, answer],
                      **_QUICK, show_progress="hidden")

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request  # noqa: E
 from fastapi.encoders import jsonable_encoder  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse  # noqa: E402
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 from starlette.datastructures import MutableHeaders  # noqa: E402
 
@@ -133,7 +134,7 @@ class FeedbackRequest(BaseModel):
 
 
 def api_router(kb, cfg: Config) -> APIRouter:
-    """POST /ask, GET /search, POST /feedback under /api/v1."""
+    """POST /ask, POST /ask/stream, GET /search, POST /feedback under /api/v1."""
     r = APIRouter(prefix="/api/v1", tags=["api"])
 
     def asked(question: str, call):
@@ -153,6 +154,25 @@ def api_router(kb, cfg: Config) -> APIRouter:
         history = [h[: cfg.max_question_chars] for h in body.history[-10:]]
         return asked(body.question, lambda: kb.ask(body.question, k=body.k, history=history).to_dict())
 
+    # A plain function, not a generator, so that a bad question is still a 4xx JSON answer.
+    @r.post("/ask/stream", response_class=StreamingResponse, responses={200: {
+        "description": "Server-sent events: `delta` … `answer` `done`.",
+        "content": {"text/event-stream": {"example": _SSE_EXAMPLE}}}})
+    def ask_stream(body: AskRequest):
+        """/ask as server-sent events: the answer's text as it is written, then the checked answer.
+
+        Events: `delta` with `{"text": piece}` as pieces arrive (with an LLM configured, the model's raw text;
+        without one, the extractive answer once); then one `answer` with the same shape as /ask (the final word:
+        renumbered citations, or the extractive answer with `signals.fallback` when the model's text failed the
+        checks); then `done`. A bad question is a 4xx JSON error, as for /ask; a failure after the stream has
+        begun is an `error` event with `{"message": ...}` that ends it.
+        """
+        history = [h[: cfg.max_question_chars] for h in body.history[-10:]]
+        events = kb.ask(body.question, k=body.k, history=history, stream=True)
+        first = asked(body.question, lambda: next(events))   # the question is checked before the stream starts
+        return StreamingResponse(_sse(first, events), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
     @r.get("/search")
     def search(q: str = Query(description="Words or a question."), k: int = Query(5, ge=1, le=50)) -> dict:
         """The k source passages that best match q (aligned translations merged into one hit)."""
@@ -167,6 +187,34 @@ def api_router(kb, cfg: Config) -> APIRouter:
         return {"ok": True, "time": rec["time"]}
 
     return r
+
+
+_SSE_EXAMPLE = ('event: delta\ndata: {"text": "cgroupfs is container resource view isolation"}\n\n'
+                'event: delta\ndata: {"text": " [1]."}\n\n'
+                'event: answer\ndata: {"question": "What is cgroupfs?", "text": "…", "citations": [...], '
+                '"mode": "generative", ...}\n\nevent: done\ndata: {}\n\n')
+
+
+def _sse(first, rest):
+    """kb.ask_stream's items as server-sent events; a failure midway ends the stream with an `error` event."""
+    def event(name: str, data: dict) -> bytes:   # JSON escapes newlines, so the data is always one line
+        return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+    def items():
+        yield first
+        yield from rest
+
+    try:
+        for x in items():
+            yield event("delta", {"text": x}) if isinstance(x, str) else event("answer", x.to_dict())
+        yield event("done", {})
+    except KbError as e:
+        yield event("error", {"message": str(e)})
+    except Exception:   # a bug must not show the asker a traceback; the server log has it
+        logging.getLogger("kb").exception("streaming an answer failed")
+        yield event("error", {"message": "Internal error while answering."})
+    finally:
+        rest.close()   # a client that hangs up stops the model too
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

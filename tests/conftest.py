@@ -32,9 +32,9 @@ class Recorder:
     def __init__(self, kb):
         self._kb, self.asked = kb, []
 
-    def ask(self, question, k=None, history=None):
+    def ask(self, question, k=None, history=None, stream=False):
         self.asked.append((question, list(history or [])))
-        return self._kb.ask(question, k=k, history=history)
+        return self._kb.ask(question, k=k, history=history, stream=stream)
 
     def __getattr__(self, name):
         return getattr(self._kb, name)
@@ -118,3 +118,37 @@ def live(kb, tmp_path_factory):
         with ServerThread(create_app(recorder, config=cfg)) as server:
             yield types.SimpleNamespace(url=server.url, portal=portal.origin, portal_port=portal.port,
                                         feedback=data / cfg.feedback_file, recorder=recorder)
+
+
+@pytest.fixture(scope="session")
+def live_llm(kb, tmp_path_factory):
+    """kb's web app answering through a scripted model (tests/llm_stub.py) on another loopback port.
+
+    Yields an object with url and llm: push replies onto llm.replies, set llm.delay to slow the stream down.
+    """
+    import dataclasses
+    import types
+
+    from kb import KnowledgeBase
+    from kb.web import create_app
+    from llm_stub import ScriptedLLM
+    llm = ScriptedLLM(delay=0.01)
+    cfg = dataclasses.replace(kb.config, llm_base_url=llm.url, llm_model="stub",
+                              data_dir=tmp_path_factory.mktemp("web-llm-data"))
+    with ServerThread(create_app(KnowledgeBase(cfg, kb.index, kb.embedder))) as server:
+        yield types.SimpleNamespace(url=server.url, llm=llm)
+    llm.close()
+
+
+def read_sse(lines):
+    """(event, data) pairs, in order, from the lines of a text/event-stream response whose data is JSON."""
+    import json
+    event, data = None, []
+    for line in lines:
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line and data:
+            yield event, json.loads("\n".join(data))
+            event, data = None, []

@@ -201,3 +201,35 @@ def test_a_phone_width_screen_has_no_sideways_scrolling(live, open_page):
     box = answer.locator(".kb-card").first.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 375
     page.screenshot(path=OUT / "phone-375.png", full_page=True)
+
+
+def test_a_generated_answer_streams_into_its_bubble_then_becomes_the_cited_answer(live_llm, kb, open_page):
+    from playwright.sync_api import expect
+    question = "What is cgroupfs?"
+    n = next(i for i, h in enumerate(kb.search(question)[:4], 1) if "cgroupfs" in h.text)
+    reply = f"cgroupfs is container resource view isolation, a typical kernel feature of OpenCloudOS [{n}]."
+    live_llm.llm.replies.append(reply)
+    live_llm.llm.delay = 0.12                        # about 3 s to write: slow enough to watch it grow
+    page = open_page(live_llm.url)
+    box = page.locator("#kb-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    seen, shot, deadline = [], False, time.monotonic() + WAIT / 1000
+    while page.locator(".kb-answer").count() == 0 and time.monotonic() < deadline:
+        text = page.evaluate("() => document.querySelector('.kb-draft .kb-text')?.textContent")
+        if text and text not in seen:
+            seen.append(text)
+            if len(text) > 40 and not shot:
+                page.screenshot(path=OUT / "streaming.png")
+                shot = True
+        time.sleep(0.05)
+    live_llm.llm.delay = 0.01
+    assert len(seen) >= 3, seen                      # the bubble grew, piece by piece ...
+    assert all(reply.startswith(t) for t in seen) and len(seen[0]) < len(reply)   # ... with the model's own words
+    answer = page.locator(".kb-answer").first        # ... then became the checked answer with its source card
+    expect(answer.locator(".kb-text")).to_have_text("cgroupfs is container resource view isolation, a typical kernel "
+                                                    "feature of OpenCloudOS. [1]")
+    expect(answer.locator("a.kb-ref", has_text="[1]")).to_be_visible()
+    expect(answer.locator(".kb-card mark").first).to_be_visible()
+    assert page.locator(".kb-draft").count() == 0 and answer.locator(".kb-note").count() == 0
+    page.screenshot(path=OUT / "streamed.png", full_page=True)

@@ -3,51 +3,21 @@
 A scripted OpenAI-compatible server on loopback plays the model for the deterministic cases; the real
 llama.cpp server with a small GGUF model is exercised in test_llama_server.py.
 """
-import json
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from kb import KnowledgeBase
 from kb.generation import build_messages, check
 from conftest import CORPUS
-
-
-class ScriptedLLM:
-    """An OpenAI-compatible /v1/chat/completions that streams a scripted reply and records each request."""
-
-    def __init__(self):
-        self.replies, self.requests = [], []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(body)
-                reply = outer.replies.pop(0) if outer.replies else "NO_ANSWER"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                for i in range(0, len(reply), 4):          # stream in small pieces, like a real server
-                    chunk = {"choices": [{"delta": {"content": reply[i:i + 4]}}]}
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.write(b"data: [DONE]\n\n")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from llm_stub import ScriptedLLM
 
 
 @pytest.fixture(scope="module")
 def llm():
     stub = ScriptedLLM()
     yield stub
-    stub.server.shutdown()
+    stub.close()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 
+from conftest import ServerThread, read_sse
 from kb import KnowledgeBase
 
 pytest.importorskip("llama_cpp", reason="pip install 'llama-cpp-python[server]' (CI installs it)")
@@ -76,3 +77,21 @@ def test_streams_then_gives_a_checked_answer(gen_kb, question, lang):
 def test_refusal_is_decided_before_the_model(gen_kb):
     ans = gen_kb.ask("How much does an OpenCloudOS support subscription cost?")
     assert ans.refused and ans.mode == "extractive" and "fallback" not in ans.signals
+
+
+def test_the_streaming_endpoint_carries_the_real_models_words_then_a_checked_answer(gen_kb):
+    from kb.web import create_app
+    with ServerThread(create_app(gen_kb)) as server:
+        with httpx.stream("POST", f"{server.url}/api/v1/ask/stream", json={"question": "OpenCloudOS 9 什么时候发布？"},
+                          timeout=120) as r:
+            assert r.status_code == 200
+            events = list(read_sse(r.iter_lines()))
+    names = [e for e, _ in events]
+    assert names[-2:] == ["answer", "done"] and names[:-2] and set(names[:-2]) == {"delta"}
+    ans = events[-2][1]
+    assert not ans["refused"] and ans["citations"] and ans["language"] == "zh"
+    if ans["mode"] == "generative":
+        assert [c["n"] for c in ans["citations"]] == list(range(1, len(ans["citations"]) + 1))
+        assert all(f"[{c['n']}]" in ans["text"] for c in ans["citations"])
+    else:
+        assert ans["mode"] == "extractive" and ans["signals"]["fallback"]

@@ -1,5 +1,5 @@
 """The chat's HTML: everything escaped, [n] markers linked to cards, the quoted sentence marked."""
-from kb.render import answer_html, question_html
+from kb.render import answer_html, draft_html, question_html
 from kb.types import Answer, Citation
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -60,3 +60,17 @@ def test_card_labels_follow_the_answer_language():
     ans.language = "zh"
     html = answer_html(ans)
     assert "出处" in html and "原文" in html
+
+
+def test_the_growing_text_of_a_model_is_plain_escaped_text():
+    html = draft_html(f"cgroupfs is {EVIL} [1", "en")
+    assert 'class="kb-draft"' in html and "kb-answer" not in html and "kb-ref" not in html
+    assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
+
+
+def test_an_answer_that_replaced_the_models_text_says_so_quietly():
+    ans = cited()
+    assert "kb-note" not in answer_html(ans)
+    ans.signals["fallback"] = "sentence not supported by its passage"
+    html = answer_html(ans)
+    assert '<p class="kb-note">The generated answer could not be checked' in html and "not supported" not in html

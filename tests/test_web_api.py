@@ -4,14 +4,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from conftest import CORPUS, REPO, Recorder
+from conftest import CORPUS, REPO, Recorder, read_sse
 from kb.errors import KbError
-from kb.web import allowed_origins, create_app
+from kb.web import allowed_origins, api_router, create_app
 
 # Gradio's queue calls pandas in ways pandas 3 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
@@ -114,6 +116,87 @@ def test_the_chat_page_and_embed_mode(client):
     assert r.status_code == 307 and r.headers["location"] == "/?q=What+is+cgroupfs%3F&lang=zh&embed=1"
     js = client.get("/gradio.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"] and "./assets/" in js.text
+
+
+# ------------------------------------------------------------------ streaming (server-sent events)
+
+def stream(url, question, **body):
+    """POST /api/v1/ask/stream on a live server: [(event, data, seconds since the request)], in order."""
+    t0, out = time.monotonic(), []
+    with httpx.stream("POST", f"{url}/api/v1/ask/stream", json={"question": question, **body}, timeout=60) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        for event, data in read_sse(r.iter_lines()):
+            out.append((event, data, time.monotonic() - t0))
+    return out
+
+
+def test_ask_stream_sends_the_models_words_as_they_come_then_the_checked_answer(live_llm, kb):
+    question = "What is cgroupfs?"
+    n = next(i for i, h in enumerate(kb.search(question)[:4], 1) if "cgroupfs" in h.text)
+    reply = f"cgroupfs is container resource view isolation, a typical kernel feature of OpenCloudOS [{n}]."
+    live_llm.llm.replies.append(reply)
+    live_llm.llm.delay = 0.05
+    try:
+        events = stream(live_llm.url, question)
+    finally:
+        live_llm.llm.delay = 0.01
+    names = [e for e, _, _ in events]
+    assert names[-2:] == ["answer", "done"] and set(names[:-2]) == {"delta"} and len(names) > 5
+    assert "".join(d["text"] for e, d, _ in events if e == "delta") == reply
+    first_delta, answer_at = events[0][2], events[-2][2]
+    assert answer_at - first_delta > 0.5             # pieces went out while the model was still writing
+    answer = events[-2][1]
+    assert answer["mode"] == "generative" and answer["citations"][0]["n"] == 1
+    assert answer["text"] == "cgroupfs is container resource view isolation, a typical kernel feature of OpenCloudOS. [1]"
+    assert set(answer) == set(httpx.post(f"{live_llm.url}/api/v1/ask", json={"question": question}, timeout=60).json())
+
+
+def test_ask_stream_falls_back_to_the_extractive_answer_when_the_model_strays(live_llm):
+    live_llm.llm.replies.append("V9 will be free for everyone and ships with a blue penguin mascot [1].")
+    events = stream(live_llm.url, "When will V9 be released?")
+    assert [e for e, _, _ in events][-2:] == ["answer", "done"] and events[0][0] == "delta"
+    answer = events[-2][1]
+    assert answer["mode"] == "extractive" and "early 2023" in answer["text"] and answer["citations"]
+    assert "not supported" in answer["signals"]["fallback"]
+
+
+def test_ask_stream_without_a_model_sends_the_extractive_answer_once(live):
+    events = stream(live.url, "What is cgroupfs?", k=3)
+    assert [e for e, _, _ in events] == ["delta", "answer", "done"]
+    assert events[0][1]["text"] == events[1][1]["text"] and events[1][1]["mode"] == "extractive"
+    assert events[1][1]["citations"] and events[2][1] == {}
+    assert live.recorder.asked[-1] == ("What is cgroupfs?", [])
+
+
+@pytest.mark.parametrize("body, status, detail", [
+    ({"question": "   "}, 422, "Please enter a question."),
+    ({"question": "x" * 1001}, 413, "The question is too long"),
+    ({"question": "cgroupfs", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
+])
+def test_ask_stream_rejects_a_bad_question_before_streaming(client, body, status, detail):
+    r = client.post("/api/v1/ask/stream", json=body)
+    assert r.status_code == status and r.headers["content-type"] == "application/json"
+    assert detail in r.json()["detail"]
+
+
+def test_a_failure_midway_ends_the_stream_with_an_error_event_not_a_traceback(kb):
+    class Breaks(Recorder):
+        def ask(self, question, k=None, history=None, stream=False):
+            yield "cgroupfs is"
+            raise RuntimeError("secret internals")
+
+    app = FastAPI()
+    app.include_router(api_router(Breaks(kb), kb.config))
+    r = TestClient(app).post("/api/v1/ask/stream", json={"question": "What is cgroupfs?"})
+    events = list(read_sse(r.text.splitlines()))
+    assert r.status_code == 200 and events == [("delta", {"text": "cgroupfs is"}),
+                                               ("error", {"message": "Internal error while answering."})]
+    assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_ask_stream_is_in_the_api_docs(client):
+    op = client.get("/openapi.json").json()["paths"]["/api/v1/ask/stream"]["post"]
+    assert "text/event-stream" in op["responses"]["200"]["content"] and "`delta`" in op["description"]
 
 
 # ------------------------------------------------------------------ who may embed kb
