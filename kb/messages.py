@@ -40,8 +40,8 @@ MESSAGES = {
     "ui_original": {"zh": "原文", "en": "Original text"},
     "ui_thanks": {"zh": "感谢反馈！", "en": "Thanks for the feedback!"},
     "ui_fallback": {
-        "zh": "生成的回答未能通过出处核对，以上为原文摘录。",
-        "en": "The generated answer could not be checked against the sources; the answer above quotes them instead.",
+        "zh": "以上摘自原文；生成的回答未能通过出处核对，没有采用。",
+        "en": "Quoted from the sources; the generated answer did not pass the source check, so it was not used.",
     },
 }
 

@@ -105,6 +105,7 @@ def serve(config: Config, progress: bool = True) -> None:
     except OSError as e:
         raise KbError(f"cannot listen on {config.host}:{config.port} ({e.strerror}): stop the other server or "
                       "choose another port with --port or KB_PORT") from None
+    sock.listen(2048)   # from "ready" on, a connection waits in the backlog instead of being refused
     kb = KnowledgeBase.open(config=config, progress=progress)
     kb.search("warm up")   # load the query model now, so the first visitor's answer is as quick as the rest
     app = create_app(kb)

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from conftest import CORPUS, DATA
+from conftest import CORPUS, DATA, read_sse
+from llm_stub import ScriptedLLM
 
 
 def run(*args, env=None, check=True):
@@ -55,3 +56,23 @@ def test_build_strict_fails_on_a_bad_file_and_default_skips_it(tmp_path):
     assert out.returncode == 1 and "broken.md: malformed YAML front matter" in out.stderr and "Traceback" not in out.stderr
     out = run("--corpus", str(corpus), "--index", str(tmp_path / "ix"), "-q", "build")
     assert "1 file(s) skipped" in out.stdout and "skipped broken.md" in out.stderr
+
+
+def test_serve_takes_the_llm_from_the_command_line(built):
+    import httpx
+    llm = ScriptedLLM()
+    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", *built, "--llm-base-url", llm.url, "--llm-model", "stub",
+                             "serve", "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if "ready at" in line:
+                break
+        url = line.split("ready at ")[1].split()[0]
+        with httpx.stream("POST", url + "api/v1/ask/stream", json={"question": "What is cgroupfs?"}, timeout=30) as r:
+            events = list(read_sse(r.iter_lines()))
+        assert [e for e, _ in events][-2:] == ["answer", "done"]
+        assert llm.requests[0]["model"] == "stub" and "do not answer" in events[-2][1]["signals"]["fallback"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        llm.close()

@@ -73,4 +73,4 @@ def test_an_answer_that_replaced_the_models_text_says_so_quietly():
     assert "kb-note" not in answer_html(ans)
     ans.signals["fallback"] = "sentence not supported by its passage"
     html = answer_html(ans)
-    assert '<p class="kb-note">The generated answer could not be checked' in html and "not supported" not in html
+    assert '<p class="kb-note">Quoted from the sources' in html and "not supported" not in html

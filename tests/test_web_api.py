@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conftest import CORPUS, REPO, Recorder, read_sse
+from llm_stub import ScriptedLLM
 from kb.errors import KbError
 from kb.web import allowed_origins, api_router, create_app
 
@@ -263,9 +264,10 @@ def test_gradio_client_asks_through_the_chat_endpoint(live):
     assert live.recorder.asked[-1] == ("那 V9 呢？", ["What is cgroupfs?", "OpenCloudOS 9 什么时候发布？"])
 
 
-def test_app_py_serves_and_prints_its_address(tmp_path):
+def test_app_py_serves_prints_its_address_and_takes_the_llm_from_the_environment(tmp_path):
+    llm = ScriptedLLM()
     env = {**os.environ, "KB_CORPUS": str(CORPUS), "KB_INDEX_DIR": str(tmp_path / "index"),
-           "KB_DATA_DIR": str(tmp_path / "data")}
+           "KB_DATA_DIR": str(tmp_path / "data"), "KB_LLM_BASE_URL": llm.url, "KB_LLM_MODEL": "stub-model"}
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", "0"], stderr=subprocess.PIPE, text=True,
                             env=env, cwd=tmp_path)
     try:
@@ -278,6 +280,8 @@ def test_app_py_serves_and_prints_its_address(tmp_path):
         assert url.startswith("http://127.0.0.1:"), lines
         d = httpx.post(url + "api/v1/ask", json={"question": "What is cgroupfs?"}, timeout=30).json()
         assert d["language"] == "en" and d["citations"]
+        assert llm.requests[0]["model"] == "stub-model" and "do not answer" in d["signals"]["fallback"]
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        llm.close()
