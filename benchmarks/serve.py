@@ -10,7 +10,8 @@ when kb has that option, else uvicorn running `kb.web:create_app` with N workers
 The engine's own sequential `ask` throughput is measured in this process first, on the same questions
 (the questions of tests/data/eval.jsonl, in turn), so HTTP and framework overhead can be read off.
 The load generator is plain asyncio over keep-alive HTTP/1.1 connections, to take little of the
-2 cores the server also needs. Only 127.0.0.1 is used.
+2 cores the server also needs. Only 127.0.0.1 is used; the server's per-client rate limit is turned
+off (KB_RATE_LIMIT=0), since here one address stands for every user.
 """
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ class Server:
 
     def __init__(self, corpus, index, workers: int):
         self.port = _free_port()
-        env = {**os.environ, "KB_CORPUS": str(corpus), "KB_INDEX_DIR": str(index)}
+        # One loopback address stands for many users here, so the per-client rate limit is off.
+        env = {**os.environ, "KB_CORPUS": str(corpus), "KB_INDEX_DIR": str(index), "KB_RATE_LIMIT": "0"}
         help_text = subprocess.run([sys.executable, "-m", "kb.cli", "serve", "--help"], capture_output=True,
                                    text=True, env=env).stdout
         if "--workers" in help_text or workers == 1:
