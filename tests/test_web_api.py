@@ -285,3 +285,13 @@ def test_app_py_serves_prints_its_address_and_takes_the_llm_from_the_environment
         proc.terminate()
         proc.wait(timeout=20)
         llm.close()
+
+
+def test_gradio_client_gets_the_final_answer_when_the_chat_streams(live_llm, kb):
+    from gradio_client import Client
+    question = "What is cgroupfs?"
+    n = next(i for i, h in enumerate(kb.search(question)[:4], 1) if "cgroupfs" in h.text)
+    live_llm.llm.replies.append(f"cgroupfs is container resource view isolation, a typical kernel feature of "
+                                f"OpenCloudOS [{n}].")
+    d = Client(live_llm.url + "/", verbose=False).predict(question, api_name="/ask")
+    assert d["mode"] == "generative" and d["text"].endswith("OpenCloudOS. [1]") and d["citations"][0]["n"] == 1
