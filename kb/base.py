@@ -67,9 +67,14 @@ class KnowledgeBase:
             try:
                 index = load_index(cfg.index_path)
                 stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
-                if not stale:
+                if stale:
+                    log.info("index is out of date (%s): rebuilding", "; ".join(
+                        _changed(k, index.manifest.get(k), expected[k]) for k in stale))
+                elif index.dense.d != emb.dim:    # same model name, another model (e.g. a path now holding another)
+                    log.warning("index in %s holds vectors of dimension %d but the embedder %s makes %d: rebuilding",
+                                cfg.index_path, index.dense.d, emb.id, emb.dim)
+                else:
                     return cls(cfg, index, emb)
-                log.info("index is out of date (%s changed): rebuilding", ", ".join(stale))
             except IndexProblem as e:
                 if (cfg.index_path / "CURRENT").exists():
                     log.warning("%s: rebuilding", e)
@@ -215,6 +220,13 @@ def follow_up_context(question: str, history: list[str]) -> str:
     if len(text.tokenize(q)) <= 2 or q.startswith(_FOLLOW_UP) or q.endswith(("呢？", "呢?", "呢")):
         return history[-1]
     return ""
+
+
+def _changed(key: str, old, new) -> str:
+    """One change that makes an index stale, in words: "embedder a -> b", or "corpus changed" for a hash."""
+    if key in ("corpus", "dictionary") or old is None:
+        return f"{key} changed"
+    return f"{key} {old} -> {new}"
 
 
 def _expected_manifest(cfg: Config, embedder_id: str) -> dict:

@@ -147,7 +147,16 @@ class EmbeddingCache:
         self._stored = np.zeros(0, dtype=self.dtype)
         self._new: list[np.ndarray] = []      # vectors added since opening, row numbers after the stored ones
         self._n_new = 0
-        if self.path.exists():
+        dim_file = self.path.with_name("dim")
+        # Same model name, another model (a path that now holds a different one): its vectors are not ours.
+        other = dim_file.exists() and dim_file.read_text().strip() != str(self.dim)
+        if other and self.path.exists():
+            log.info("embedding cache %s holds vectors of dimension %s, not %d: starting it afresh", self.path.parent,
+                     dim_file.read_text().strip(), self.dim)
+            if self.writable:
+                self.path.unlink()
+                dim_file.unlink()
+        if self.path.exists() and not other:
             size = self.path.stat().st_size
             whole = size // self.dtype.itemsize
             if whole * self.dtype.itemsize != size and self.writable:
@@ -210,6 +219,8 @@ class EmbeddingCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.with_name("dim").exists():
+                self.path.with_name("dim").write_text(str(self.dim))
             with open(self.path, "ab") as f:
                 f.write(self._records(keys, vecs))
         except OSError as e:
