@@ -195,7 +195,7 @@ class KnowledgeBase:
     def _check(self, question) -> str:
         if not isinstance(question, str):
             raise QuestionError(message("empty_question", "en"))
-        question = question.strip()
+        question = _LONE_SURROGATE.sub("", question).strip()   # JSON lets them in; UTF-8 cannot carry them back out
         if not any(ch.isalnum() for ch in question):   # nothing to go on, not even the asker's language
             raise QuestionError(message("empty_question", "zh") + " / " + message("empty_question", "en"))
         lang = text.detect_language(question[:500])
@@ -208,6 +208,7 @@ class KnowledgeBase:
         return f"KnowledgeBase({m.get('documents')} documents, {m.get('chunks')} chunks, {m.get('embedder')})"
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")   # HTML pasted into a question is not what it asks about
 _FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
 

@@ -75,6 +75,16 @@ class Config:
     examples: list[str] = field(default_factory=lambda: list(EXAMPLES))   # clickable questions in the chat
     feedback_file: str = "feedback.jsonl"  # 👍/👎 log, one JSON object a line, inside data_path
 
+    # --- serving limits (kb/guard.py)
+    production: bool = True                # KB_PRODUCTION=0 for development: Python errors shown in the chat and in 500s
+    rate_limit: float = 60.0               # questions a minute per client (REST API and the chat's queue); 0: no limit
+    rate_burst: int = 20                   # ...of which this many may come at once
+    trusted_proxies: list[str] = field(default_factory=list)   # reverse proxies (IPs, CIDRs) whose X-Forwarded-For counts
+    max_body_bytes: int = 1_048_576        # larger request bodies get 413 (the chat sends its conversation each turn)
+    request_timeout: float = 60.0          # seconds for a response to start, else 504; 0: no limit
+    queue_size: int = 64                   # chat questions waiting at once; more are told the queue is full
+    queue_concurrency: int = 4             # chat questions answered at once
+
     def __post_init__(self):
         for name in ("corpus", "index_dir", "data_dir", "user_dict"):
             if getattr(self, name) is not None:

@@ -16,6 +16,11 @@ MESSAGES = {
         "zh": "问题太长了（{n} 个字符，上限 {limit}），请缩短后再问。",
         "en": "The question is too long ({n} characters, limit {limit}); please shorten it.",
     },
+    # --- serving limits (kb/guard.py); said in both languages, since the asker's is not known yet
+    "too_many_requests": {"zh": "请求太频繁，请 {s} 秒后再试。", "en": "Too many requests: please try again in {s} s."},
+    "body_too_large": {"zh": "请求内容太大（上限 {limit} 字节）。", "en": "The request body is too large (limit {limit} bytes)."},
+    "timed_out": {"zh": "回答超时，请稍后再试。", "en": "The answer took too long; please try again later."},
+    "internal_error": {"zh": "服务器内部错误，请稍后再试。", "en": "Internal error; please try again later."},
     # --- the web UI (kb/ui.py, kb/render.py)
     "ui_title": {"zh": "知识库问答", "en": "Knowledge base Q&A"},
     "ui_subtitle": {

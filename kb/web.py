@@ -22,12 +22,12 @@ from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
-from starlette.datastructures import MutableHeaders  # noqa: E402
 
 from . import __version__, ui  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import KbError, QuestionError  # noqa: E402
 from .feedback import record_feedback  # noqa: E402
+from .guard import SecurityHeaders, both, guards  # noqa: E402
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
@@ -49,11 +49,14 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
     app = FastAPI(title="kb", version=__version__, redoc_url=None,
                   description="Ask a Chinese/English knowledge base; every answer cites its source passages. "
                               "The chat UI at / is the same engine (Gradio endpoint `/ask`).")
+    for middleware, options in guards(cfg):   # inside CORS, so a portal page can read its 429, 413 or 504
+        app.add_middleware(middleware, **options)
     # Gradio sees this CORSMiddleware and leaves CORS to it, so one list governs the API and the chat alike.
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
                        allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600)
     app.add_middleware(SecurityHeaders, frame_ancestors=" ".join(["'self'", *origins]) if "*" not in origins else "*")
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _internal_error if cfg.production else _internal_error_shown)
     app.include_router(api_router(kb, cfg))
 
     @app.get("/healthz", tags=["status"])
@@ -75,9 +78,12 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
         return FileResponse(Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js",
                             media_type="text/javascript")
 
-    return gr.mount_gradio_app(app, ui.build_ui(kb, cfg), path="/", server_name=cfg.host, server_port=cfg.port,
+    # A bounded queue, and no way around it: api_open=False closes Gradio's direct /run/ route to queued events.
+    demo = ui.build_ui(kb, cfg).queue(max_size=cfg.queue_size, default_concurrency_limit=cfg.queue_concurrency,
+                                      api_open=False)
+    return gr.mount_gradio_app(app, demo, path="/", server_name=cfg.host, server_port=cfg.port,
                                footer_links=["api", "gradio"], theme=ui.theme(), css=ui.css(), head=ui.head(),
-                               ssr_mode=False, mcp_server=False)
+                               ssr_mode=False, mcp_server=False, run_history=False, show_error=not cfg.production)
 
 
 def serve(config: Config, progress: bool = True) -> None:
@@ -114,7 +120,9 @@ def serve(config: Config, progress: bool = True) -> None:
                                                          else config.host)
     log.info("kb is ready at http://%s:%d/  (REST API: /api/v1, docs: /docs; Ctrl-C stops)", shown, port)
     # Open chat tabs hold event streams; do not let them keep Ctrl-C waiting.
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3)).run(sockets=[sock])
+    # proxy_headers off: kb alone decides whose X-Forwarded-For to believe (Config.trusted_proxies, kb/guard.py).
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False,
+                                  server_header=False)).run(sockets=[sock])
 
 
 # ------------------------------------------------------------------ REST
@@ -233,6 +241,16 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return JSONResponse({"detail": detail, "errors": jsonable_encoder(brief)}, 422)
 
 
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """500 as JSON with no trace of the internals (production); the server log has the traceback."""
+    return JSONResponse({"detail": both("internal_error")}, status_code=500)
+
+
+async def _internal_error_shown(request: Request, exc: Exception) -> JSONResponse:
+    """500 as JSON naming the exception, for development (KB_PRODUCTION=0)."""
+    return JSONResponse({"detail": both("internal_error"), "error": f"{type(exc).__name__}: {exc}"}, status_code=500)
+
+
 # ------------------------------------------------------------------ embedding rules
 
 def allowed_origins(origins: list[str]) -> list[str]:
@@ -245,28 +263,3 @@ def allowed_origins(origins: list[str]) -> list[str]:
                           "(scheme, host and optional port; no path), comma-separated in KB_ALLOWED_ORIGINS")
         out.append(o)
     return out
-
-
-class SecurityHeaders:
-    """Adds frame-ancestors (who may embed kb), nosniff and a referrer policy to every response."""
-
-    def __init__(self, app, frame_ancestors: str):
-        self.app, self.frame_ancestors = app, f"frame-ancestors {frame_ancestors}"
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                h = MutableHeaders(scope=message)
-                csp = h.get("content-security-policy")
-                if not csp:
-                    h["Content-Security-Policy"] = self.frame_ancestors
-                elif "frame-ancestors" not in csp:
-                    h["Content-Security-Policy"] = f"{csp}; {self.frame_ancestors}"
-                h["X-Content-Type-Options"] = "nosniff"
-                h["Referrer-Policy"] = "strict-origin-when-cross-origin"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

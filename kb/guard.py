@@ -1,0 +1,290 @@
+"""What stands between the network and the engine: who the client is, how often and how much it may ask,
+how long an answer may take to start, which of Gradio's routes exist at all, and the headers every page carries.
+
+Each guard is a plain ASGI middleware (not BaseHTTPMiddleware), so streamed answers pass through untouched.
+`guards(config)` lists them innermost first, in the order FastAPI's add_middleware wants them.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import math
+import re
+import time
+from collections import OrderedDict
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+
+from .errors import KbError
+from .messages import message
+
+__all__ = ["guards", "ClientAddress", "BlockedPaths", "RateLimit", "BodyLimit", "RequestTimeout", "SecurityHeaders"]
+
+log = logging.getLogger("kb")
+
+
+def guards(cfg) -> list[tuple[type, dict]]:
+    """(middleware, options) for a Config, innermost first; add them before CORS so its headers reach a 429."""
+    return [(RequestTimeout, {"seconds": cfg.request_timeout}),
+            (BodyLimit, {"max_bytes": cfg.max_body_bytes}),
+            (RateLimit, {"per_minute": cfg.rate_limit, "burst": cfg.rate_burst}),
+            (BlockedPaths, {}),
+            (ClientAddress, {"trusted": trusted_networks(cfg.trusted_proxies)})]
+
+
+def both(key: str, **kwargs) -> str:
+    """A message for someone whose language is not known yet: Chinese / English."""
+    return f'{message(key, "zh", **kwargs)} / {message(key, "en", **kwargs)}'
+
+
+async def send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """A whole {"detail": ...} JSON response, the shape of every other kb error."""
+    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _path(scope) -> str:
+    """The request path below the app's root path, with runs of slashes collapsed."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return re.sub(r"/{2,}", "/", path) or "/"
+
+
+# ------------------------------------------------------------------ who is asking
+
+def trusted_networks(entries: list[str]) -> list:
+    """KB_TRUSTED_PROXIES checked: each an address (10.0.0.5) or a network (10.0.0.0/8, fd00::/8)."""
+    out = []
+    for e in entries:
+        try:
+            out.append(ipaddress.ip_network(e.strip(), strict=False))
+        except ValueError:
+            raise KbError(f"trusted proxy {e!r} is not an IP address or network: write it like 10.0.0.5 or "
+                          "10.0.0.0/8, comma-separated in KB_TRUSTED_PROXIES") from None
+    return out
+
+
+def _trusted(host: str, networks: list) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+class ClientAddress:
+    """scope["client"] becomes the asker: the direct peer, or, only when that peer is a trusted proxy, the last
+    address in X-Forwarded-For that is not itself a trusted proxy (the one the proxy saw).
+
+    Anyone else's X-Forwarded-For is ignored, so a client cannot pick its own identity to dodge the rate limit.
+    """
+
+    def __init__(self, app, trusted: list):
+        self.app, self.trusted = app, trusted
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket") and self.trusted and scope.get("client"):
+            peer, port = scope["client"]
+            if _trusted(peer, self.trusted):
+                hops = [h.strip() for name, value in scope["headers"] if name == b"x-forwarded-for"
+                        for h in value.decode("latin-1").split(",") if h.strip()]
+                while hops and _trusted(hops[-1], self.trusted):
+                    hops.pop()
+                if hops:
+                    scope = {**scope, "client": (hops[-1][:64], port)}
+        await self.app(scope, receive, send)
+
+
+# ------------------------------------------------------------------ what exists
+
+# Under /gradio_api/ the chat and gradio_client need only these; the rest (files by path or URL, uploads, the
+# proxy, media streams, run history, MCP, dev reload, vibe editing, ...) answers 404 whatever Gradio version
+# adds. That closes the routes behind CVE-2023-51449 and CVE-2024-1561 (file reads), CVE-2024-47167 (SSRF)
+# and CVE-2024-47872 (uploaded HTML), and any like them.
+_GRADIO_API = re.compile(r"/gradio_api/(queue/|heartbeat/|run/|call/|cancel$|reset$|info$|startup-events$"
+                         r"|openapi\.json$)")
+_ROOT_BLOCKED = re.compile(r"/(file[=/]|upload|proxy=|monitoring|svelte/|custom_component/|dev/|vibe)", re.I)
+
+
+class BlockedPaths:
+    """404 for Gradio routes the chat does not use."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            path = _path(scope)
+            if (path.lower().startswith("/gradio_api/") and not _GRADIO_API.match(path)) or _ROOT_BLOCKED.match(path):
+                if scope["type"] == "websocket":
+                    return await send({"type": "websocket.close", "code": 1008})
+                return await send_json(send, 404, "Not Found")
+        await self.app(scope, receive, send)
+
+
+# ------------------------------------------------------------------ how often
+
+class RateLimit:
+    """A token bucket per client for everything that reaches the engine: the REST API and the chat's queue.
+
+    A client may ask `burst` questions at once, then `per_minute` a minute; beyond that 429 with Retry-After.
+    Buckets of the least recently seen clients are forgotten past `max_clients`, so memory stays bounded.
+    """
+
+    def __init__(self, app, per_minute: float, burst: int, max_clients: int = 10_000):
+        self.app, self.rate, self.burst, self.max_clients = app, per_minute / 60, max(1, burst), max_clients
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()   # client -> (tokens, when)
+
+    @staticmethod
+    def counts(scope) -> bool:
+        path, method = _path(scope), scope.get("method")
+        if method == "OPTIONS":
+            return False
+        return path.startswith("/api/") or (method == "POST" and path.startswith(("/gradio_api/queue/join",
+                                                                                    "/gradio_api/call/")))
+
+    def wait(self, client: str) -> float:
+        """Take a token for `client`: 0 if there was one, else the seconds until there will be."""
+        now = time.monotonic()
+        tokens, then = self.buckets.pop(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+        self.buckets[client] = (tokens - 1 if tokens >= 1 else tokens, now)
+        while len(self.buckets) > self.max_clients:
+            self.buckets.popitem(last=False)
+        return wait
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.rate > 0 and self.counts(scope):
+            client = (scope.get("client") or ("unknown", 0))[0]
+            wait = self.wait(client)
+            if wait:
+                seconds = max(1, math.ceil(wait))
+                return await send_json(send, 429, both("too_many_requests", s=seconds),
+                                       [(b"retry-after", str(seconds).encode())])
+        await self.app(scope, receive, send)
+
+
+# ------------------------------------------------------------------ how much
+
+class BodyLimit:
+    """413 for a request body over `max_bytes`: at once from Content-Length, or as soon as a chunked body passes it."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.max_bytes:
+            return await self.app(scope, receive, send)
+        detail = both("body_too_large", limit=self.max_bytes)
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            return await send_json(send, 413, detail, [(b"connection", b"close")])
+        seen, started = 0, False
+
+        async def counted():
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:    # raised inside the route, so the app's own handler answers 413 JSON
+                    raise HTTPException(413, detail)
+            return msg
+
+        async def watched(msg):
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await self.app(scope, counted, watched)
+        except HTTPException as e:
+            if started or e.status_code != 413:
+                raise
+            await send_json(send, 413, detail)
+
+
+# ------------------------------------------------------------------ how long
+
+class RequestTimeout:
+    """504 when no response has started within `seconds`; a response that has started (a stream) runs on.
+
+    The late answer is dropped; a worker thread already computing it finishes and is discarded.
+    """
+
+    def __init__(self, app, seconds: float):
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.seconds or self.seconds <= 0:
+            return await self.app(scope, receive, send)
+        started, late = asyncio.Event(), False
+
+        async def watched(msg):
+            if late:
+                return
+            if msg["type"] == "http.response.start":
+                started.set()
+            await send(msg)
+
+        task = asyncio.ensure_future(self.app(scope, receive, watched))
+        waiter = asyncio.ensure_future(started.wait())
+        try:
+            await asyncio.wait({task, waiter}, timeout=self.seconds, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:     # the server is going away: take the request with it
+            task.cancel()
+            raise
+        finally:
+            waiter.cancel()
+        if not task.done() and not started.is_set():
+            late = True
+            task.cancel()
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())   # nothing left to report to
+            log.warning("%s %s: no response within %g s: 504", scope.get("method"), _path(scope), self.seconds)
+            return await send_json(send, 504, both("timed_out"))
+        await task
+
+
+# ------------------------------------------------------------------ what every response says
+
+# Gradio's page needs inline scripts and styles and evaluates the event handlers' `js=` code; beyond that
+# everything comes from kb itself: no other site's scripts, no requests to other hosts, no plugins, no <base>.
+PAGE_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' data: blob:; "
+               "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'")
+
+
+class SecurityHeaders:
+    """frame-ancestors (who may embed kb) on every response, and the page policy above on kb's own pages;
+    nosniff and a referrer policy everywhere. /docs keeps FastAPI's page (its scripts come from a CDN)."""
+
+    def __init__(self, app, frame_ancestors: str):
+        self.app, self.frame_ancestors = app, f"frame-ancestors {frame_ancestors}"
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        page = not _path(scope).startswith("/docs")
+
+        async def send_with_headers(msg):
+            if msg["type"] == "http.response.start":
+                h = MutableHeaders(scope=msg)
+                csp = h.get("content-security-policy")
+                if not csp and page and h.get("content-type", "").startswith("text/html"):
+                    csp = PAGE_POLICY
+                if not csp:
+                    h["Content-Security-Policy"] = self.frame_ancestors
+                elif "frame-ancestors" not in csp:
+                    h["Content-Security-Policy"] = f"{csp}; {self.frame_ancestors}"
+                h["X-Content-Type-Options"] = "nosniff"
+                h["Referrer-Policy"] = "strict-origin-when-cross-origin"
+            await send(msg)
+
+        await self.app(scope, receive, send_with_headers)
