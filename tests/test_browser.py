@@ -233,3 +233,34 @@ def test_a_generated_answer_streams_into_its_bubble_then_becomes_the_cited_answe
     expect(answer.locator(".kb-card mark").first).to_be_visible()
     assert page.locator(".kb-draft").count() == 0 and answer.locator(".kb-note").count() == 0
     page.screenshot(path=OUT / "streamed.png", full_page=True)
+
+
+def test_a_hostile_corpus_document_is_cited_as_text_and_nothing_runs(open_page, tmp_path):
+    """tests/data/hostile: <script>, onerror= and javascript: links in the text, the title and the source url."""
+    import dataclasses
+
+    from playwright.sync_api import expect
+
+    from conftest import DATA, ServerThread
+    from kb import KnowledgeBase
+    from kb.web import create_app
+    kb = KnowledgeBase.open(corpus=DATA / "hostile", index_dir=tmp_path / "index", progress=False)
+    with ServerThread(create_app(kb, config=dataclasses.replace(kb.config, data_dir=tmp_path / "data"))) as server:
+        page = open_page(server.url)
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        answer = ask(page, "What did the comment field accept?")
+        expect(answer.locator(".kb-text")).to_contain_text("accepted <script>window.__pwned=7</script> and stored")
+        expect(answer.locator(".kb-passage").first).to_contain_text("<script>window.__pwned=7</script>")
+        title = answer.locator(".kb-doc").first
+        expect(title).to_have_text('<img src=x onerror="window.__pwned=5">Cross-site scripting advisory')
+        title.click()                                  # its url is javascript:…, so the title is not a link
+        links = ask(page, "What ran code when clicked?")
+        expect(links.locator(".kb-passage").first).to_contain_text("[the homepage](javascript:window.__pwned=9)")
+        links.locator(".kb-passage").first.click()
+        expect(ask(page, "How do I enable zram swap?")).to_contain_text("load the module and set its size")
+        page.wait_for_timeout(500)
+        chat = page.locator("#kb-chat")
+        assert chat.locator("script, img[src='x'], [onerror], a[href^='javascript']").count() == 0
+        assert page.evaluate("typeof window.__pwned") == "undefined" and dialogs == []
+        page.screenshot(path=OUT / "hostile.png", full_page=True)
