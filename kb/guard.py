@@ -184,14 +184,22 @@ class BodyLimit:
         if scope["type"] != "http" or not self.max_bytes:
             return await self.app(scope, receive, send)
         detail = both("body_too_large", limit=self.max_bytes)
-        length = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"")
+        # Read a moderately large body away before answering, so the client is listening when the 413 comes
+        # (a server that closes on unread data resets the connection); a client that sent Expect: 100-continue
+        # has not sent it, and a huge one is not worth the reading.
+        drain = headers.get(b"expect", b"").lower() != b"100-continue"
         if length.isdigit() and int(length) > self.max_bytes:
+            if drain and int(length) <= 8 * self.max_bytes:
+                await _drain(receive, 8 * self.max_bytes)
             return await send_json(send, 413, detail, [(b"connection", b"close")])
-        seen, started = 0, False
+        seen, started, ended = 0, False, False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, ended
             msg = await receive()
+            ended = msg["type"] != "http.request" or not msg.get("more_body")
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:    # raised inside the route, so the app's own handler answers 413 JSON
@@ -200,6 +208,8 @@ class BodyLimit:
 
         async def watched(msg):
             nonlocal started
+            if msg["type"] == "http.response.start" and seen > self.max_bytes and drain and not ended:
+                await _drain(receive, 8 * self.max_bytes - seen)
             started = started or msg["type"] == "http.response.start"
             await send(msg)
 
@@ -208,7 +218,18 @@ class BodyLimit:
         except HTTPException as e:
             if started or e.status_code != 413:
                 raise
-            await send_json(send, 413, detail)
+            if drain and not ended:
+                await _drain(receive, 8 * self.max_bytes - seen)
+            await send_json(send, 413, detail, [(b"connection", b"close")])
+
+
+async def _drain(receive, limit: int) -> None:
+    """Read and drop what is left of a request body, up to `limit` bytes."""
+    while limit > 0:
+        msg = await receive()
+        if msg["type"] != "http.request" or not msg.get("more_body"):
+            return
+        limit -= len(msg.get("body", b""))
 
 
 # ------------------------------------------------------------------ how long
