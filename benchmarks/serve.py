@@ -131,10 +131,24 @@ class Connection:
     async def request(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        elif self.reader.at_eof():     # the server closed it while idle (keep-alive timeout): a new one
+            self.close()
+            return await self.request(method, path, body)
+        try:
+            return await self._send(method, path, body)
+        except (ConnectionError, asyncio.IncompleteReadError) as e:
+            if getattr(e, "partial", b""):
+                raise
+            # Closed by the server between requests, as any HTTP client sees now and then: send again once.
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            return await self._send(method, path, body)
+
+    async def _send(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode()
         self.writer.write(head + body)
         try:
+            await self.writer.drain()
             status_line = await self.reader.readline()
             if not status_line:
                 raise ConnectionError("server closed the connection")
