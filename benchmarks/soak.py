@@ -44,6 +44,7 @@ class ServerProcess:
                     "KB_DATA_DIR": str(self.workdir / "data"), "PYTHONPATH": str(common.ROOT), **(env or {})}
 
     def __enter__(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([sys.executable, str(common.ROOT / "app.py"), "--port", "0"], env=self.env,
                                      cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                      start_new_session=True)

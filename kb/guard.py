@@ -21,14 +21,16 @@ from starlette.exceptions import HTTPException
 from .errors import KbError
 from .messages import message
 
-__all__ = ["guards", "ClientAddress", "BlockedPaths", "RateLimit", "BodyLimit", "RequestTimeout", "SecurityHeaders"]
+__all__ = ["guards", "ClientAddress", "BlockedPaths", "RateLimit", "BodyLimit", "RequestTimeout", "InternalErrors",
+           "SecurityHeaders"]
 
 log = logging.getLogger("kb")
 
 
 def guards(cfg) -> list[tuple[type, dict]]:
     """(middleware, options) for a Config, innermost first; add them before CORS so its headers reach a 429."""
-    return [(RequestTimeout, {"seconds": cfg.request_timeout}),
+    return [(InternalErrors, {"production": cfg.production}),
+            (RequestTimeout, {"seconds": cfg.request_timeout}),
             (BodyLimit, {"max_bytes": cfg.max_body_bytes}),
             (RateLimit, {"per_minute": cfg.rate_limit, "burst": cfg.rate_burst}),
             (BlockedPaths, {}),
@@ -40,9 +42,9 @@ def both(key: str, **kwargs) -> str:
     return f'{message(key, "zh", **kwargs)} / {message(key, "en", **kwargs)}'
 
 
-async def send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = (), **more) -> None:
     """A whole {"detail": ...} JSON response, the shape of every other kb error."""
-    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+    body = json.dumps({"detail": detail, **more}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             *headers]})
@@ -271,6 +273,41 @@ class RequestTimeout:
             log.warning("%s %s: no response within %g s: 504", scope.get("method"), _path(scope), self.seconds)
             return await send_json(send, 504, both("timed_out"))
         await task
+
+
+# ------------------------------------------------------------------ what went wrong inside
+
+class InternalErrors:
+    """An exception the app did not handle becomes a 500 JSON answer: no internals in production, the exception's
+    name and message in development (KB_PRODUCTION=0); the traceback goes to the log.
+
+    Caught here, inside the other guards, so the answer carries the usual headers and the connection stays open
+    (an exception that reaches the server closes it, and a keep-alive client's next request fails).
+    """
+
+    def __init__(self, app, production: bool):
+        self.app, self.production = app, production
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched(msg):
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, watched)
+        except HTTPException:        # BodyLimit's 413, answered further out
+            raise
+        except Exception as e:
+            log.exception("%s %s failed", scope.get("method"), _path(scope))
+            if started:
+                raise
+            more = {} if self.production else {"error": f"{type(e).__name__}: {e}"}
+            await send_json(send, 500, both("internal_error"), **more)
 
 
 # ------------------------------------------------------------------ what every response says

@@ -27,7 +27,7 @@ from . import __version__, ui  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import KbError, QuestionError  # noqa: E402
 from .feedback import record_feedback  # noqa: E402
-from .guard import SecurityHeaders, both, guards  # noqa: E402
+from .guard import SecurityHeaders, guards  # noqa: E402
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
@@ -56,7 +56,6 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
                        allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600)
     app.add_middleware(SecurityHeaders, frame_ancestors=" ".join(["'self'", *origins]) if "*" not in origins else "*")
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _internal_error if cfg.production else _internal_error_shown)
     app.include_router(api_router(kb, cfg))
 
     @app.get("/healthz", tags=["status"])
@@ -239,16 +238,6 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     detail = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "Invalid request.")
     brief = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in errors]
     return JSONResponse({"detail": detail, "errors": jsonable_encoder(brief)}, 422)
-
-
-async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
-    """500 as JSON with no trace of the internals (production); the server log has the traceback."""
-    return JSONResponse({"detail": both("internal_error")}, status_code=500)
-
-
-async def _internal_error_shown(request: Request, exc: Exception) -> JSONResponse:
-    """500 as JSON naming the exception, for development (KB_PRODUCTION=0)."""
-    return JSONResponse({"detail": both("internal_error"), "error": f"{type(exc).__name__}: {exc}"}, status_code=500)
 
 
 # ------------------------------------------------------------------ embedding rules
