@@ -502,7 +502,8 @@ def markdown(started: float, args) -> str:
         "| --- | --- | ---: | --- | :---: |",
     ]
     for area, case, tries, outcome, ok in ROWS:
-        cells = [c.replace("|", "\\|").replace("\n", " ") for c in (area, case, str(tries), outcome)]
+        cells = [c.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+                 for c in (area, case, str(tries), outcome)]   # markup in a case is shown, not rendered
         lines.append(f"| {' | '.join(cells)} | {'✓' if ok else '✗'} |")
     lines += ["", "The serving rows use a server with tight limits (5 questions at once then 12 a minute, 20 kB "
               "bodies, 1 s to start an answer, a chat queue of 2); the defaults are in `kb/config.py`.",

@@ -29,9 +29,11 @@ from pathlib import Path
 
 import common
 
-# The soak server's settings: the defaults, except a per-client rate a busy client can reach (so 429s happen).
 GREEDY = 2      # clients 0 and 1 ignore Retry-After and keep asking; the rest wait as told
-SERVER_ENV = {"KB_TRUSTED_PROXIES": "127.0.0.1", "KB_RATE_LIMIT": "240", "KB_RATE_BURST": "20"}
+# The soak server's settings: the defaults, except a per-client rate a busy client can reach (so 429s happen), and
+# room for 100 chat sessions, not 1000, so the run reaches the point where old ones are dropped (memory flattens).
+SERVER_ENV = {"KB_TRUSTED_PROXIES": "127.0.0.1", "KB_RATE_LIMIT": "240", "KB_RATE_BURST": "20",
+              "KB_CHAT_SESSIONS": "100"}
 
 
 class ServerProcess:
@@ -159,7 +161,8 @@ def run_soak(url: str, pid: int, feedback: Path, seconds: float, clients: int = 
         "ask_ms": common.summary_ms(latencies) if latencies else {},
         "rss_mb": {"first_half_mean": round(statistics.fmean(first), 1), "first_half_max": round(max(first), 1),
                    "second_half_mean": round(statistics.fmean(second), 1), "second_half_max": round(max(second), 1),
-                   "start": round(rss[0][1], 1) if rss else 0.0, "end": round(rss[-1][1], 1) if rss else 0.0},
+                   "start": round(rss[0][1], 1) if rss else 0.0, "end": round(rss[-1][1], 1) if rss else 0.0,
+                   "every_10_s": [round(m, 1) for k, (t, m) in enumerate(rss) if k % 20 == 0]},
     }
 
 

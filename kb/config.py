@@ -84,6 +84,7 @@ class Config:
     request_timeout: float = 60.0          # seconds for a response to start, else 504; 0: no limit
     queue_size: int = 64                   # chat questions waiting at once; more are told the queue is full
     queue_concurrency: int = 4             # chat questions answered at once
+    chat_sessions: int = 1000              # chat conversations kept in memory; beyond, the least recently used is dropped
 
     def __post_init__(self):
         for name in ("corpus", "index_dir", "data_dir", "user_dict"):

@@ -80,6 +80,8 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
     # A bounded queue, and no way around it: api_open=False closes Gradio's direct /run/ route to queued events.
     demo = ui.build_ui(kb, cfg).queue(max_size=cfg.queue_size, default_concurrency_limit=cfg.queue_concurrency,
                                       api_open=False)
+    # Gradio keeps every visitor's session (~40 kB of page state, more with a long chat) up to this many.
+    demo.state_session_capacity = cfg.chat_sessions
     return gr.mount_gradio_app(app, demo, path="/", server_name=cfg.host, server_port=cfg.port,
                                footer_links=["api", "gradio"], theme=ui.theme(), css=ui.css(), head=ui.head(),
                                ssr_mode=False, mcp_server=False, run_history=False, show_error=not cfg.production)

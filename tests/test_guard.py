@@ -47,13 +47,15 @@ class Tricky(Recorder):
 @pytest.fixture(scope="module")
 def guarded(kb, tmp_path_factory):
     """A server with tight limits: 5 questions at once then 12 a minute, 20 kB bodies, 1 s to start answering,
-    a chat queue of 2 answered one at a time; the feedback file holds SECRET."""
+    a chat queue of 2 answered one at a time, 50 chat sessions kept; the feedback file holds SECRET."""
     data = tmp_path_factory.mktemp("guard-data")
     cfg = dataclasses.replace(kb.config, data_dir=data, rate_limit=12, rate_burst=5, trusted_proxies=[PROXY],
-                              max_body_bytes=20_000, request_timeout=1.0, queue_size=2, queue_concurrency=1)
+                              max_body_bytes=20_000, request_timeout=1.0, queue_size=2, queue_concurrency=1,
+                              chat_sessions=50)
     record_feedback(cfg.data_path / cfg.feedback_file, "up", {"question": SECRET, "text": SECRET})
-    with ServerThread(create_app(Tricky(kb), config=cfg)) as server:
-        server.cfg = cfg
+    app = create_app(Tricky(kb), config=cfg)
+    with ServerThread(app) as server:
+        server.cfg, server.app = cfg, app
         yield server
 
 
@@ -157,6 +159,9 @@ def test_the_chat_queue_is_bounded_and_cannot_be_bypassed(guarded):
                                 json={"data": ["What is cgroupfs? slowly", None], "fn_index": fn,
                                       "session_hash": f"q{i}"}).status_code)
     assert codes[:3] == [200] * 3 and set(codes[3:]) == {503}
+    # Each visitor's session is kept for follow-ups and 👍/👎, but only the 50 most recent.
+    chat = next(r.app for r in guarded.app.routes if hasattr(getattr(r, "app", None), "state_holder"))
+    assert chat.state_holder.capacity == 50
     # Gradio's direct route to a queued event, which would skip the queue, is closed.
     with client("127.0.0.9") as c:
         assert c.post(f"{guarded.url}/gradio_api/run/ask", json={"data": ["What is cgroupfs?", None]}).status_code == 404
