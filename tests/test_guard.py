@@ -25,14 +25,14 @@ SECRET = "feedback-secret-7f3a9c"        # a line of the feedback file that must
 
 
 class Tricky(Recorder):
-    """The real engine, except: "slowly" in a question takes 2 s; "explode" raises with internals in the message;
+    """The real engine, except: "slowly" in a question takes 3 s; "explode" raises with internals in the message;
     a streamed answer whose question says "pause" sends its first piece at once and the rest 1.5 s later."""
 
     def ask(self, question, k=None, history=None, stream=False):
         if "explode" in question:
             raise RuntimeError("secret internals /srv/kb/config")
         if "slowly" in question:
-            time.sleep(2)
+            time.sleep(3)
         if stream and "pause" in question:
             return self._paused(question)
         return self._kb.ask(question.replace("slowly", ""), k=k, history=history, stream=stream)
@@ -139,7 +139,7 @@ def test_an_answer_that_does_not_start_in_time_gets_504_and_the_server_goes_on(g
         t0 = time.monotonic()
         r = c.post(f"{guarded.url}/api/v1/ask", json={"question": "What is cgroupfs? slowly"})
         took = time.monotonic() - t0
-        assert r.status_code == 504 and "took too long" in r.json()["detail"] and took < 1.9
+        assert r.status_code == 504 and "took too long" in r.json()["detail"] and took < 2.9   # not the answer
         assert c.post(f"{guarded.url}/api/v1/ask", json={"question": "What is cgroupfs?"}).status_code == 200
 
 
@@ -153,7 +153,7 @@ def test_a_stream_that_has_started_is_not_cut_by_the_timeout(guarded):
 def test_the_chat_queue_is_bounded_and_cannot_be_bypassed(guarded):
     fn = next(d["id"] for d in httpx.get(f"{guarded.url}/config").json()["dependencies"] if d.get("api_name") == "ask")
     codes = []
-    for i in range(5):    # one answering (2 s each), two waiting, the rest turned away
+    for i in range(5):    # one answering (3 s each), two waiting, the rest turned away
         with client(f"127.0.1.{i}") as c:
             codes.append(c.post(f"{guarded.url}/gradio_api/queue/join",
                                 json={"data": ["What is cgroupfs? slowly", None], "fn_index": fn,
