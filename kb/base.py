@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import pickle
 import re
 import time
 from collections.abc import Iterator
@@ -86,13 +87,16 @@ class KnowledgeBase:
         emb = emb or make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
         expected = expected or _expected_manifest(cfg, emb.id)
         t0 = time.perf_counter()
-        docs, problems = load_corpus(cfg.corpus, cfg.max_file_mb, cfg.strict)
-        chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
         writable = _writable(cfg.index_path)
+        parsed = _parsed_documents(cfg.index_path)
+        docs, problems = load_corpus(cfg.corpus, cfg.max_file_mb, cfg.strict, parsed=parsed)
+        chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
         if not writable:
             log.warning("index folder %s is not writable: serving an in-memory index", cfg.index_path)
         index = build_index(docs, chunks, emb, expected, cfg.index_path, progress=progress, write=writable,
                             index_type=cfg.index_type, hnsw_above=cfg.hnsw_above)
+        if writable:
+            _save_parsed_documents(cfg.index_path, parsed)
         log.info("indexed %d chunks from %d documents in %.1f s", len(chunks), len(docs), time.perf_counter() - t0)
         return cls(cfg, index, emb, problems)
 
@@ -245,6 +249,26 @@ def corpus_fingerprint(folder: Path) -> str:
             h.update(p.relative_to(folder).as_posix().encode() + b"\0")
             h.update(hashlib.sha1(p.read_bytes()).digest())
     return h.hexdigest()[:16]
+
+
+_PARSER = hashlib.sha1(Path(__file__).with_name("documents.py").read_bytes()).hexdigest()[:16]
+
+
+def _parsed_documents(folder: Path) -> dict:
+    """The documents the last build parsed, so a rebuild parses only files that changed (none if kb's parser did)."""
+    try:
+        with open(folder / "parsed.pickle", "rb") as f:
+            saved = pickle.load(f)
+        return saved["documents"] if saved.get("parser") == _PARSER else {}
+    except Exception:    # none yet, or unreadable: parse everything
+        return {}
+
+
+def _save_parsed_documents(folder: Path, parsed: dict) -> None:
+    tmp = folder / f".parsed.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        pickle.dump({"parser": _PARSER, "documents": parsed}, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / "parsed.pickle")
 
 
 def _writable(folder: Path) -> bool:

@@ -143,12 +143,14 @@ def eval_(ctx, file, as_json, errors):
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on [127.0.0.1, or KB_HOST].")
 @click.option("--port", type=int, default=None, help="Port [7860, or KB_PORT]; 0 picks a free one.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Server processes over the same index [1, or KB_WORKERS]; see README: Speed and scale.")
 @click.pass_context
-def serve(ctx, host, port):
+def serve(ctx, host, port, workers):
     """Serve the chat at /, the REST API under /api/v1 and its docs at /docs (see docs/EMBEDDING.md)."""
     from .web import serve as run
     try:
-        run(_config(ctx, host=host, port=port), progress=not ctx.obj["quiet"])
+        run(_config(ctx, host=host, port=port, workers=workers), progress=not ctx.obj["quiet"])
     except KbError as e:
         raise click.ClickException(str(e)) from None
 

@@ -74,6 +74,7 @@ class Config:
     allowed_origins: list[str] = field(default_factory=list)   # sites allowed to embed kb / call its API
     examples: list[str] = field(default_factory=lambda: list(EXAMPLES))   # clickable questions in the chat
     feedback_file: str = "feedback.jsonl"  # 👍/👎 log, one JSON object a line, inside data_path
+    workers: int = 1                       # server processes over the same index (README: Speed and scale)
 
     # --- serving limits (kb/guard.py)
     production: bool = True                # KB_PRODUCTION=0 for development: Python errors shown in the chat and in 500s

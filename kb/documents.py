@@ -5,6 +5,7 @@ a Document whose cleaned text is the paragraphs joined by blank lines.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -32,13 +33,17 @@ def corpus_files(folder: Path) -> list[Path]:
                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def load_corpus(folder: Path, max_file_mb: float = 20.0, strict: bool = False) -> tuple[list[Document], list[str]]:
+def load_corpus(folder: Path, max_file_mb: float = 20.0, strict: bool = False,
+                parsed: dict | None = None) -> tuple[list[Document], list[str]]:
     """Load every supported file; bad files are named in a warning and skipped (or raise with strict).
 
+    Args:
+        parsed: Documents of an earlier load, by path and content hash: a file whose bytes have not
+            changed is not parsed again. Updated in place to this load's files.
     Returns:
         (documents, problems) where each problem is one line naming a skipped file and why.
     """
-    docs, problems, seen = [], [], {}
+    docs, problems, seen, fresh = [], [], {}, {}
     for path in corpus_files(folder):
         rel = path.relative_to(folder).as_posix()
         try:
@@ -51,9 +56,10 @@ def load_corpus(folder: Path, max_file_mb: float = 20.0, strict: bool = False) -
             digest = hashlib.sha1(raw).hexdigest()
             if digest in seen:
                 raise BadDocument(f"duplicate of {seen[digest]}")
-            doc = parse_document(rel, raw, folder)
-            seen[digest] = rel
-            docs.append(doc)
+            key = f"{rel}\0{digest}"
+            doc = (parsed or {}).get(key) or parse_document(rel, raw, folder)
+            seen[digest], fresh[key] = rel, doc
+            docs.append(dataclasses.replace(doc))    # a copy: linking translations below changes it
         except BadDocument as e:
             problems.append(f"{rel}: {e}")
     for p in problems:
@@ -61,6 +67,9 @@ def load_corpus(folder: Path, max_file_mb: float = 20.0, strict: bool = False) -
     if strict and problems:
         raise CorpusError(f"{len(problems)} corpus file(s) could not be used (--strict)", problems)
     _link_mkdocs_translations(docs)
+    if parsed is not None:
+        parsed.clear()
+        parsed.update(fresh)
     return docs, problems
 
 

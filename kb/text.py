@@ -60,6 +60,7 @@ def use_user_dict(path: Path | None) -> None:
     with _lock:
         if path != _extra_dict:
             _extra_dict, _tokenizer = (Path(path) if path else None), None
+            _tokens.cache_clear()
 
 
 def dictionary_hash() -> str:
@@ -119,7 +120,13 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
 
     Dictionary terms stay whole ("page cache limit", "开放原子开源基金会"); long words also yield the
     sub-words jieba's search mode finds, so a query for "基金会" still matches.
+    Memoised: the sentences of the passages an answer draws on come back question after question.
     """
+    return list(_tokens(text, keep_stopwords))
+
+
+@lru_cache(maxsize=16384)
+def _tokens(text: str, keep_stopwords: bool) -> tuple[str, ...]:
     tok = _jieba()
     text = normalize(text).lower()
     pieces, pos = [], 0
@@ -139,7 +146,7 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
             for t in (w, *(m.groups() if m else ())):
                 if keep_stopwords or t not in STOPWORDS:
                     out.append(_stem(t))
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=1)

@@ -113,17 +113,33 @@ def serve(config: Config, progress: bool = True) -> None:
         raise KbError(f"cannot listen on {config.host}:{config.port} ({e.strerror}): stop the other server or "
                       "choose another port with --port or KB_PORT") from None
     sock.listen(2048)   # from "ready" on, a connection waits in the backlog instead of being refused
-    kb = KnowledgeBase.open(config=config, progress=progress)
+    kb = KnowledgeBase.open(config=config, progress=progress)   # any build happens here, once, before workers start
     kb.search("warm up")   # load the query model now, so the first visitor's answer is as quick as the rest
-    app = create_app(kb)
+    app = create_app(kb) if config.workers <= 1 else None
     port = sock.getsockname()[1]
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6
                                                          else config.host)
     log.info("kb is ready at http://%s:%d/  (REST API: /api/v1, docs: /docs; Ctrl-C stops)", shown, port)
     # Open chat tabs hold event streams; do not let them keep Ctrl-C waiting.
     # proxy_headers off: kb alone decides whose X-Forwarded-For to believe (Config.trusted_proxies, kb/guard.py).
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False,
-                                  server_header=False)).run(sockets=[sock])
+    options = dict(log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False, server_header=False)
+    if config.workers <= 1:
+        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+        return
+    # Worker processes share the listening socket and the read-only index: its arrays are memory-mapped,
+    # so the page cache holds one copy for all of them; each loads the model (~100 MB) and the app itself.
+    from uvicorn.supervisors import Multiprocess
+    os.environ["KB_SERVE_CONFIG"] = config.to_json()
+    Multiprocess(uvicorn.Config("kb.web:_worker_app", factory=True, workers=config.workers, **options),
+                 sockets=[sock]).run()
+
+
+def _worker_app() -> FastAPI:
+    """The app of one worker process of `serve` with workers > 1 (uvicorn imports it by name)."""
+    from .base import KnowledgeBase
+    kb = KnowledgeBase.open(config=Config(**json.loads(os.environ["KB_SERVE_CONFIG"])), progress=False)
+    kb.search("warm up")
+    return create_app(kb)
 
 
 # ------------------------------------------------------------------ REST
