@@ -4,7 +4,7 @@
     kb = KnowledgeBase.open()
     print(kb.ask("OpenCloudOS 9 什么时候发布？").text)
 
-Heavy libraries (FAISS, bm25s, jieba, the embedding model) load on first use, so `import kb` is fast.
+Heavy libraries (FAISS, jieba, the embedding model) load on first use, so `import kb` is fast.
 """
 from .base import KnowledgeBase
 from .config import Config

@@ -32,13 +32,20 @@ def _config(ctx, **more):
 
 def _open(ctx, config=None, **kwargs):
     from .base import KnowledgeBase
-    try:
-        return KnowledgeBase.open(config=config or _config(ctx), progress=not ctx.obj["quiet"], **kwargs)
-    except KbError as e:
-        raise click.ClickException(str(e)) from None
+    return KnowledgeBase.open(config=config or _config(ctx), progress=not ctx.obj["quiet"], **kwargs)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Every command's KbError (bad corpus, bad question, unreachable model…) becomes one line, not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KbError as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--corpus", type=click.Path(file_okay=False), help="Corpus folder [./corpus; KB_CORPUS].")
 @click.option("--index", type=click.Path(file_okay=False),
               help="Index folder [.kb/<corpus name> beside the corpus; KB_INDEX_DIR].")
@@ -76,10 +83,7 @@ def build(ctx, strict):
 def ask(ctx, question, k, as_json):
     """Answer QUESTION with cited sources, or say the knowledge base does not cover it."""
     kb = _open(ctx)
-    try:
-        ans = kb.ask(question, k=k)
-    except KbError as e:
-        raise click.ClickException(str(e)) from None
+    ans = kb.ask(question, k=k)
     if as_json:
         click.echo(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -105,10 +109,7 @@ def ask(ctx, question, k, as_json):
 def search(ctx, query, k, as_json):
     """Show the source passages that best match QUERY."""
     kb = _open(ctx)
-    try:
-        hits = kb.search(query, k=k)
-    except KbError as e:
-        raise click.ClickException(str(e)) from None
+    hits = kb.search(query, k=k)
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return
@@ -149,10 +150,7 @@ def eval_(ctx, file, as_json, errors):
 def serve(ctx, host, port, workers):
     """Serve the chat at /, the REST API under /api/v1 and its docs at /docs (see docs/EMBEDDING.md)."""
     from .web import serve as run
-    try:
-        run(_config(ctx, host=host, port=port, workers=workers), progress=not ctx.obj["quiet"])
-    except KbError as e:
-        raise click.ClickException(str(e)) from None
+    run(_config(ctx, host=host, port=port, workers=workers), progress=not ctx.obj["quiet"])
 
 
 def main():
