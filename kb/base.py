@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
-import os
-import pickle
 import re
 import time
 from collections.abc import Iterator
@@ -15,11 +12,12 @@ from . import text
 from .answering import Answerer
 from .chunking import chunk_document
 from .config import Config
-from .documents import SUFFIXES, corpus_files, load_corpus
+from .documents import load_corpus
 from .embedding import make_embedder
-from .errors import IndexProblem, QuestionError
+from .errors import IndexProblem, QuestionError, StaleIndex
 from .generation import LLM, NO_ANSWER, Checked, LLMError, build_messages, check, condense_messages
-from .index import FORMAT, Index, build_index, load_index
+from .index import Index, build_index, load_index
+from .lifecycle import build_lock, changed, expected_manifest, load_parsed, save_parsed, writable
 from .messages import message
 from .retrieval import Retriever
 from .types import Answer, Hit
@@ -63,40 +61,50 @@ class KnowledgeBase:
         cfg = dataclasses.replace(config or Config.from_env(), **{k: v for k, v in given.items() if v is not None})
         text.use_user_dict(cfg.user_dict)
         emb = make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
-        expected = _expected_manifest(cfg, emb.id)
+        expected = expected_manifest(cfg, emb.id)
         if not rebuild:
             try:
-                index = load_index(cfg.index_path)
-                stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
-                if stale:
-                    log.info("index is out of date (%s): rebuilding", "; ".join(
-                        _changed(k, index.manifest.get(k), expected[k]) for k in stale))
-                elif index.dense.d != emb.dim:    # same model name, another model (e.g. a path now holding another)
-                    log.warning("index in %s holds vectors of dimension %d but the embedder %s makes %d: rebuilding",
-                                cfg.index_path, index.dense.d, emb.id, emb.dim)
-                else:
-                    return cls(cfg, index, emb)
+                return cls(cfg, _up_to_date(cfg, emb, expected), emb)
+            except StaleIndex as e:
+                log.info("%s: rebuilding", e)
             except IndexProblem as e:
                 if (cfg.index_path / "CURRENT").exists():
                     log.warning("%s: rebuilding", e)
-        return cls.build(cfg, emb, expected, progress)
+        return cls.build(cfg, emb, expected, progress, reuse_fresh=not rebuild)
 
     @classmethod
-    def build(cls, cfg: Config, emb=None, expected: dict | None = None, progress: bool = True) -> "KnowledgeBase":
-        """Parse, chunk, embed and index the corpus, then save the index atomically (in memory if read-only)."""
+    def build(cls, cfg: Config, emb=None, expected: dict | None = None, progress: bool = True,
+              reuse_fresh: bool = False) -> "KnowledgeBase":
+        """Parse, chunk, embed and index the corpus, then save the index atomically (in memory if read-only).
+
+        Builds of one index folder take turns (a file lock); with `reuse_fresh`, a build that had to wait
+        uses the index the other build just made when it is what this one would have built.
+        """
         emb = emb or make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
-        expected = expected or _expected_manifest(cfg, emb.id)
-        t0 = time.perf_counter()
-        writable = _writable(cfg.index_path)
-        parsed = _parsed_documents(cfg.index_path)
-        docs, problems = load_corpus(cfg.corpus, cfg.max_file_mb, cfg.strict, parsed=parsed)
-        chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
-        if not writable:
+        expected = expected or expected_manifest(cfg, emb.id)
+        if not writable(cfg.index_path):
             log.warning("index folder %s is not writable: serving an in-memory index", cfg.index_path)
-        index = build_index(docs, chunks, emb, expected, cfg.index_path, progress=progress, write=writable,
+            return cls._build(cfg, emb, expected, progress, write=False)
+        with build_lock(cfg.index_path, cfg.build_wait) as waited:
+            if waited and reuse_fresh:
+                try:
+                    return cls(cfg, _up_to_date(cfg, emb, expected), emb)
+                except IndexProblem:
+                    pass
+            return cls._build(cfg, emb, expected, progress, write=True)
+
+    @classmethod
+    def _build(cls, cfg: Config, emb, expected: dict, progress: bool, write: bool) -> "KnowledgeBase":
+        t0 = time.perf_counter()
+        parsed = load_parsed(cfg.index_path)
+        docs, problems = load_corpus(cfg.corpus, cfg.max_file_mb, cfg.strict, parsed=parsed,
+                                     follow_symlinks=cfg.follow_symlinks)
+        chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
+        problems += unsearchable(docs, chunks)
+        index = build_index(docs, chunks, emb, expected, cfg.index_path, progress=progress, write=write,
                             index_type=cfg.index_type, hnsw_above=cfg.hnsw_above)
-        if writable:
-            _save_parsed_documents(cfg.index_path, parsed)
+        if write:
+            save_parsed(cfg.index_path, parsed)
         log.info("indexed %d chunks from %d documents in %.1f s", len(chunks), len(docs), time.perf_counter() - t0)
         return cls(cfg, index, emb, problems)
 
@@ -227,56 +235,24 @@ def follow_up_context(question: str, history: list[str]) -> str:
     return ""
 
 
-def _changed(key: str, old, new) -> str:
-    """One change that makes an index stale, in words: "embedder a -> b", or "corpus changed" for a hash."""
-    if key in ("corpus", "dictionary") or old is None:
-        return f"{key} changed"
-    return f"{key} {old} -> {new}"
+def _up_to_date(cfg: Config, emb, expected: dict) -> Index:
+    """The live index when it was built from what `expected` says; else IndexProblem saying what changed."""
+    index = load_index(cfg.index_path)
+    stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
+    if stale:
+        raise StaleIndex("index is out of date (" + "; ".join(
+            changed(k, index.manifest.get(k), expected[k]) for k in stale) + ")")
+    if index.dense.d != emb.dim:    # same model name, another model (e.g. a path now holding another)
+        raise IndexProblem(f"index in {cfg.index_path} holds vectors of dimension {index.dense.d} but the embedder "
+                           f"{emb.id} makes {emb.dim}")
+    return index
 
 
-def _expected_manifest(cfg: Config, embedder_id: str) -> dict:
-    """What the live index must have been built from; any difference means a rebuild."""
-    return {"format": FORMAT, "embedder": embedder_id, "corpus": corpus_fingerprint(cfg.corpus),
-            "dictionary": text.dictionary_hash(), "chunking": {"chunk_chars": cfg.chunk_chars},
-            "index_type": cfg.index_type}
-
-
-def corpus_fingerprint(folder: Path) -> str:
-    """Hash of every corpus file's path and bytes (reading is fast; mtimes change on every git clone)."""
-    h = hashlib.sha1()
-    for p in corpus_files(folder):
-        if p.suffix.lower() in SUFFIXES:
-            h.update(p.relative_to(folder).as_posix().encode() + b"\0")
-            h.update(hashlib.sha1(p.read_bytes()).digest())
-    return h.hexdigest()[:16]
-
-
-_PARSER = hashlib.sha1(Path(__file__).with_name("documents.py").read_bytes()).hexdigest()[:16]
-
-
-def _parsed_documents(folder: Path) -> dict:
-    """The documents the last build parsed, so a rebuild parses only files that changed (none if kb's parser did)."""
-    try:
-        with open(folder / "parsed.pickle", "rb") as f:
-            saved = pickle.load(f)
-        return saved["documents"] if saved.get("parser") == _PARSER else {}
-    except Exception:    # none yet, or unreadable: parse everything
-        return {}
-
-
-def _save_parsed_documents(folder: Path, parsed: dict) -> None:
-    tmp = folder / f".parsed.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        pickle.dump({"parser": _PARSER, "documents": parsed}, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, folder / "parsed.pickle")
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-        return True
-    except OSError:
-        return False
+def unsearchable(docs: list, chunks: list) -> list[str]:
+    """Documents that gave no passage (text only in scripts kb does not segment, e.g. Arabic): one warning each."""
+    found = {c.doc_id for c in chunks}
+    problems = [f"{d.id}: no searchable text (kb indexes Chinese and English; this text has neither)"
+                for d in docs if d.id not in found]
+    for p in problems:
+        log.warning("indexed without passages: %s", p)
+    return problems

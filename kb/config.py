@@ -28,6 +28,7 @@ class Config:
     # --- loading documents
     max_file_mb: float = 20.0              # larger files are named and skipped
     strict: bool = False                   # a bad corpus file fails the build instead of being skipped
+    follow_symlinks: bool = False          # follow links inside the corpus folder (never ones that lead out of it)
 
     # --- chunking
     chunk_chars: int = 400                 # a chunk packs whole sentences up to this many characters
@@ -35,6 +36,7 @@ class Config:
     # --- index
     index_type: str = "auto"               # "flat" (exact), "hnsw" (approximate), or "auto": flat up to hnsw_above chunks
     hnsw_above: int = 200_000
+    build_wait: float = 600.0              # seconds a build waits for another build of the same index to finish
 
     # --- embedding
     embedder: str = "e5"                   # "e5" (bundled) or "st:<model name or local path>"

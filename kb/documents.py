@@ -9,7 +9,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -25,34 +27,86 @@ _MKDOCS_LANG = re.compile(r"^(?P<stem>.+)\.(?P<lang>[a-z]{2})(?:[-_][A-Za-z]{2,4
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 
 
-def corpus_files(folder: Path) -> list[Path]:
-    """Every file under the corpus folder, sorted, hidden files and folders (like .kb) left out."""
+def corpus_files(folder: Path, follow_symlinks: bool = False) -> list[Path]:
+    """Every usable file under the corpus folder, sorted (see `walk_corpus`)."""
+    return walk_corpus(folder, follow_symlinks)[0]
+
+
+def walk_corpus(folder: Path, follow_symlinks: bool = False) -> tuple[list[Path], list[str]]:
+    """(files, problems): every file under the corpus folder, and one line for each entry left out.
+
+    Hidden files and folders (like .kb) are left out silently. A file name that is not UTF-8 is named and
+    left out. Symbolic links are not followed unless `follow_symlinks`, and then only when they lead to a
+    place inside the corpus folder: a link to /etc/passwd never reaches the index.
+    """
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder} (create it, or pass --corpus / set KB_CORPUS)")
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    root = folder.resolve()
+    files, problems, visited = [], [], {root}
+
+    def visit(path: Path, rel: str) -> None:
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError as e:
+            problems.append(f"{rel or '.'}: folder not readable ({e.strerror})")
+            return
+        for e in entries:
+            name = rel + e.name
+            if e.name.startswith("."):
+                continue
+            try:
+                e.name.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+                problems.append(f"{shown}: the file name is not UTF-8 (rename it)")
+                continue
+            try:
+                if e.is_symlink():
+                    if not follow_symlinks:
+                        problems.append(f"{name}: a symbolic link, not followed (KB_FOLLOW_SYMLINKS=1 follows links "
+                                        "that stay inside the corpus folder)")
+                        continue
+                    target = Path(e.path).resolve()
+                    if not target.is_relative_to(root):
+                        problems.append(f"{name}: a symbolic link that leads out of the corpus folder, not followed")
+                        continue
+                if e.is_dir():
+                    real = Path(e.path).resolve()
+                    if real not in visited:      # a link back up the tree is visited once
+                        visited.add(real)
+                        visit(Path(e.path), name + "/")
+                elif e.is_file():
+                    files.append(Path(e.path))
+                elif e.is_symlink():
+                    problems.append(f"{name}: a symbolic link to nothing")
+                else:
+                    problems.append(f"{name}: not a regular file")
+            except (OSError, RuntimeError) as err:     # unreadable, or a loop of links
+                problems.append(f"{name}: cannot be read ({getattr(err, 'strerror', None) or err})")
+
+    visit(folder, "")
+    return files, problems
 
 
 def load_corpus(folder: Path, max_file_mb: float = 20.0, strict: bool = False,
-                parsed: dict | None = None) -> tuple[list[Document], list[str]]:
+                parsed: dict | None = None, follow_symlinks: bool = False) -> tuple[list[Document], list[str]]:
     """Load every supported file; bad files are named in a warning and skipped (or raise with strict).
 
     Args:
         parsed: Documents of an earlier load, by path and content hash: a file whose bytes have not
             changed is not parsed again. Updated in place to this load's files.
+        follow_symlinks: follow symbolic links that stay inside the corpus folder (never ones leading out).
     Returns:
         (documents, problems) where each problem is one line naming a skipped file and why.
     """
-    docs, problems, seen, fresh = [], [], {}, {}
-    for path in corpus_files(folder):
+    docs, seen, fresh = [], {}, {}
+    paths, problems = walk_corpus(folder, follow_symlinks)
+    for path in paths:
         rel = path.relative_to(folder).as_posix()
         try:
             if path.suffix.lower() not in SUFFIXES:
                 raise BadDocument(f"unsupported file type '{path.suffix}' (kb reads {', '.join(sorted(SUFFIXES))})")
-            size = path.stat().st_size
-            if size > max_file_mb * 1e6:
-                raise BadDocument(f"{size / 1e6:.1f} MB is over the {max_file_mb:g} MB limit (KB_MAX_FILE_MB)")
-            raw = path.read_bytes()
+            raw = read_bounded(path, max_file_mb)
             digest = hashlib.sha1(raw).hexdigest()
             if digest in seen:
                 raise BadDocument(f"duplicate of {seen[digest]}")
@@ -62,6 +116,8 @@ def load_corpus(folder: Path, max_file_mb: float = 20.0, strict: bool = False,
             docs.append(dataclasses.replace(doc))    # a copy: linking translations below changes it
         except BadDocument as e:
             problems.append(f"{rel}: {e}")
+        except OSError as e:
+            problems.append(f"{rel}: cannot be read ({e.strerror or e})")
     for p in problems:
         log.warning("skipped %s", p)
     if strict and problems:
@@ -71,6 +127,17 @@ def load_corpus(folder: Path, max_file_mb: float = 20.0, strict: bool = False,
         parsed.clear()
         parsed.update(fresh)
     return docs, problems
+
+
+def read_bounded(path: Path, max_file_mb: float) -> bytes:
+    """The file's bytes, its size checked before reading (and again while reading: it may be growing)."""
+    limit = int(max_file_mb * 1e6)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1) if size <= limit else b""
+    if size > limit or len(raw) > limit:
+        raise BadDocument(f"{max(size, len(raw)) / 1e6:.1f} MB is over the {max_file_mb:g} MB limit (KB_MAX_FILE_MB)")
+    return raw
 
 
 def decode(raw: bytes) -> str:
@@ -92,18 +159,48 @@ def decode(raw: bytes) -> str:
     return str(best)
 
 
+FRONT_MATTER_FIELDS = ("title", "date", "author", "url", "lang", "translation_of")
+MAX_FRONT_MATTER = 16_384          # characters: front matter is a few lines of metadata
+MAX_FIELD = 1000                   # characters of one field's value
+
+
 def split_front_matter(text: str) -> tuple[dict, str]:
+    """(metadata, body): the fields kb uses from YAML front matter, each a short single value.
+
+    Front matter is untrusted: aliases (&a / *a, the "billion laughs") and oversized blocks are refused,
+    and a value YAML cannot make (an invalid date like 2022-02-30) makes the file a bad file.
+    """
     m = _FRONT_MATTER.match(text)
     if not m:
         return {}, text
     import yaml
+    block = m.group(1)
+    if len(block) > MAX_FRONT_MATTER:
+        raise BadDocument(f"front matter is over {MAX_FRONT_MATTER} characters (it is for a few fields: "
+                          f"{', '.join(FRONT_MATTER_FIELDS)})")
     try:
-        meta = yaml.safe_load(m.group(1)) or {}
+        if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(block, Loader=yaml.SafeLoader)):
+            raise BadDocument("front matter uses YAML aliases (*name), which kb does not accept")
+        meta = yaml.safe_load(block) or {}
     except yaml.YAMLError as e:
         raise BadDocument(f"malformed YAML front matter: {str(e).splitlines()[0]}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:    # e.g. date 2022-02-30
+        raise BadDocument(f"bad value in front matter: {str(e)[:200]}") from None
     if not isinstance(meta, dict):
         raise BadDocument("malformed front matter: expected 'key: value' lines")
-    return meta, text[m.end():]
+    out = {}
+    for key in FRONT_MATTER_FIELDS:
+        value = meta.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, (str, int, float, dt.date)) or isinstance(value, bool):
+            raise BadDocument(f"front matter field '{key}' must be a single value, not {type(value).__name__}")
+        if len(str(value)) > MAX_FIELD:
+            raise BadDocument(f"front matter field '{key}' is over {MAX_FIELD} characters")
+        if key == "url" and not str(value).startswith(("http://", "https://")):
+            raise BadDocument(f"front matter url must start with http:// or https:// (got '{str(value)[:80]}')")
+        out[key] = value
+    return out, text[m.end():]
 
 
 def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document:
@@ -188,8 +285,31 @@ _BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "
 _SKIP = {"script", "style", "noscript", "template", "head", "title", "svg", "iframe", "button", "form"}
 
 
+MAX_HTML_DEPTH = 256            # elements inside each other; real pages stay far below
+MAX_PARSE_SECONDS = 10.0        # per HTML file, after BeautifulSoup has built its tree
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+# Elements that never contain others, or that pages routinely leave unclosed: they do not add depth.
+_FLAT = {"p", "li", "td", "th", "tr", "dt", "dd", "option", "br", "hr", "img", "input", "meta", "link", "wbr",
+         "area", "base", "col", "embed", "source", "track", "param", "keygen"}
+
+
+def _html_depth(body: str) -> int:
+    """How deeply elements nest, from the tags alone (before building a tree, whose cost grows with depth)."""
+    depth = deepest = 0
+    for m in _TAG_RE.finditer(body):
+        if m.group(2).lower() in _FLAT or m.group(3):
+            continue
+        depth = max(depth - 1, 0) if m.group(1) else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _html_blocks(body: str):
-    from bs4 import BeautifulSoup, NavigableString, Comment
+    from bs4 import BeautifulSoup, Comment, NavigableString
+    depth = _html_depth(body)
+    if depth > MAX_HTML_DEPTH:
+        raise BadDocument(f"HTML elements nested {depth} deep (kb reads up to {MAX_HTML_DEPTH})")
+    deadline = time.monotonic() + MAX_PARSE_SECONDS
     soup = BeautifulSoup(body, "html.parser")
     title = soup.title.get_text(strip=True) if soup.title else None
     blocks, links, headings = [], [], []
@@ -207,25 +327,33 @@ def _html_blocks(body: str):
             text = a.get_text(" ", strip=True)
             links.append((text, href))
             a.replace_with(_link_text(text, href) if text else "")
-    for node in soup.descendants:
-        if not isinstance(node, NavigableString) or isinstance(node, Comment):
-            continue
-        if any(p.name in _SKIP for p in node.parents):
-            continue
-        block = next((p for p in node.parents if p.name in _BLOCKS), None)
-        if block is not current:
-            flush()
-            current = block
-            if block is not None and block.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
-                level = int(block.name[1])
-                del headings[level - 1:]
-                headings.extend([""] * (level - 1 - len(headings)))
-                headings.append(block.get_text(" ", strip=True))
-                title = title or headings[-1]
-                current = None   # the heading is context for what follows, not a paragraph of its own
+    # Depth first in document order, each node with its nearest block ancestor (a stack, not node.parents:
+    # asking every text node for its ancestors costs depth x nodes).
+    stack, steps = [(soup, None)], 0
+    while stack:
+        node, block = stack.pop()
+        steps += 1
+        if steps % 1000 == 0 and time.monotonic() > deadline:
+            raise BadDocument(f"HTML took over {MAX_PARSE_SECONDS:g} s to read")
+        if isinstance(node, NavigableString):
+            if isinstance(node, Comment):
                 continue
-        if current is not None or node.strip():
-            current_text.append(str(node))
+            if block is not current:
+                flush()
+                current = block
+                if block is not None and block.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
+                    level = int(block.name[1])
+                    del headings[level - 1:]
+                    headings.extend([""] * (level - 1 - len(headings)))
+                    headings.append(block.get_text(" ", strip=True))
+                    title = title or headings[-1]
+                    current = None   # the heading is context for what follows, not a paragraph of its own
+                    continue
+            if current is not None or node.strip():
+                current_text.append(str(node))
+        elif node.name not in _SKIP:
+            inner = node if node.name in _BLOCKS else block
+            stack.extend((child, inner) for child in reversed(node.contents))
     flush()
     return [(t, [h for h in hs if h]) for t, hs in blocks], links, title
 

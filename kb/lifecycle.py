@@ -1,0 +1,157 @@
+"""The index's life cycle: what the live index must have been built from, the parse cache, and the build lock.
+
+`expected_manifest` says what the live index must match (a difference means a rebuild); the parse cache
+(`parsed.json`, plain data that cannot run code) lets a rebuild parse only changed files; `build_lock`
+makes builds into one index folder take turns, so none deletes another's work.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+
+from . import text
+from .config import Config
+from .documents import SUFFIXES, corpus_files
+from .errors import IndexProblem
+from .types import Document, Paragraph
+
+log = logging.getLogger("kb")
+
+PARSE_CACHE = "parsed.json"
+LOCK = ".build.lock"
+
+
+def changed(key: str, old, new) -> str:
+    """One change that makes an index stale, in words: "embedder a -> b", or "corpus changed" for a hash."""
+    if key in ("corpus", "dictionary") or old is None:
+        return f"{key} changed"
+    return f"{key} {old} -> {new}"
+
+
+def expected_manifest(cfg: Config, embedder_id: str) -> dict:
+    """What the live index must have been built from; any difference means a rebuild."""
+    from .index import FORMAT
+    return {"format": FORMAT, "embedder": embedder_id,
+            "corpus": corpus_fingerprint(cfg.corpus, cfg.max_file_mb, cfg.follow_symlinks),
+            "dictionary": text.dictionary_hash(), "chunking": {"chunk_chars": cfg.chunk_chars},
+            "index_type": cfg.index_type}
+
+
+def corpus_fingerprint(folder: Path, max_file_mb: float = 20.0, follow_symlinks: bool = False) -> str:
+    """Hash of every corpus file's path and bytes (reading is fast; mtimes change on every git clone).
+
+    A file over the size limit is skipped by the build without being read, so only its size and mtime count.
+    """
+    h = hashlib.blake2b(digest_size=8)
+    for p in corpus_files(folder, follow_symlinks):
+        if p.suffix.lower() in SUFFIXES:
+            rel = os.fsencode(p.relative_to(folder).as_posix())
+            st = p.stat()
+            h.update(rel + b"\0")
+            if st.st_size > max_file_mb * 1e6:
+                h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+                continue
+            try:
+                h.update(hashlib.blake2b(p.read_bytes(), digest_size=16).digest())
+            except OSError as e:       # unreadable: the build names it; its name and error still count
+                h.update(str(e.errno).encode())
+    return h.hexdigest()
+
+
+def parser_version() -> str:
+    """Changes whenever anything parsing depends on changes: kb's version, the parsing modules, the dictionaries.
+
+    The modules are documents.py and every kb module it imports, found by reading its imports (so a new
+    helper module counts without being listed here).
+    """
+    from . import __version__
+    here = Path(__file__).parent
+    h = hashlib.blake2b(f"{__version__}\0{text.dictionary_hash()}".encode(), digest_size=8)
+    todo, seen = ["documents"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or not (here / f"{name}.py").exists():
+            continue
+        seen.add(name)
+        source = (here / f"{name}.py").read_text(encoding="utf-8")
+        h.update(f"{name}\0{source}".encode())
+        todo += re.findall(r"from \.(\w+) import", source)
+        todo += [m for names in re.findall(r"from \. import ([\w, ]+)", source) for m in re.findall(r"\w+", names)]
+    return h.hexdigest()
+
+
+def load_parsed(folder: Path) -> dict:
+    """The documents the last build parsed, so a rebuild parses only files that changed (none if kb's parser did)."""
+    try:
+        saved = json.loads((folder / PARSE_CACHE).read_text(encoding="utf-8"))
+        if saved.get("parser") != parser_version():
+            return {}
+        return {key: _document(d) for key, d in saved["documents"].items()}
+    except Exception:    # none yet, or unreadable / not ours: parse everything
+        return {}
+
+
+def save_parsed(folder: Path, parsed: dict) -> None:
+    data = {"parser": parser_version(), "documents": {k: dataclasses.asdict(d) for k, d in parsed.items()}}
+    tmp = folder / f".parsed.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, folder / PARSE_CACHE)
+    with contextlib.suppress(OSError):
+        (folder / "parsed.pickle").unlink()     # left by kb 0.1's pickle cache, which could run code when loaded
+
+
+def _document(d: dict) -> Document:
+    paragraphs = [Paragraph(p["id"], p["text"], int(p["start"]), int(p["end"]), tuple(map(str, p["heading"])))
+                  for p in d["paragraphs"]]
+    fields = {f.name for f in dataclasses.fields(Document)} - {"paragraphs", "links"}
+    return Document(paragraphs=paragraphs, links=[(str(a), str(b)) for a, b in d.get("links", [])],
+                    **{k: d.get(k) for k in fields if k in d})
+
+
+def writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def build_lock(folder: Path, wait: float = 600.0):
+    """Hold the index folder's build lock: a second build waits for the first (up to `wait` seconds).
+
+    The lock is an OS file lock (flock), so a build killed with SIGKILL releases it at once.
+    """
+    try:
+        import fcntl
+    except ImportError:        # not POSIX: builds are not serialised
+        yield False
+        return
+    with open(folder / LOCK, "a+b") as f:
+        deadline, told = time.monotonic() + wait, False
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told:
+                    log.info("another build of %s is running: waiting for it to finish", folder)
+                    told = True
+                if time.monotonic() > deadline:
+                    raise IndexProblem(f"another build of {folder} has held its lock for over {wait:g} s: let it "
+                                       f"finish, or stop it, then try again (KB_BUILD_WAIT sets how long to wait)") from None
+                time.sleep(0.2)
+        try:
+            yield told
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
