@@ -28,6 +28,17 @@ def write(name, text):
     return fault
 
 
+def scramble(name, at=0.5, n=64):
+    """Overwrite n bytes in the middle of a file with random ones: same size, different content."""
+    def fault(ix):
+        f = live(ix) / name
+        data = bytearray(f.read_bytes())
+        start = min(int(len(data) * at), max(len(data) - n, 0))
+        data[start:start + n] = np.random.default_rng(1).integers(0, 256, min(n, len(data) - start), np.uint8).tobytes()
+        f.write_bytes(bytes(data))
+    return fault
+
+
 def remove(name):
     def fault(ix):
         (live(ix) / name).unlink()
@@ -43,6 +54,13 @@ FAULTS = {
     "manifest empty": (write("manifest.json", ""), "manifest.json is not JSON"),
     "manifest a list": (write("manifest.json", "[]"), "index format None is not 4"),
     "manifest missing": (remove("manifest.json"), "manifest.json"),
+    # Same size, other bytes: only a checksum notices.
+    "chunk text overwritten": (scramble("chunks/text.bin"), "chunks/text.bin does not match its checksum"),
+    "chunk metadata overwritten": (scramble("chunks/meta.npy", 0.8), "chunks/meta.npy does not match"),
+    "sources pointer overwritten": (scramble("chunks/members_ptr.npy", 0.9, 16), "members_ptr.npy does not match"),
+    "BM25 postings overwritten": (scramble("bm25/indices.npy", 0.7), "bm25/indices.npy does not match"),
+    "documents overwritten": (scramble("docs.json", 0.5, 8), "docs.json does not match"),
+    "FAISS vectors overwritten": (scramble("dense.faiss", 0.5, 256), "dense.faiss does not match"),
 }
 
 
@@ -83,6 +101,80 @@ def test_a_faiss_file_cut_inside_its_header_is_caught_before_faiss_reads_it(tmp_
     assert run.returncode == 0, run.stderr[-2000:]
     lines = [line for line in run.stderr.splitlines() if "rebuilding" in line]
     assert len(lines) == 1 and "dense.faiss is 30 bytes" in lines[0] and "cgroupfs" in run.stdout
+
+
+def test_a_manifest_without_files_and_a_truncated_faiss_file_do_not_crash(tmp_path):
+    """Without the file list nothing could be checked before FAISS reads the short file (a segfault): a child runs it."""
+    import json
+    ix = tmp_path / "ix"
+    KnowledgeBase.open(corpus=CORPUS, index_dir=ix, progress=False)
+    m = json.loads((live(ix) / "manifest.json").read_text())
+    del m["files"]
+    (live(ix) / "manifest.json").write_text(json.dumps(m))
+    cut("dense.faiss", lambda n: 30)(ix)
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s'); "
+            "from kb import KnowledgeBase; "
+            "kb = KnowledgeBase.open(corpus=sys.argv[1], index_dir=sys.argv[2], progress=False); "
+            "print(kb.ask('What is cgroupfs?').text)")
+    run = subprocess.run([sys.executable, "-c", code, str(CORPUS), str(ix)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line for line in run.stderr.splitlines() if "rebuilding" in line]
+    assert len(lines) == 1 and "lists no files" in lines[0] and "cgroupfs" in run.stdout
+
+
+def test_damaged_cached_vectors_are_dropped_not_reused(tmp_path, caplog):
+    """Vectors reversed in the embedding cache: the rebuild embeds those passages again and answers as a fresh build."""
+    ix = tmp_path / "ix"
+    KnowledgeBase.open(corpus=CORPUS, index_dir=ix, progress=False)
+    [cache] = [p for p in (ix / "embeddings").rglob("*.bin")]
+    dim = 384
+    rec = np.dtype([("id", "S20"), ("v", "<f4", (dim,))]).itemsize
+    size = cache.stat().st_size
+    step = next(s for s in (rec + 8, rec) if size % s == 0)      # today's records carry an 8-byte checksum
+    data = bytearray(cache.read_bytes())
+    for i in range(size // step):
+        v = np.frombuffer(bytes(data[i * step + 20:i * step + 20 + 4 * dim]), dtype="<f4")
+        data[i * step + 20:i * step + 20 + 4 * dim] = v[::-1].tobytes()
+    cache.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="kb"):
+        kb = KnowledgeBase.open(corpus=CORPUS, index_dir=ix, rebuild=True, progress=False)
+    assert "damaged record(s) dropped" in caplog.text
+    fresh = KnowledgeBase.open(corpus=CORPUS, index_dir=tmp_path / "fresh", progress=False)
+    for q in ("What is cgroupfs?", "OpenCloudOS 9 什么时候发布？"):
+        assert [h.chunk_id for h in kb.search(q)] == [h.chunk_id for h in fresh.search(q)]
+
+
+def test_a_planted_pickle_in_the_index_folder_is_never_run(tmp_path):
+    import pickle
+    corpus, ix = tmp_path / "corpus", tmp_path / "ix"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("The kernel supports cgroupfs.\n")
+    KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+    (ix / "parsed.pickle").write_bytes(pickle.dumps({"parser": "x", "documents": Payload()}))
+    (corpus / "b.md").write_text("Hot patching needs no reboot.\n")     # a rebuild reads the parse cache
+    kb = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
+    assert not marker.exists() and {c.doc_id for c in kb.index.chunks} == {"a.md", "b.md"}
+
+
+def test_a_changed_dictionary_means_documents_are_parsed_again(tmp_path, monkeypatch):
+    """Parsing detects languages with text.py's rules and dictionary: the parse cache must not outlive them."""
+    import kb.documents
+    corpus, ix = tmp_path / "corpus", tmp_path / "ix"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("The kernel supports cgroupfs.\n")
+    KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
+    words = tmp_path / "words.txt"
+    words.write_text("热补丁技术 100 n\n", encoding="utf-8")
+    parsed = []
+    real = kb.documents.parse_document
+    monkeypatch.setattr(kb.documents, "parse_document", lambda *a, **k: parsed.append(a[0]) or real(*a, **k))
+    KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False, user_dict=words)
+    assert parsed == ["a.md"]
 
 
 class Squeezed:
