@@ -7,7 +7,8 @@ fusion, answer selection) should add little on top. Each question is embedded ba
 searched, in turn (the order rotating from question to question), so all three see the same machine load; medians and p95 over --passes passes of the
 questions of tests/data/eval.jsonl after one warm-up pass. Also: import + model-load time, a full build
 (fresh folder, every chunk embedded), a rebuild (embeddings cached), and `KnowledgeBase.open()` on the
-built index (imports excluded), with where the time of `ask` goes beyond the embedding.
+built index (imports excluded), of which checking every index file against its manifest checksum
+(`index.verify_files`: whole files up to 16 MB, sampled above), with where the time of `ask` goes beyond the embedding.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 T0 = time.perf_counter()
 
@@ -39,6 +41,7 @@ def main():
     _, build = common.timed(KnowledgeBase.open, corpus=corpus, index_dir=work, rebuild=True, progress=False)
     _, rebuild = common.timed(KnowledgeBase.open, corpus=corpus, index_dir=work, rebuild=True, progress=False)
     opens = [common.timed(KnowledgeBase.open, corpus=corpus, index_dir=work, progress=False)[1] for _ in range(5)]
+    checks, checked_mb = _checksum_times(Path(work))
     kb = KnowledgeBase.open(corpus=corpus, index_dir=work, progress=False)
 
     qs = common.questions()
@@ -60,12 +63,24 @@ def main():
         "machine": common.machine(), "chunks": len(kb.index), "questions": len(qs), "passes": args.passes,
         "imports_s": round(imports, 2), "build_s": round(build, 2), "rebuild_cached_s": round(rebuild, 2),
         "open_s": round(statistics.median(opens), 4),
+        "open_checksums_ms": round(statistics.median(checks) * 1000, 2), "index_files_mb": round(checked_mb, 2),
         "embed_ms": common.summary_ms(embed), "ask_ms": common.summary_ms(ask), "search_ms": common.summary_ms(search),
         "ask_over_embed_p50": round(statistics.median(ask) / statistics.median(embed), 3),
         "search_over_embed_p50": round(statistics.median(search) / statistics.median(embed), 3),
         "ask_stages_mean_ms": share,
     }
     common.emit(result, _table(result), args.json)
+
+
+def _checksum_times(index_dir: Path) -> tuple[list[float], float]:
+    """Seconds to check the live version's files against the manifest (5 runs), and their size in MB."""
+    import json
+
+    from kb.index import verify_files
+    folder = index_dir / (index_dir / "CURRENT").read_text().strip()
+    files = json.loads((folder / "manifest.json").read_text())["files"]
+    return ([common.timed(verify_files, folder, files)[1] for _ in range(5)],
+            sum(f["size"] for f in files.values()) / 1e6)
 
 
 def _rotated(names: list[str], k: int) -> list[str]:
@@ -100,7 +115,9 @@ def _table(r: dict) -> str:
             ["kb.ask", r["ask_ms"]["p50"], r["ask_ms"]["p95"], r["ask_over_embed_p50"]],
             ["kb.search", r["search_ms"]["p50"], r["search_ms"]["p95"], r["search_over_embed_p50"]]]
     once = [["imports + model load", r["imports_s"]], ["full build (every chunk embedded)", r["build_s"]],
-            ["rebuild (embeddings cached)", r["rebuild_cached_s"]], ["KnowledgeBase.open() on the built index", r["open_s"]]]
+            ["rebuild (embeddings cached)", r["rebuild_cached_s"]], ["KnowledgeBase.open() on the built index", r["open_s"]],
+            [f"...of which checking the index files' checksums ({r['index_files_mb']} MB)",
+             round(r["open_checksums_ms"] / 1000, 4)]]
     stages = [[k, v] for k, v in r["ask_stages_mean_ms"].items()]
     return "\n".join([
         common.machine_line(),
