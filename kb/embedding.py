@@ -183,7 +183,8 @@ class EmbeddingCache:
                 os.truncate(self.path, whole * self.dtype.itemsize)
             if whole:
                 self._stored = np.memmap(self.path, dtype=self.dtype, mode="r", shape=(whole,))
-        self.rows = {k.decode(): i for i, k in enumerate(self._stored["id"].tolist())}
+        # Ids are hex; bytes that are not (a damaged record) decode to a key no chunk has.
+        self.rows = {k.decode("ascii", "replace"): i for i, k in enumerate(self._stored["id"].tolist())}
 
     def __len__(self):
         return len(self.rows)
@@ -227,6 +228,7 @@ class EmbeddingCache:
     def embed_queries(self, texts: list[str], embedder) -> np.ndarray:
         """Query vectors through the cache (keyed by a hash of "query" + text), e.g. the refusal baseline's."""
         keys = [query_key(t) for t in texts]
+        self.drop_damaged(set(keys))
         todo = [i for i, k in enumerate(keys) if k not in self.rows]
         if todo:
             self.add([keys[i] for i in todo], embedder.embed_queries([texts[i] for i in todo]))

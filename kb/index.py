@@ -86,11 +86,11 @@ class ChunkTable(Sequence):
         m = self.meta[i]
         t = self.tables
         text = bytes(self.text[self.text_off[i]:self.text_off[i + 1]]).decode("utf-8", "replace")
-        return Chunk(m["id"].decode(), t["docs"][m["doc"]], t["paras"][m["para"]], text, int(m["start"]),
+        return Chunk(m["id"].decode("ascii", "replace"), t["docs"][m["doc"]], t["paras"][m["para"]], text, int(m["start"]),
                      int(m["end"]), t["langs"][m["lang"]], self._headings[m["heading"]])
 
     def ids(self) -> list[str]:
-        return [k.decode() for k in self.meta["id"].tolist()]
+        return [k.decode("ascii", "replace") for k in self.meta["id"].tolist()]
 
     def source(self, i: int) -> int:
         return int(self.meta["source"][i])
@@ -278,6 +278,7 @@ def _previous_bm25(index_dir: Path, manifest: dict) -> tuple[list[str], BM25] | 
         old = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if old.get("format") != FORMAT or old.get("dictionary") != manifest.get("dictionary"):
             return None
+        verify_files(folder, old.get("files"))     # never reuse the tokens of a damaged version
         return ChunkTable.load(folder / "chunks").ids(), BM25.load(folder / "bm25")
     except Exception:      # no live version, or a damaged one: tokenize everything
         return None

@@ -59,6 +59,8 @@ FAULTS = {
     "chunk metadata overwritten": (scramble("chunks/meta.npy", 0.8), "chunks/meta.npy does not match"),
     "sources pointer overwritten": (scramble("chunks/members_ptr.npy", 0.9, 16), "members_ptr.npy does not match"),
     "BM25 postings overwritten": (scramble("bm25/indices.npy", 0.7), "bm25/indices.npy does not match"),
+    # The rebuild reuses the live version's tokens: they must be checked too.
+    "BM25 tokens overwritten": (scramble("bm25/tokens.npy", 0.6), "bm25/tokens.npy does not match"),
     "documents overwritten": (scramble("docs.json", 0.5, 8), "docs.json does not match"),
     "FAISS vectors overwritten": (scramble("dense.faiss", 0.5, 256), "dense.faiss does not match"),
 }
@@ -142,6 +144,17 @@ def test_damaged_cached_vectors_are_dropped_not_reused(tmp_path, caplog):
     fresh = KnowledgeBase.open(corpus=CORPUS, index_dir=tmp_path / "fresh", progress=False)
     for q in ("What is cgroupfs?", "OpenCloudOS 9 什么时候发布？"):
         assert [h.chunk_id for h in kb.search(q)] == [h.chunk_id for h in fresh.search(q)]
+
+
+def test_random_records_appended_to_the_embedding_cache_are_ignored(tmp_path):
+    import os
+    ix = tmp_path / "ix"
+    KnowledgeBase.open(corpus=CORPUS, index_dir=ix, progress=False)
+    [cache] = [p for p in (ix / "embeddings").rglob("*.bin")]
+    with open(cache, "ab") as f:
+        f.write(os.urandom(3 * (20 + 4 * 384 + 8) + 5))
+    kb = KnowledgeBase.open(corpus=CORPUS, index_dir=ix, rebuild=True, progress=False)
+    assert answers(kb)
 
 
 def test_a_planted_pickle_in_the_index_folder_is_never_run(tmp_path):
