@@ -287,7 +287,7 @@ SCRIPTS = {
 
 
 def script_cases(workdir: Path) -> Iterator[Case]:
-    from kb.base import unsearchable
+    from kb.lifecycle import unsearchable
     from kb.chunking import chunk_document
     for name, body in SCRIPTS.items():
         folder = small_corpus(workdir, "scripts")

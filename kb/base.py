@@ -16,8 +16,8 @@ from .documents import load_corpus
 from .embedding import make_embedder
 from .errors import IndexProblem, QuestionError, StaleIndex
 from .generation import LLM, NO_ANSWER, Checked, LLMError, build_messages, check, condense_messages
-from .index import Index, build_index, load_index
-from .lifecycle import build_lock, changed, expected_manifest, load_parsed, save_parsed, writable
+from .index import Index, build_index
+from .lifecycle import build_lock, expected_manifest, live_index, load_parsed, save_parsed, unsearchable, writable
 from .messages import message
 from .retrieval import Retriever
 from .types import Answer, Hit
@@ -64,7 +64,7 @@ class KnowledgeBase:
         expected = expected_manifest(cfg, emb.id)
         if not rebuild:
             try:
-                return cls(cfg, _up_to_date(cfg, emb, expected), emb)
+                return cls(cfg, live_index(cfg, emb, expected), emb)
             except StaleIndex as e:
                 log.info("%s: rebuilding", e)
             except IndexProblem as e:
@@ -88,7 +88,7 @@ class KnowledgeBase:
         with build_lock(cfg.index_path, cfg.build_wait) as waited:
             if waited and reuse_fresh:
                 try:
-                    return cls(cfg, _up_to_date(cfg, emb, expected), emb)
+                    return cls(cfg, live_index(cfg, emb, expected), emb)
                 except IndexProblem:
                     pass
             return cls._build(cfg, emb, expected, progress, write=True)
@@ -233,26 +233,3 @@ def follow_up_context(question: str, history: list[str]) -> str:
     if len(text.tokenize(q)) <= 2 or q.startswith(_FOLLOW_UP) or q.endswith(("呢？", "呢?", "呢")):
         return history[-1]
     return ""
-
-
-def _up_to_date(cfg: Config, emb, expected: dict) -> Index:
-    """The live index when it was built from what `expected` says; else IndexProblem saying what changed."""
-    index = load_index(cfg.index_path)
-    stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
-    if stale:
-        raise StaleIndex("index is out of date (" + "; ".join(
-            changed(k, index.manifest.get(k), expected[k]) for k in stale) + ")")
-    if index.dense.d != emb.dim:    # same model name, another model (e.g. a path now holding another)
-        raise IndexProblem(f"index in {cfg.index_path} holds vectors of dimension {index.dense.d} but the embedder "
-                           f"{emb.id} makes {emb.dim}")
-    return index
-
-
-def unsearchable(docs: list, chunks: list) -> list[str]:
-    """Documents that gave no passage (text only in scripts kb does not segment, e.g. Arabic): one warning each."""
-    found = {c.doc_id for c in chunks}
-    problems = [f"{d.id}: no searchable text (kb indexes Chinese and English; this text has neither)"
-                for d in docs if d.id not in found]
-    for p in problems:
-        log.warning("indexed without passages: %s", p)
-    return problems

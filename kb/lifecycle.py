@@ -1,6 +1,7 @@
 """The index's life cycle: what the live index must have been built from, the parse cache, and the build lock.
 
-`expected_manifest` says what the live index must match (a difference means a rebuild); the parse cache
+`expected_manifest` says what the live index must match and `live_index` opens it if it does (a difference
+means a rebuild); `unsearchable` names documents that gave no passage; the parse cache
 (`parsed.json`, plain data that cannot run code) lets a rebuild parse only changed files; `build_lock`
 makes builds into one index folder take turns, so none deletes another's work.
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 from . import text
 from .config import Config
 from .documents import SUFFIXES, corpus_files
-from .errors import IndexProblem
+from .errors import IndexProblem, StaleIndex
+from .index import FORMAT, Index, load_index
 from .types import Document, Paragraph
 
 log = logging.getLogger("kb")
@@ -37,11 +39,33 @@ def changed(key: str, old, new) -> str:
 
 def expected_manifest(cfg: Config, embedder_id: str) -> dict:
     """What the live index must have been built from; any difference means a rebuild."""
-    from .index import FORMAT
     return {"format": FORMAT, "embedder": embedder_id,
             "corpus": corpus_fingerprint(cfg.corpus, cfg.max_file_mb, cfg.follow_symlinks),
             "dictionary": text.dictionary_hash(), "chunking": {"chunk_chars": cfg.chunk_chars},
             "index_type": cfg.index_type}
+
+
+def live_index(cfg: Config, emb, expected: dict) -> Index:
+    """The live index when it was built from what `expected` says; else IndexProblem saying what changed."""
+    index = load_index(cfg.index_path)
+    stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
+    if stale:
+        raise StaleIndex("index is out of date (" + "; ".join(
+            changed(k, index.manifest.get(k), expected[k]) for k in stale) + ")")
+    if index.dense.d != emb.dim:    # same model name, another model (e.g. a path now holding another)
+        raise IndexProblem(f"index in {cfg.index_path} holds vectors of dimension {index.dense.d} but the embedder "
+                           f"{emb.id} makes {emb.dim}")
+    return index
+
+
+def unsearchable(docs: list, chunks: list) -> list[str]:
+    """Documents that gave no passage (text only in scripts kb does not segment, e.g. Arabic): one warning each."""
+    found = {c.doc_id for c in chunks}
+    problems = [f"{d.id}: no searchable text (kb indexes Chinese and English; this text has neither)"
+                for d in docs if d.id not in found]
+    for p in problems:
+        log.warning("indexed without passages: %s", p)
+    return problems
 
 
 def corpus_fingerprint(folder: Path, max_file_mb: float = 20.0, follow_symlinks: bool = False) -> str:

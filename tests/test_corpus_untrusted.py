@@ -31,7 +31,7 @@ def problem_for(problems, name):
 
 
 BILLION_LAUGHS = "---\n" + "\n".join(
-    [f'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'] +
+    ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'] +
     [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)] + ["title: *a8"]) + "\n---\nbody text\n"
 
 BAD_FRONT_MATTER = {
