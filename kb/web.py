@@ -27,6 +27,7 @@ from . import __version__, ui  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import KbError, QuestionError  # noqa: E402
 from .feedback import record_feedback  # noqa: E402
+from .connections import protocol, quiet_logs  # noqa: E402
 from .guard import SecurityHeaders, guards  # noqa: E402
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -120,9 +121,8 @@ def serve(config: Config, progress: bool = True) -> None:
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6
                                                          else config.host)
     log.info("kb is ready at http://%s:%d/  (REST API: /api/v1, docs: /docs; Ctrl-C stops)", shown, port)
-    # Open chat tabs hold event streams; do not let them keep Ctrl-C waiting.
-    # proxy_headers off: kb alone decides whose X-Forwarded-For to believe (Config.trusted_proxies, kb/guard.py).
-    options = dict(log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False, server_header=False)
+    options = uvicorn_options(config)
+    quiet_logs()
     if config.workers <= 1:
         uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
         return
@@ -134,9 +134,21 @@ def serve(config: Config, progress: bool = True) -> None:
                  sockets=[sock]).run()
 
 
+def uvicorn_options(config: Config) -> dict:
+    """How `serve` runs uvicorn: kb's connection guards (kb/connections.py) and quiet, rate-limited logs."""
+    # Open chat tabs hold event streams; do not let them keep Ctrl-C waiting.
+    # proxy_headers off: kb alone decides whose X-Forwarded-For to believe (Config.trusted_proxies, kb/guard.py).
+    # No limit_concurrency: uvicorn counts half-open connections against it and would answer everyone 503;
+    # GuardedH11 closes the longest-waiting connection instead.
+    return dict(log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False, server_header=False,
+                http=protocol(config.header_timeout, config.max_connections), timeout_keep_alive=5,
+                h11_max_incomplete_event_size=16 * 1024)
+
+
 def _worker_app() -> FastAPI:
     """The app of one worker process of `serve` with workers > 1 (uvicorn imports it by name)."""
     from .base import KnowledgeBase
+    quiet_logs()
     kb = KnowledgeBase.open(config=Config(**json.loads(os.environ["KB_SERVE_CONFIG"])), progress=False)
     kb.search("warm up")
     return create_app(kb)
