@@ -26,9 +26,11 @@ from pydantic import BaseModel, Field  # noqa: E402
 from . import __version__, ui  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import KbError, QuestionError  # noqa: E402
-from .feedback import record_feedback  # noqa: E402
 from .connections import protocol, quiet_logs  # noqa: E402
-from .guard import SecurityHeaders, guards  # noqa: E402
+from .feedback import CAPS as FEEDBACK_CAPS  # noqa: E402
+from .feedback import MAX_CITATIONS, MAX_RECORD_BYTES, FeedbackTooLarge, FeedbackUnavailable, record_feedback  # noqa: E402
+from .guard import SecurityHeaders, both, guards  # noqa: E402
+from .text import normalize  # noqa: E402
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
@@ -163,12 +165,21 @@ class AskRequest(BaseModel):
                                description="Earlier questions of the conversation, oldest first, for follow-ups.")
 
 
+class FeedbackCitation(BaseModel):
+    """What feedback keeps of a citation (other keys of an Answer's citation are accepted and dropped)."""
+    n: int | None = None
+    document: str | None = Field(None, max_length=FEEDBACK_CAPS["document"])
+    doc_id: str | None = Field(None, max_length=FEEDBACK_CAPS["doc_id"])
+    para_id: str | int | None = None
+    quote: str | None = Field(None, max_length=FEEDBACK_CAPS["quote"])
+
+
 class FeedbackRequest(BaseModel):
     rating: Literal["up", "down"]
-    question: str = Field(max_length=20_000)
-    answer: str = Field("", max_length=20_000, description="The answer text that was rated.")
-    citations: list[dict] = Field(default_factory=list, max_length=50)
-    comment: str | None = Field(None, max_length=2_000)
+    question: str = Field(max_length=FEEDBACK_CAPS["question"])
+    answer: str = Field("", max_length=FEEDBACK_CAPS["answer"], description="The answer text that was rated.")
+    citations: list[FeedbackCitation] = Field(default_factory=list, max_length=MAX_CITATIONS)
+    comment: str | None = Field(None, max_length=FEEDBACK_CAPS["comment"])
 
 
 def api_router(kb, cfg: Config) -> APIRouter:
@@ -179,7 +190,7 @@ def api_router(kb, cfg: Config) -> APIRouter:
         try:
             return call()
         except QuestionError as e:
-            too_long = len(question.strip()) > cfg.max_question_chars
+            too_long = max(len(question.strip()), len(normalize(question.strip()))) > cfg.max_question_chars
             raise HTTPException(413 if too_long else 422, str(e)) from None
 
     @r.post("/ask")
@@ -220,8 +231,15 @@ def api_router(kb, cfg: Config) -> APIRouter:
     @r.post("/feedback", status_code=201)
     def feedback(body: FeedbackRequest) -> dict:
         """Record 👍 ("up") or 👎 ("down") on an answer, appended to the feedback JSONL file."""
-        answer = {"question": body.question, "text": body.answer, "citations": body.citations}
-        rec = record_feedback(cfg.data_path / cfg.feedback_file, body.rating, answer, body.comment, source="api")
+        answer = {"question": body.question, "text": body.answer, "citations": [c.model_dump() for c in body.citations]}
+        try:
+            rec = record_feedback(cfg.data_path / cfg.feedback_file, body.rating, answer, body.comment, source="api",
+                                  max_mb=cfg.feedback_max_mb)
+        except FeedbackTooLarge:
+            raise HTTPException(413, both("feedback_too_large", limit=MAX_RECORD_BYTES)) from None
+        except FeedbackUnavailable as e:
+            logging.getLogger("kb").warning("%s", e)
+            raise HTTPException(503, both("feedback_unavailable")) from None
         return {"ok": True, "time": rec["time"]}
 
     return r
