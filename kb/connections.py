@@ -14,7 +14,7 @@ import time
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["GuardedH11", "protocol", "connection_cap", "LogLimiter", "quiet_logs"]
+__all__ = ["GuardedH11", "protocol", "connection_limits", "LogLimiter", "quiet_logs"]
 
 log = logging.getLogger("kb")
 
@@ -77,22 +77,26 @@ class GuardedH11(H11Protocol):
             self.transport.close()
 
 
-def connection_cap(wanted: int) -> int:
-    """`wanted`, lowered to leave room under this process's file-descriptor limit for everything else it opens
-    (index, model, log, the listening socket): a full table of connections must not stop accept() itself."""
+def connection_limits(wanted: int) -> tuple[int, int]:
+    """(open connections, accept backlog) that fit this process's file-descriptor limit.
+
+    asyncio accepts up to `backlog` connections at a time, and closing the longest-waiting ones to make room
+    lags two or three such batches behind; so connections stay under half the limit and the backlog under a
+    sixteenth, and accept() itself never runs out of descriptors (which stalls it for a second and logs an error).
+    """
     try:
         import resource
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, OSError, ValueError):
-        return wanted
+        return wanted, 2048
     if soft == resource.RLIM_INFINITY:
-        return wanted
-    return max(16, min(wanted, soft - max(64, soft // 8)))
+        return wanted, 2048
+    return max(8, min(wanted, soft // 2)), max(8, min(2048, soft // 16))
 
 
 def protocol(header_timeout: float, max_connections: int):
     """The `http=` argument for uvicorn.Config (a partial, so `kb serve --workers N` can hand it to each worker)."""
-    return functools.partial(GuardedH11, header_timeout=header_timeout, max_connections=connection_cap(max_connections))
+    return functools.partial(GuardedH11, header_timeout=header_timeout, max_connections=max_connections)
 
 
 class LogLimiter(logging.Filter):

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field  # noqa: E402
 from . import __version__, ui  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import KbError, QuestionError  # noqa: E402
-from .connections import protocol, quiet_logs  # noqa: E402
+from .connections import connection_limits, protocol, quiet_logs  # noqa: E402
 from .feedback import CAPS as FEEDBACK_CAPS  # noqa: E402
 from .feedback import MAX_CITATIONS, MAX_RECORD_BYTES, FeedbackTooLarge, FeedbackUnavailable, record_feedback  # noqa: E402
 from .guard import SecurityHeaders, both, guards  # noqa: E402
@@ -132,8 +132,10 @@ def serve(config: Config, progress: bool = True) -> None:
     # so the page cache holds one copy for all of them; each loads the model (~100 MB) and the app itself.
     from uvicorn.supervisors import Multiprocess
     os.environ["KB_SERVE_CONFIG"] = config.to_json()
-    Multiprocess(uvicorn.Config("kb.web:_worker_app", factory=True, workers=config.workers, **options),
-                 sockets=[sock]).run()
+    # A worker imports Gradio and loads the model before it can answer uvicorn's health check: on a busy
+    # machine that takes longer than uvicorn's 5 s, and a worker killed for it would be restarted for ever.
+    Multiprocess(uvicorn.Config("kb.web:_worker_app", factory=True, workers=config.workers,
+                                timeout_worker_healthcheck=120, **options), sockets=[sock]).run()
 
 
 def uvicorn_options(config: Config) -> dict:
@@ -142,8 +144,9 @@ def uvicorn_options(config: Config) -> dict:
     # proxy_headers off: kb alone decides whose X-Forwarded-For to believe (Config.trusted_proxies, kb/guard.py).
     # No limit_concurrency: uvicorn counts half-open connections against it and would answer everyone 503;
     # GuardedH11 closes the longest-waiting connection instead.
+    connections, backlog = connection_limits(config.max_connections)
     return dict(log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False, server_header=False,
-                http=protocol(config.header_timeout, config.max_connections), timeout_keep_alive=5,
+                http=protocol(config.header_timeout, connections), backlog=backlog, timeout_keep_alive=5,
                 h11_max_incomplete_event_size=16 * 1024)
 
 

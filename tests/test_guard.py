@@ -454,3 +454,19 @@ def test_feedback_counts_against_the_same_rate_limit(guarded):
         codes = [c.post(f"{guarded.url}/api/v1/feedback", json={"rating": "up", "question": "q"}).status_code
                  for _ in range(7)]
     assert codes == [201] * 5 + [429] * 2
+
+
+def test_worker_processes_share_one_bucket_per_client_or_each_allows_its_share(tmp_path, caplog):
+    from kb.guard import RateLimit
+    one, two = (RateLimit(None, per_minute=12, burst=5, workers=2, shared=tmp_path / "ratelimit.sqlite3")
+                for _ in range(2))
+    waits = [w.wait("203.0.113.9") for _ in range(5) for w in (one, two)]
+    assert waits[:5] == [0] * 5 and all(w > 0 for w in waits[5:])        # 5 in all, not 5 each
+    assert one.wait("203.0.113.10") == 0                                    # another client, its own bucket
+    # Where the file cannot be made, each of the 2 workers allows half, and the log says so once.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with caplog.at_level("WARNING", logger="kb"):
+        alone = RateLimit(None, per_minute=12, burst=5, workers=2, shared=blocker / "ratelimit.sqlite3")
+    assert (alone.rate * 60, alone.burst) == (6, 2) and len(caplog.records) == 1
+    assert [alone.wait("203.0.113.9") for _ in range(3)].count(0) == 2
