@@ -1,5 +1,6 @@
-"""What stands between the network and the engine: who the client is, how often and how much it may ask,
-how long an answer may take to start, which of Gradio's routes exist at all, and the headers every page carries.
+"""What stands between the network and the engine: who the client is (and which forwarded headers count), how
+often and how much it may ask, how long an answer may take to start, how many answers are computed at once, which
+of Gradio's routes exist at all, and the headers every page carries. (Connections themselves: kb/connections.py.)
 
 Each guard is a plain ASGI middleware (not BaseHTTPMiddleware), so streamed answers pass through untouched.
 `guards(config)` lists them innermost first, in the order FastAPI's add_middleware wants them.

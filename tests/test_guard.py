@@ -443,8 +443,7 @@ def test_the_log_says_each_kind_of_fault_once_a_minute():
     finally:
         logger.removeHandler(handler)
     assert len(records) == 3 and sum("Traceback" in r for r in records) == 1
-    assert records[2] == "Invalid HTTP request received. (999 more like this in the last 1 s)" or \
-        records[2].startswith("Invalid HTTP request received. (999 more like this")
+    assert records[2].startswith("Invalid HTTP request received. (999 more like this in the last")
 
 
 # ------------------------------------------------------------------ feedback, rate-limited like questions
