@@ -37,25 +37,42 @@ SERVER_ENV = {"KB_TRUSTED_PROXIES": "127.0.0.1", "KB_RATE_LIMIT": "240", "KB_RAT
 
 
 class ServerProcess:
-    """`python app.py --port 0` in its own process group; url and pid once it says it is ready."""
+    """`python app.py --port 0` in its own process group; url and pid once it says it is ready.
 
-    def __init__(self, workdir: Path, env: dict | None = None):
-        self.workdir = Path(workdir)
+    `nofile` lowers the server's own soft limit on open files (never this process's, nor the machine's). After
+    "ready", what the server writes to stderr is counted in log_lines and log_bytes, and the first 200 lines kept.
+    """
+
+    def __init__(self, workdir: Path, env: dict | None = None, nofile: int | None = None):
+        self.workdir, self.nofile = Path(workdir), nofile
         self.feedback = self.workdir / "data" / "feedback.jsonl"
         self.env = {**os.environ, "KB_CORPUS": str(common.ROOT / "corpus"), "KB_INDEX_DIR": str(self.workdir / "index"),
                     "KB_DATA_DIR": str(self.workdir / "data"), "PYTHONPATH": str(common.ROOT), **(env or {})}
+        self.log_lines, self.log_bytes, self.log = 0, 0, []
+
+    def _limits(self):
+        import resource
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, hard))
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.log_lines += 1
+            self.log_bytes += len(line)
+            if len(self.log) < 200:
+                self.log.append(line)
 
     def __enter__(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([sys.executable, str(common.ROOT / "app.py"), "--port", "0"], env=self.env,
                                      cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=self._limits if self.nofile else None)
         self.pid, lines = self.proc.pid, []
         for line in self.proc.stderr:           # ends when the server exits; "ready" comes within a minute
             lines.append(line)
             if "ready at" in line:
                 self.url = line.split("ready at ")[1].split()[0].rstrip("/")
-                threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()   # keep draining
+                threading.Thread(target=self._drain, daemon=True).start()   # keep draining
                 return self
         raise RuntimeError("server did not start:\n" + "".join(lines[-30:]))
 
@@ -66,6 +83,77 @@ class ServerProcess:
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+def wait_for_workers(server: ServerProcess, n: int, timeout: float = 300) -> None:
+    """Wait until `n` worker processes of `kb serve --workers n` listen (each imports and loads for a while)."""
+    import httpx
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == server.pid
+                    and b"spawn_main" in _read(p / "cmdline")]       # not multiprocessing's resource tracker
+        if len(children) >= n and all(_listening(p) for p in children):
+            break
+        time.sleep(0.5)
+    httpx.get(f"{server.url}/healthz", timeout=timeout)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _ppid(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _listening(proc: Path) -> bool:
+    """Whether the worker has set up its server: a running uvicorn worker has an event loop's epoll fd open."""
+    try:
+        return any(os.readlink(fd) == "anon_inode:[eventpoll]" for fd in (proc / "fd").iterdir())
+    except OSError:
+        return False
+
+
+def half_open(server: ServerProcess, connections: int = 400, seconds: int = 5) -> dict:
+    """Hold `connections` half-open connections to `server` (each sends part of a request line, then nothing) for
+    `seconds`, asking /healthz once a second on a new connection meanwhile: how long each answer took, and how
+    much the server wrote to its log while this went on."""
+    import socket
+
+    import httpx
+    host, port = server.url.removeprefix("http://").split(":")
+    lines, size = server.log_lines, server.log_bytes
+    socks, refused = [], 0
+    for _ in range(connections):
+        try:
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: kb\r\nX-Slow: ")
+            socks.append(s)
+        except OSError:
+            refused += 1
+    health = []
+    try:
+        for _ in range(seconds):
+            t0 = time.monotonic()
+            try:
+                status = httpx.get(f"{server.url}/healthz", timeout=10).status_code
+            except httpx.HTTPError as e:
+                status = type(e).__name__
+            health.append((status, time.monotonic() - t0))
+            time.sleep(max(0.0, 1 - (time.monotonic() - t0)))
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(0.5)
+    return {"connections": connections, "refused": refused, "healthz": [h[0] for h in health],
+            "healthz_max_s": max(h[1] for h in health), "log_lines": server.log_lines - lines,
+            "log_bytes": server.log_bytes - size}
 
 
 def rss_mb(pid: int) -> float:

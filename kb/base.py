@@ -211,8 +211,11 @@ class KnowledgeBase:
         if not any(ch.isalnum() for ch in question):   # nothing to go on, not even the asker's language
             raise QuestionError(message("empty_question", "zh") + " / " + message("empty_question", "en"))
         lang = text.detect_language(question[:500])
-        if len(question) > self.config.max_question_chars:
-            raise QuestionError(message("question_too_long", lang, n=len(question), limit=self.config.max_question_chars))
+        n = len(question)
+        if n <= self.config.max_question_chars:    # measured as embedded: NFKC turns one U+FDFA into 18 characters
+            n = len(text.normalize(question))
+        if n > self.config.max_question_chars:
+            raise QuestionError(message("question_too_long", lang, n=n, limit=self.config.max_question_chars))
         return question
 
     def __repr__(self):

@@ -87,6 +87,10 @@ class Config:
     request_timeout: float = 60.0          # seconds for a response to start, else 504; 0: no limit
     queue_size: int = 64                   # chat questions waiting at once; more are told the queue is full
     queue_concurrency: int = 4             # chat questions answered at once
+    api_concurrency: int = 4               # REST questions and searches answered at once; queue_size more wait, then 503
+    header_timeout: float = 10.0           # seconds a connection may take to send a request's headers, then closed
+    max_connections: int = 1000            # open connections (lowered to fit the file limit); beyond, the idlest closes
+    feedback_max_mb: float = 100.0         # the feedback file is rotated to <file>.1 past this size (so 2x on disk)
     chat_sessions: int = 1000              # chat conversations kept in memory; beyond, the least recently used is dropped
 
     def __post_init__(self):

@@ -1,5 +1,6 @@
-"""What stands between the network and the engine: who the client is, how often and how much it may ask,
-how long an answer may take to start, which of Gradio's routes exist at all, and the headers every page carries.
+"""What stands between the network and the engine: who the client is (and which forwarded headers count), how
+often and how much it may ask, how long an answer may take to start, how many answers are computed at once, which
+of Gradio's routes exist at all, and the headers every page carries. (Connections themselves: kb/connections.py.)
 
 Each guard is a plain ASGI middleware (not BaseHTTPMiddleware), so streamed answers pass through untouched.
 `guards(config)` lists them innermost first, in the order FastAPI's add_middleware wants them.
@@ -12,8 +13,11 @@ import json
 import logging
 import math
 import re
+import sqlite3
+import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -21,8 +25,8 @@ from starlette.exceptions import HTTPException
 from .errors import KbError
 from .messages import message
 
-__all__ = ["guards", "ClientAddress", "BlockedPaths", "RateLimit", "BodyLimit", "RequestTimeout", "InternalErrors",
-           "SecurityHeaders"]
+__all__ = ["guards", "ClientAddress", "BlockedPaths", "RateLimit", "SharedBuckets", "BodyLimit", "RequestTimeout",
+           "EngineSlots", "InternalErrors", "SecurityHeaders"]
 
 log = logging.getLogger("kb")
 
@@ -30,9 +34,11 @@ log = logging.getLogger("kb")
 def guards(cfg) -> list[tuple[type, dict]]:
     """(middleware, options) for a Config, innermost first; add them before CORS so its headers reach a 429."""
     return [(InternalErrors, {"production": cfg.production}),
+            (EngineSlots, {"at_once": cfg.api_concurrency, "waiting": cfg.queue_size}),
             (RequestTimeout, {"seconds": cfg.request_timeout}),
             (BodyLimit, {"max_bytes": cfg.max_body_bytes}),
-            (RateLimit, {"per_minute": cfg.rate_limit, "burst": cfg.rate_burst}),
+            (RateLimit, {"per_minute": cfg.rate_limit, "burst": cfg.rate_burst, "workers": cfg.workers,
+                         "shared": cfg.data_path / "ratelimit.sqlite3" if cfg.workers > 1 else None}),
             (BlockedPaths, {}),
             (ClientAddress, {"trusted": trusted_networks(cfg.trusted_proxies)})]
 
@@ -81,26 +87,35 @@ def _trusted(host: str, networks: list) -> bool:
     return any(ip in n for n in networks)
 
 
+# What a reverse proxy says about the original request; from anyone else, a lie that Gradio would use to build
+# its page's links and the /login redirect (http://evil.example in a cached page).
+_FORWARDED = re.compile(rb"x-forwarded-.*|forwarded|x-real-ip|x-original-(host|url)|x-host|x-scheme")
+
+
 class ClientAddress:
     """scope["client"] becomes the asker: the direct peer, or, only when that peer is a trusted proxy, the last
     address in X-Forwarded-For that is not itself a trusted proxy (the one the proxy saw).
 
-    Anyone else's X-Forwarded-For is ignored, so a client cannot pick its own identity to dodge the rate limit.
+    Anyone else's X-Forwarded-For is ignored, so a client cannot pick its own identity to dodge the rate limit,
+    and all its forwarding headers (X-Forwarded-Host, -Proto, -Port, Forwarded, ...) are removed before the app
+    sees them, so it cannot choose the host name kb's pages link to.
     """
 
     def __init__(self, app, trusted: list):
         self.app, self.trusted = app, trusted
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket") and self.trusted and scope.get("client"):
-            peer, port = scope["client"]
-            if _trusted(peer, self.trusted):
+        if scope["type"] in ("http", "websocket"):
+            peer, port = scope.get("client") or ("", 0)
+            if self.trusted and _trusted(peer, self.trusted):
                 hops = [h.strip() for name, value in scope["headers"] if name == b"x-forwarded-for"
                         for h in value.decode("latin-1").split(",") if h.strip()]
                 while hops and _trusted(hops[-1], self.trusted):
                     hops.pop()
                 if hops:
                     scope = {**scope, "client": (hops[-1][:64], port)}
+            elif any(_FORWARDED.fullmatch(name) for name, _ in scope["headers"]):
+                scope = {**scope, "headers": [(n, v) for n, v in scope["headers"] if not _FORWARDED.fullmatch(n)]}
         await self.app(scope, receive, send)
 
 
@@ -138,11 +153,24 @@ class RateLimit:
 
     A client may ask `burst` questions at once, then `per_minute` a minute; beyond that 429 with Retry-After.
     Buckets of the least recently seen clients are forgotten past `max_clients`, so memory stays bounded.
+    With several worker processes (`kb serve --workers N`) the buckets live in the SQLite file `shared`, so the
+    limit holds for the server as a whole; if that file cannot be opened, each worker allows 1/N of the limit.
     """
 
-    def __init__(self, app, per_minute: float, burst: int, max_clients: int = 10_000):
-        self.app, self.rate, self.burst, self.max_clients = app, per_minute / 60, max(1, burst), max_clients
+    def __init__(self, app, per_minute: float, burst: int, max_clients: int = 10_000, workers: int = 1,
+                 shared: Path | None = None):
+        self.app, self.max_clients = app, max_clients
+        self.rate, self.burst = per_minute / 60, max(1, burst)
         self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()   # client -> (tokens, when)
+        self.shared = None
+        if shared is not None and self.rate > 0:
+            try:
+                self.shared = SharedBuckets(shared, self.rate, self.burst)
+            except (OSError, sqlite3.Error) as e:
+                self.rate, self.burst = self.rate / workers, max(1, burst // workers)
+                log.warning("rate limit not shared between the %d workers (%s: %s): each allows %g a minute, "
+                            "burst %d; make the data folder writable to share it", workers, shared, e,
+                            self.rate * 60, self.burst)
 
     @staticmethod
     def counts(scope) -> bool:
@@ -154,11 +182,15 @@ class RateLimit:
 
     def wait(self, client: str) -> float:
         """Take a token for `client`: 0 if there was one, else the seconds until there will be."""
+        if self.shared is not None:
+            try:
+                return self.shared.take(client)
+            except sqlite3.Error as e:       # a damaged or locked file: this request counts here instead
+                log.warning("shared rate limit unavailable (%s): counted in this worker", e)
         now = time.monotonic()
         tokens, then = self.buckets.pop(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - then) * self.rate)
-        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-        self.buckets[client] = (tokens - 1 if tokens >= 1 else tokens, now)
+        tokens, wait = _take(tokens, now - then, self.rate, self.burst)
+        self.buckets[client] = (tokens, now)
         while len(self.buckets) > self.max_clients:
             self.buckets.popitem(last=False)
         return wait
@@ -172,6 +204,47 @@ class RateLimit:
                 return await send_json(send, 429, both("too_many_requests", s=seconds),
                                        [(b"retry-after", str(seconds).encode())])
         await self.app(scope, receive, send)
+
+
+def _take(tokens: float, elapsed: float, rate: float, burst: int) -> tuple[float, float]:
+    """A bucket `elapsed` seconds later, less one token if it has one: (tokens left, seconds to wait or 0)."""
+    tokens = min(burst, tokens + max(0.0, elapsed) * rate)
+    if tokens >= 1:
+        return tokens - 1, 0.0
+    return tokens, (1 - tokens) / rate
+
+
+class SharedBuckets:
+    """Token buckets in a small SQLite file that every worker process of one server reads and writes.
+
+    One short transaction per question (well under a millisecond); rows of clients whose bucket has filled up
+    again are deleted now and then, so the file stays small."""
+
+    def __init__(self, path: Path, rate: float, burst: int):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.rate, self.burst, self.lock, self.taken = rate, burst, threading.Lock(), 0
+        self.db = sqlite3.connect(str(path), timeout=2, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=OFF")      # buckets are not worth a disk flush
+        self.db.execute("CREATE TABLE IF NOT EXISTS buckets (client TEXT PRIMARY KEY, tokens REAL, at REAL)")
+
+    def take(self, client: str) -> float:
+        with self.lock:
+            now = time.time()        # the wall clock: the same in every process
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.db.execute("SELECT tokens, at FROM buckets WHERE client = ?", (client,)).fetchone()
+                tokens, at = row or (self.burst, now)
+                tokens, wait = _take(tokens, now - at, self.rate, self.burst)
+                self.db.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (client, tokens, now))
+                self.taken += 1
+                if self.taken % 1000 == 0:
+                    self.db.execute("DELETE FROM buckets WHERE at < ?", (now - self.burst / self.rate,))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return wait
 
 
 # ------------------------------------------------------------------ how much
@@ -237,9 +310,11 @@ async def _drain(receive, limit: int) -> None:
 # ------------------------------------------------------------------ how long
 
 class RequestTimeout:
-    """504 when no response has started within `seconds`; a response that has started (a stream) runs on.
+    """504 when no response has started within `seconds` of the request's headers, reading its body included;
+    a response that has started (a stream) runs on.
 
-    The late answer is dropped; a worker thread already computing it finishes and is discarded.
+    The 504 closes the connection, so a body still trickling in is not read on. The late answer is dropped; a
+    worker thread already computing it finishes and is discarded (EngineSlots keeps it from piling up).
     """
 
     def __init__(self, app, seconds: float):
@@ -271,8 +346,47 @@ class RequestTimeout:
             task.cancel()
             task.add_done_callback(lambda t: t.cancelled() or t.exception())   # nothing left to report to
             log.warning("%s %s: no response within %g s: 504", scope.get("method"), _path(scope), self.seconds)
-            return await send_json(send, 504, both("timed_out"))
+            return await send_json(send, 504, both("timed_out"), [(b"connection", b"close")])
         await task
+
+
+_ENGINE = re.compile(r"/api/v\d+/(ask|search)")
+
+
+class EngineSlots:
+    """At most `at_once` REST questions and searches in the engine at a time; up to `waiting` more wait for a
+    slot, and beyond that a question gets 503 with Retry-After at once, before any work starts.
+
+    A question that times out while it waits never starts (RequestTimeout cancels the wait); one that is running
+    keeps its slot until its worker thread is really done, so slow questions whose askers have gone cannot pile
+    up threads that all compute at once.
+    """
+
+    def __init__(self, app, at_once: int, waiting: int):
+        self.app, self.at_once, self.waiting = app, max(1, at_once), max(0, waiting)
+        self.slots: asyncio.Semaphore | None = None
+        self.queued = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not _ENGINE.match(_path(scope)):
+            return await self.app(scope, receive, send)
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.at_once)
+        if self.slots.locked() and self.queued >= self.waiting:
+            return await send_json(send, 503, both("busy", s=5), [(b"retry-after", b"5")])
+        self.queued += 1
+        try:
+            await self.slots.acquire()
+        finally:
+            self.queued -= 1
+
+        def done(task):
+            self.slots.release()
+            task.cancelled() or task.exception()     # a late answer's failure has no one left to report to
+
+        task = asyncio.ensure_future(self.app(scope, receive, send))
+        task.add_done_callback(done)
+        await asyncio.shield(task)     # cancelled by the timeout: the answer runs out in its thread, then frees the slot
 
 
 # ------------------------------------------------------------------ what went wrong inside

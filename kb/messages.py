@@ -21,6 +21,9 @@ MESSAGES = {
     "body_too_large": {"zh": "请求内容太大（上限 {limit} 字节）。", "en": "The request body is too large (limit {limit} bytes)."},
     "timed_out": {"zh": "回答超时，请稍后再试。", "en": "The answer took too long; please try again later."},
     "internal_error": {"zh": "服务器内部错误，请稍后再试。", "en": "Internal error; please try again later."},
+    "busy": {"zh": "服务器正忙，请 {s} 秒后再试。", "en": "The server is busy: please try again in {s} s."},
+    "feedback_unavailable": {"zh": "反馈暂时无法保存，请稍后再试。", "en": "Feedback cannot be saved right now; please try again later."},
+    "feedback_too_large": {"zh": "反馈内容太大（上限 {limit} 字节）。", "en": "The feedback is too large (limit {limit} bytes)."},
     # --- the web UI (kb/ui.py, kb/render.py)
     "ui_title": {"zh": "知识库问答", "en": "Knowledge base Q&A"},
     "ui_subtitle": {

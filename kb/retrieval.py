@@ -16,6 +16,7 @@ from .types import Hit
 
 class Retriever:
     max_passage_chars = 1200   # a paragraph up to this long is cited whole, not just its closest chunk
+    max_query_chars = 1000     # embedded per query, after normalising: at most ~1000 tokens, whatever the history holds
 
     def __init__(self, index: Index, embedder, candidates: int = 30, rrf_k: int = 60, bm25_weight: float = 1.0):
         self.index, self.embedder = index, embedder
@@ -36,7 +37,7 @@ class Retriever:
         depth = min(max(self.candidates, 3 * k), len(ix))
         ranked, dense, qvec = [], {}, None
         for text, weight in [(query, 1.0)] + ([(f"{context} {query}", 0.5)] if context else []):
-            vec = self.embedder.embed_query(normalize(text))
+            vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
             qvec = vec if qvec is None else qvec
             scores, ids = ix.dense.search(vec[None, :].astype(np.float32), depth)
             found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}

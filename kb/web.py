@@ -26,8 +26,11 @@ from pydantic import BaseModel, Field  # noqa: E402
 from . import __version__, ui  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import KbError, QuestionError  # noqa: E402
-from .feedback import record_feedback  # noqa: E402
-from .guard import SecurityHeaders, guards  # noqa: E402
+from .connections import connection_limits, protocol, quiet_logs  # noqa: E402
+from .feedback import CAPS as FEEDBACK_CAPS  # noqa: E402
+from .feedback import MAX_CITATIONS, MAX_RECORD_BYTES, FeedbackTooLarge, FeedbackUnavailable, record_feedback  # noqa: E402
+from .guard import SecurityHeaders, both, guards  # noqa: E402
+from .text import normalize  # noqa: E402
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
@@ -120,9 +123,8 @@ def serve(config: Config, progress: bool = True) -> None:
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6
                                                          else config.host)
     log.info("kb is ready at http://%s:%d/  (REST API: /api/v1, docs: /docs; Ctrl-C stops)", shown, port)
-    # Open chat tabs hold event streams; do not let them keep Ctrl-C waiting.
-    # proxy_headers off: kb alone decides whose X-Forwarded-For to believe (Config.trusted_proxies, kb/guard.py).
-    options = dict(log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False, server_header=False)
+    options = uvicorn_options(config)
+    quiet_logs()
     if config.workers <= 1:
         uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
         return
@@ -130,13 +132,28 @@ def serve(config: Config, progress: bool = True) -> None:
     # so the page cache holds one copy for all of them; each loads the model (~100 MB) and the app itself.
     from uvicorn.supervisors import Multiprocess
     os.environ["KB_SERVE_CONFIG"] = config.to_json()
-    Multiprocess(uvicorn.Config("kb.web:_worker_app", factory=True, workers=config.workers, **options),
-                 sockets=[sock]).run()
+    # A worker imports Gradio and loads the model before it can answer uvicorn's health check: on a busy
+    # machine that takes longer than uvicorn's 5 s, and a worker killed for it would be restarted for ever.
+    Multiprocess(uvicorn.Config("kb.web:_worker_app", factory=True, workers=config.workers,
+                                timeout_worker_healthcheck=120, **options), sockets=[sock]).run()
+
+
+def uvicorn_options(config: Config) -> dict:
+    """How `serve` runs uvicorn: kb's connection guards (kb/connections.py) and quiet, rate-limited logs."""
+    # Open chat tabs hold event streams; do not let them keep Ctrl-C waiting.
+    # proxy_headers off: kb alone decides whose X-Forwarded-For to believe (Config.trusted_proxies, kb/guard.py).
+    # No limit_concurrency: uvicorn counts half-open connections against it and would answer everyone 503;
+    # GuardedH11 closes the longest-waiting connection instead.
+    connections, backlog = connection_limits(config.max_connections)
+    return dict(log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False, server_header=False,
+                http=protocol(config.header_timeout, connections), backlog=backlog, timeout_keep_alive=5,
+                h11_max_incomplete_event_size=16 * 1024)
 
 
 def _worker_app() -> FastAPI:
     """The app of one worker process of `serve` with workers > 1 (uvicorn imports it by name)."""
     from .base import KnowledgeBase
+    quiet_logs()
     kb = KnowledgeBase.open(config=Config(**json.loads(os.environ["KB_SERVE_CONFIG"])), progress=False)
     kb.search("warm up")
     return create_app(kb)
@@ -151,12 +168,21 @@ class AskRequest(BaseModel):
                                description="Earlier questions of the conversation, oldest first, for follow-ups.")
 
 
+class FeedbackCitation(BaseModel):
+    """What feedback keeps of a citation (other keys of an Answer's citation are accepted and dropped)."""
+    n: int | None = None
+    document: str | None = Field(None, max_length=FEEDBACK_CAPS["document"])
+    doc_id: str | None = Field(None, max_length=FEEDBACK_CAPS["doc_id"])
+    para_id: str | int | None = None
+    quote: str | None = Field(None, max_length=FEEDBACK_CAPS["quote"])
+
+
 class FeedbackRequest(BaseModel):
     rating: Literal["up", "down"]
-    question: str = Field(max_length=20_000)
-    answer: str = Field("", max_length=20_000, description="The answer text that was rated.")
-    citations: list[dict] = Field(default_factory=list, max_length=50)
-    comment: str | None = Field(None, max_length=2_000)
+    question: str = Field(max_length=FEEDBACK_CAPS["question"])
+    answer: str = Field("", max_length=FEEDBACK_CAPS["answer"], description="The answer text that was rated.")
+    citations: list[FeedbackCitation] = Field(default_factory=list, max_length=MAX_CITATIONS)
+    comment: str | None = Field(None, max_length=FEEDBACK_CAPS["comment"])
 
 
 def api_router(kb, cfg: Config) -> APIRouter:
@@ -167,7 +193,7 @@ def api_router(kb, cfg: Config) -> APIRouter:
         try:
             return call()
         except QuestionError as e:
-            too_long = len(question.strip()) > cfg.max_question_chars
+            too_long = max(len(question.strip()), len(normalize(question.strip()))) > cfg.max_question_chars
             raise HTTPException(413 if too_long else 422, str(e)) from None
 
     @r.post("/ask")
@@ -208,8 +234,15 @@ def api_router(kb, cfg: Config) -> APIRouter:
     @r.post("/feedback", status_code=201)
     def feedback(body: FeedbackRequest) -> dict:
         """Record 👍 ("up") or 👎 ("down") on an answer, appended to the feedback JSONL file."""
-        answer = {"question": body.question, "text": body.answer, "citations": body.citations}
-        rec = record_feedback(cfg.data_path / cfg.feedback_file, body.rating, answer, body.comment, source="api")
+        answer = {"question": body.question, "text": body.answer, "citations": [c.model_dump() for c in body.citations]}
+        try:
+            rec = record_feedback(cfg.data_path / cfg.feedback_file, body.rating, answer, body.comment, source="api",
+                                  max_mb=cfg.feedback_max_mb)
+        except FeedbackTooLarge:
+            raise HTTPException(413, both("feedback_too_large", limit=MAX_RECORD_BYTES)) from None
+        except FeedbackUnavailable as e:
+            logging.getLogger("kb").warning("%s", e)
+            raise HTTPException(503, both("feedback_unavailable")) from None
         return {"ok": True, "time": rec["time"]}
 
     return r

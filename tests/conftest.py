@@ -26,55 +26,7 @@ def kb(tmp_path_factory):
 
 # ------------------------------------------------------------------ the web face: real servers on loopback ports
 
-class Recorder:
-    """A KnowledgeBase that remembers what it was asked (question, history), to check what the web layer passes."""
-
-    def __init__(self, kb):
-        self._kb, self.asked = kb, []
-
-    def ask(self, question, k=None, history=None, stream=False):
-        self.asked.append((question, list(history or [])))
-        return self._kb.ask(question, k=k, history=history, stream=stream)
-
-    def __getattr__(self, name):
-        return getattr(self._kb, name)
-
-
-def free_socket():
-    """A listening-ready socket bound to a free port on 127.0.0.1."""
-    import socket
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-class ServerThread:
-    """An ASGI app served by uvicorn in a background thread on a free loopback port."""
-
-    def __init__(self, app):
-        import threading
-
-        import uvicorn
-        self.sock = free_socket()
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        # proxy_headers off, as in kb.web.serve: kb itself decides whose X-Forwarded-For to believe.
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1,
-                                                    proxy_headers=False))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        import time
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "test server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+from support import Recorder, ServerThread, Tricky, free_socket, read_sse  # noqa: E402,F401  (shared with benchmarks)
 
 
 class StaticServer:
@@ -140,17 +92,3 @@ def live_llm(kb, tmp_path_factory):
     with ServerThread(create_app(KnowledgeBase(cfg, kb.index, kb.embedder))) as server:
         yield types.SimpleNamespace(url=server.url, llm=llm)
     llm.close()
-
-
-def read_sse(lines):
-    """(event, data) pairs, in order, from the lines of a text/event-stream response whose data is JSON."""
-    import json
-    event, data = None, []
-    for line in lines:
-        if line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif not line and data:
-            yield event, json.loads("\n".join(data))
-            event, data = None, []

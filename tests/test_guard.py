@@ -4,7 +4,6 @@ Each test speaks from its own loopback address (127.0.0.x), so each has its own 
 the portal's reverse proxy (the one trusted proxy).
 """
 import dataclasses
-import http.client
 import json
 import time
 from urllib.parse import quote
@@ -13,7 +12,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import CORPUS, Recorder, ServerThread, read_sse
+from conftest import CORPUS
+from support import ServerThread, Tricky, client, raw_get, read_sse
 from kb.errors import KbError
 from kb.feedback import record_feedback
 from kb.web import create_app
@@ -22,26 +22,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
 PROXY = "127.0.0.2"
 SECRET = "feedback-secret-7f3a9c"        # a line of the feedback file that must never be served
-
-
-class Tricky(Recorder):
-    """The real engine, except: "slowly" in a question takes 3 s; "explode" raises with internals in the message;
-    a streamed answer whose question says "pause" sends its first piece at once and the rest 1.5 s later."""
-
-    def ask(self, question, k=None, history=None, stream=False):
-        if "explode" in question:
-            raise RuntimeError("secret internals /srv/kb/config")
-        if "slowly" in question:
-            time.sleep(3)
-        if stream and "pause" in question:
-            return self._paused(question)
-        return self._kb.ask(question.replace("slowly", ""), k=k, history=history, stream=stream)
-
-    def _paused(self, question):
-        events = self._kb.ask(question, stream=True)
-        yield next(events)
-        time.sleep(1.5)
-        yield from events
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +37,6 @@ def guarded(kb, tmp_path_factory):
     with ServerThread(app) as server:
         server.cfg, server.app = cfg, app
         yield server
-
-
-def client(source: str) -> httpx.Client:
-    """An HTTP client whose connections come from the loopback address `source`."""
-    return httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30)
 
 
 def search(c, url, **headers):
@@ -201,18 +176,6 @@ def test_production_is_the_default_and_kb_production_0_turns_it_off():
 
 # ------------------------------------------------------------------ no file served that the UI does not need
 
-def raw_get(url: str, path: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None):
-    """(status, body text) for `path` sent exactly as written: no client-side normalising of ../ or %2e."""
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30, source_address=("127.0.0.10", 0))
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, r.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
-
-
 def probes(cfg):
     """Paths into /etc/passwd, the feedback file, the index and the corpus: absolute, relative, ../, encoded."""
     index = cfg.index_path / (cfg.index_path / "CURRENT").read_text()
@@ -312,3 +275,197 @@ def test_feedback_with_a_lone_surrogate_gets_a_clear_422(plain):
     body = b'{"rating": "up", "question": "\\ud800What is cgroupfs?", "answer": "ok"}'
     r = plain.post("/api/v1/feedback", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"].startswith("question: Input should be a valid string")
+
+
+# ------------------------------------------------------------------ forwarded headers
+
+def test_forwarded_host_and_scheme_count_only_from_the_trusted_proxy(guarded):
+    evil = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "8443",
+            "Forwarded": "host=evil.example;proto=https"}
+    with client("127.0.0.14") as c:
+        config, page = c.get(f"{guarded.url}/config", headers=evil), c.get(f"{guarded.url}/", headers=evil)
+        login = c.get(f"{guarded.url}/login", headers=evil, follow_redirects=False)
+    assert config.json()["root"] == guarded.url and page.status_code == 200
+    for r in (config, page, login):
+        assert "evil.example" not in r.text and "evil.example" not in r.headers.get("location", "")
+    with client(PROXY) as proxy:      # the portal's proxy says under which name it serves kb
+        root = proxy.get(f"{guarded.url}/config", headers={"X-Forwarded-Host": "kb.portal.example",
+                                                           "X-Forwarded-Proto": "https"}).json()["root"]
+    assert root == "https://kb.portal.example"
+
+
+# ------------------------------------------------------------------ cost bounded before work starts
+
+@pytest.mark.parametrize("char", ["\ufdfa", "\u33af", "\u3250", "\ufb03"])   # NFKC: 18, 6, 3 and 3 characters
+def test_a_question_is_measured_after_normalising(plain, kb, char):
+    import unicodedata
+    n = kb.config.max_question_chars // len(unicodedata.normalize("NFKC", char)) + 1
+    question = "What is cgroupfs? " + char * n
+    assert len(question) <= kb.config.max_question_chars
+    r = plain.post("/api/v1/ask", json={"question": question})
+    assert r.status_code == 413 and "too long" in r.json()["detail"]
+    with pytest.raises(KbError, match="too long"):
+        kb.ask(question)
+
+
+def test_what_is_embedded_for_a_question_is_bounded_whatever_the_history(kb):
+    from kb.retrieval import Retriever
+
+    class Spy:
+        def __init__(self, inner):
+            self.inner, self.texts = inner, []
+
+        def embed_query(self, text):
+            self.texts.append(text)
+            return self.inner.embed_query(text)
+
+    spy = Spy(kb.embedder)
+    hits = Retriever(kb.index, spy).search("What is cgroupfs?", k=3, context="\ufdfa" * 1000)
+    assert hits and len(spy.texts) == 2 and max(map(len, spy.texts)) <= 1000
+    assert spy.texts[1].endswith("What is cgroupfs?")        # the question itself is kept whole
+
+
+def test_questions_past_the_engines_slots_wait_or_are_refused_and_a_timed_out_one_never_starts(kb, tmp_path):
+    """One answer at a time, two may wait: of five slow questions at once one starts, two time out waiting (504)
+    without ever starting, and two are refused at once (503) — no threads left computing for askers who left."""
+    import threading
+    cfg = dataclasses.replace(kb.config, data_dir=tmp_path, rate_limit=0, api_concurrency=1, queue_size=2,
+                              request_timeout=1.0)
+    tricky = Tricky(kb, slow=2.0)
+    with ServerThread(create_app(tricky, config=cfg), cfg) as server:
+        codes, took = {}, {}
+
+        def ask(i):
+            with client(f"127.0.3.{i}") as c:
+                t0 = time.monotonic()
+                codes[i] = c.post(f"{server.url}/api/v1/ask", json={"question": "What is cgroupfs? slowly"}).status_code
+                took[i] = time.monotonic() - t0
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(5)]
+        for t in threads:
+            t.start()
+            time.sleep(0.05)
+        for t in threads:
+            t.join()
+        time.sleep(2.5)                         # long enough for any started answer to finish
+        assert sorted(codes.values()) == [503, 503, 504, 504, 504], codes
+        assert tricky.started == 1
+        assert max(took[i] for i in codes if codes[i] == 503) < 0.9       # refused before any waiting
+        r = httpx.get(f"{server.url}/api/v1/search", params={"q": "cgroupfs"})
+        assert r.status_code == 200 and r.json()["hits"]                    # and the slot came back
+
+
+# ------------------------------------------------------------------ connections
+
+@pytest.fixture(scope="module")
+def strict(kb, tmp_path_factory):
+    """A server that wants request headers within 1 s and a response within 1 s."""
+    cfg = dataclasses.replace(kb.config, data_dir=tmp_path_factory.mktemp("strict"), rate_limit=0, header_timeout=1.0,
+                              request_timeout=1.0)
+    with ServerThread(create_app(kb, config=cfg), cfg) as server:
+        yield server
+
+
+def connect(url):
+    import socket
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def closed_within(sock, seconds: float, trickle: bytes = b"") -> tuple[bool, bytes]:
+    """(closed by the server within `seconds`, what it sent), sending one byte of `trickle` every 0.2 s."""
+    import socket
+    got, deadline = b"", time.monotonic() + seconds
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            if trickle:
+                try:
+                    sock.sendall(trickle[:1])
+                except OSError:
+                    return True, got
+                trickle = trickle[1:]
+            continue
+        except OSError:
+            return True, got
+        if not chunk:
+            return True, got
+        got += chunk
+    return False, got
+
+
+def test_a_connection_that_does_not_send_its_headers_in_time_is_closed(strict):
+    silent, partial = connect(strict.url), connect(strict.url)
+    partial.sendall(b"GET /healthz HTTP/1.1\r\nHost: kb\r\nX-Slow: ")
+    with silent, partial:
+        assert closed_within(silent, 3)[0] and closed_within(partial, 3, trickle=b"a" * 100)[0]
+    # A kept-alive connection gets the same time for its next request's headers.
+    with connect(strict.url) as kept:
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: kb\r\n\r\n")
+        closed, got = closed_within(kept, 3, trickle=b"GET /healthz HTTP/1.1\r\nHost: kb\r\nX: " + b"a" * 100)
+        assert got.startswith(b"HTTP/1.1 200") and closed
+
+
+def test_a_slow_body_is_cut_off_by_the_response_timeout(strict):
+    with connect(strict.url) as sock:
+        sock.sendall(b"POST /api/v1/ask HTTP/1.1\r\nHost: kb\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 200\r\n\r\n{")
+        t0 = time.monotonic()
+        closed, got = closed_within(sock, 4, trickle=b'"question": "What is cgroupfs?"' + b" " * 160)
+    assert got.startswith(b"HTTP/1.1 504") and closed and time.monotonic() - t0 < 3
+
+
+def test_the_log_says_each_kind_of_fault_once_a_minute():
+    import logging
+
+    from kb.connections import LogLimiter
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    logger = logging.getLogger("kb.test-log-limiter")
+    logger.propagate, handler, limiter = False, Keep(), LogLimiter(interval=0.5)
+    logger.addHandler(handler)
+    logger.addFilter(limiter)
+    try:
+        for i in range(1000):
+            try:
+                raise ConnectionResetError(f"peer {i}")
+            except ConnectionResetError:
+                logger.exception("connection %d failed", i)
+            logger.warning("Invalid HTTP request received.")
+        time.sleep(0.6)
+        logger.warning("Invalid HTTP request received.")
+    finally:
+        logger.removeHandler(handler)
+    assert len(records) == 3 and sum("Traceback" in r for r in records) == 1
+    assert records[2].startswith("Invalid HTTP request received. (999 more like this in the last")
+
+
+# ------------------------------------------------------------------ feedback, rate-limited like questions
+
+def test_feedback_counts_against_the_same_rate_limit(guarded):
+    with client("127.0.0.15") as c:
+        codes = [c.post(f"{guarded.url}/api/v1/feedback", json={"rating": "up", "question": "q"}).status_code
+                 for _ in range(7)]
+    assert codes == [201] * 5 + [429] * 2
+
+
+def test_worker_processes_share_one_bucket_per_client_or_each_allows_its_share(tmp_path, caplog):
+    from kb.guard import RateLimit
+    one, two = (RateLimit(None, per_minute=12, burst=5, workers=2, shared=tmp_path / "ratelimit.sqlite3")
+                for _ in range(2))
+    waits = [w.wait("203.0.113.9") for _ in range(5) for w in (one, two)]
+    assert waits[:5] == [0] * 5 and all(w > 0 for w in waits[5:])        # 5 in all, not 5 each
+    assert one.wait("203.0.113.10") == 0                                    # another client, its own bucket
+    # Where the file cannot be made, each of the 2 workers allows half, and the log says so once.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with caplog.at_level("WARNING", logger="kb"):
+        alone = RateLimit(None, per_minute=12, burst=5, workers=2, shared=blocker / "ratelimit.sqlite3")
+    assert (alone.rate * 60, alone.burst) == (6, 2) and len(caplog.records) == 1
+    assert [alone.wait("203.0.113.9") for _ in range(3)].count(0) == 2

@@ -1,5 +1,6 @@
-"""A bounded soak on loopback (benchmarks/soak.py): 16 clients mixing questions, bad requests, path probes and
-feedback against a real server process; no 5xx, no feedback line lost, memory flat.
+"""Real server processes on loopback (benchmarks/soak.py): a bounded soak (16 clients mixing questions, bad
+requests, path probes and feedback; no 5xx, no feedback line lost, memory flat), a flood of half-open connections,
+and the rate limit of `kb serve --workers 2`.
 
 The CI variant runs 15 s; the long one (60 s) is marked `soak` and runs with:  python -m pytest -m soak
 """
@@ -42,3 +43,25 @@ def test_soak_15_seconds(tmp_path):
 @pytest.mark.soak
 def test_soak_60_seconds(tmp_path):
     check(run(tmp_path, 60))
+
+
+def test_half_open_connections_past_the_file_limit_do_not_lock_out_healthz_or_flood_the_log(tmp_path):
+    """400 connections that never finish their headers, against a server allowed 256 open files (its own soft
+    limit, set in the child process): /healthz still answers within a second, and the log stays a few lines."""
+    with soak.ServerProcess(tmp_path, nofile=256) as server:
+        r = soak.half_open(server, connections=400, seconds=5)
+    print(r, "".join(server.log[-10:]))
+    assert r["healthz"] == [200] * 5 and r["healthz_max_s"] < 1.0, r
+    assert r["log_lines"] <= 10 and r["log_bytes"] < 4000, server.log[-10:]
+
+
+def test_two_workers_share_one_rate_limit(tmp_path):
+    env = {"KB_WORKERS": "2", "KB_RATE_LIMIT": "12", "KB_RATE_BURST": "5"}
+    with soak.ServerProcess(tmp_path, env) as server:
+        import httpx
+        soak.wait_for_workers(server, 2)
+        codes = []
+        for _ in range(20):           # a new connection each time, so both workers take their share
+            with httpx.Client(timeout=30) as c:
+                codes.append(c.get(f"{server.url}/api/v1/search", params={"q": "cgroupfs", "k": 1}).status_code)
+    assert codes.count(200) <= 6 and set(codes) == {200, 429}, codes       # 5 at once, 1 more after 5 s at most

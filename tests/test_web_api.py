@@ -104,6 +104,87 @@ def test_feedback_is_appended_to_a_jsonl_file_created_on_first_use(client, data_
     assert client.post("/api/v1/feedback", json={"rating": "meh", "question": "q"}).status_code == 422
 
 
+def feedback_api(kb, data_dir, **settings):
+    """Only the REST API, writing feedback to `data_dir`."""
+    from fastapi.exceptions import RequestValidationError
+
+    from kb.web import _validation_error
+    app = FastAPI()
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(api_router(kb, dataclasses.replace(kb.config, data_dir=data_dir, rate_limit=0, **settings)))
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_feedback_fields_and_records_are_capped(kb, tmp_path):
+    api = feedback_api(kb, tmp_path)
+    base = {"rating": "down", "question": "What is cgroupfs?", "answer": "…"}
+    too_big = [{**base, "citations": [{"n": 1, "quote": "x" * 100_000}]},           # one huge quote
+               {**base, "citations": [{"n": i, "quote": "q"} for i in range(21)]},  # too many citations
+               {**base, "citations": [{"n": 1, "document": "d" * 600}]},
+               {**base, "question": "q" * 2001}, {**base, "answer": "a" * 10_001}, {**base, "comment": "c" * 2001}]
+    for body in too_big:
+        r = api.post("/api/v1/feedback", json=body)
+        assert r.status_code == 422 and r.json()["detail"], body.keys()
+    # An answer's own citations (with keys feedback does not keep) are fine, and the record stays small.
+    answer = kb.ask("What is cgroupfs?").to_dict()
+    full = {**base, "answer": answer["text"], "citations": [{**c, "quote": "x" * 2000} for c in answer["citations"]]}
+    assert api.post("/api/v1/feedback", json=full).status_code == 201
+    line = (tmp_path / "feedback.jsonl").read_bytes()
+    assert line.count(b"\n") == 1 and len(line) < 64 * 1024
+    assert set(json.loads(line)["citations"][0]) == {"n", "document", "doc_id", "para_id", "quote"}
+
+
+def test_feedback_with_a_lone_surrogate_anywhere_gets_422_not_500(kb, tmp_path):
+    api = feedback_api(kb, tmp_path)
+    for body in (b'{"rating": "up", "question": "q", "citations": [{"n": 1, "quote": "\\udc00x"}]}',
+                 b'{"rating": "up", "question": "q", "comment": "\\ud83d"}',
+                 b'{"rating": "up", "question": "q", "citations": [{"n": 1, "document": "\\udfff"}]}'):
+        r = api.post("/api/v1/feedback", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/json", (body, r.text)
+
+
+def test_each_feedback_record_is_one_line_for_any_line_reader(kb, tmp_path):
+    from kb.feedback import record_feedback
+    api = feedback_api(kb, tmp_path)
+    breaks = "a\u2028b\u2029c\x85d\x1ee\x1cf\x1dg\x0bh\x0ci\rj\nk"
+    for field in ("question", "answer", "comment"):
+        assert api.post("/api/v1/feedback", json={"rating": "up", "question": "q", field: breaks}).status_code == 201
+    # The chat's path (record_feedback itself) is as careful, a lone surrogate included.
+    record_feedback(tmp_path / "feedback.jsonl", "up", {"question": "q\ud800", "text": breaks,
+                                                       "citations": [{"quote": breaks}]})
+    text = (tmp_path / "feedback.jsonl").read_text(encoding="utf-8")
+    lines = text.splitlines()                       # Python's splitlines() ends a line at every one of them
+    assert len(lines) == 4 and text.count("\n") == 4
+    rows = [json.loads(line) for line in lines]
+    assert [rows[0]["question"], rows[1]["answer"], rows[2]["comment"], rows[3]["answer"]] == [breaks] * 4
+    assert rows[3]["citations"][0]["quote"] == breaks and rows[3]["question"] == "q\ud800"
+
+
+def test_the_feedback_file_is_rotated_past_feedback_max_mb(kb, tmp_path):
+    api = feedback_api(kb, tmp_path, feedback_max_mb=0.01)        # about 10 kB
+    for i in range(30):
+        r = api.post("/api/v1/feedback", json={"rating": "up", "question": f"q{i}", "answer": "a" * 1000})
+        assert r.status_code == 201
+    now, old = tmp_path / "feedback.jsonl", tmp_path / "feedback.jsonl.1"
+    assert now.stat().st_size <= 0.01 * 1024 * 1024 and old.stat().st_size <= 0.01 * 1024 * 1024
+    assert json.loads(now.read_text().splitlines()[-1])["question"] == "q29"      # the newest is kept
+    assert not (tmp_path / "feedback.jsonl.2").exists()
+
+
+def test_feedback_to_a_data_folder_that_cannot_be_written_gets_503_and_one_log_line(kb, tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    api = feedback_api(kb, blocker / "data")
+    with caplog.at_level("WARNING", logger="kb"):
+        r = api.post("/api/v1/feedback", json={"rating": "up", "question": "q"})
+    assert r.status_code == 503 and r.headers["content-type"] == "application/json"
+    assert "Feedback cannot be saved" in r.json()["detail"] and "反馈" in r.json()["detail"]
+    assert str(blocker) not in r.text                      # the folder is named in the log, not to the asker
+    lines = [rec for rec in caplog.records if rec.name == "kb"]
+    assert len(lines) == 1 and str(blocker) in lines[0].getMessage() and "KB_DATA_DIR" in lines[0].getMessage()
+    assert lines[0].exc_info is None
+
+
 def test_healthz_docs_and_openapi(client):
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["chunks"] > 0 and h["documents"] == 2

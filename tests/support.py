@@ -1,0 +1,116 @@
+"""Helpers shared by the tests and benchmarks/reliability.py: a real engine with tricks, a server on a loopback
+port, raw HTTP requests. Imported by conftest.py and by the benchmark (which puts tests/ on sys.path)."""
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+
+
+class Recorder:
+    """A KnowledgeBase that remembers what it was asked (question, history), to check what the web layer passes."""
+
+    def __init__(self, kb):
+        self._kb, self.asked = kb, []
+
+    def ask(self, question, k=None, history=None, stream=False):
+        self.asked.append((question, list(history or [])))
+        return self._kb.ask(question, k=k, history=history, stream=stream)
+
+    def __getattr__(self, name):
+        return getattr(self._kb, name)
+
+
+class Tricky(Recorder):
+    """The real engine, except: "slowly" in a question takes `slow` seconds; "explode" raises with internals in the
+    message; a streamed answer whose question says "pause" sends its first piece at once and the rest 1.5 s later.
+    `started` counts the questions whose work began (a question refused before starting is not counted)."""
+
+    def __init__(self, kb, slow: float = 3.0):
+        super().__init__(kb)
+        self.slow, self.started = slow, 0
+
+    def ask(self, question, k=None, history=None, stream=False):
+        self.started += 1
+        if "explode" in question:
+            raise RuntimeError("secret internals /srv/kb/config")
+        if "slowly" in question:
+            time.sleep(self.slow)
+        if stream and "pause" in question:
+            return self._paused(question)
+        return self._kb.ask(question.replace("slowly", ""), k=k, history=history, stream=stream)
+
+    def _paused(self, question):
+        events = self._kb.ask(question, stream=True)
+        yield next(events)
+        time.sleep(1.5)
+        yield from events
+
+
+def free_socket():
+    """A listening-ready socket bound to a free port on 127.0.0.1."""
+    import socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class ServerThread:
+    """An ASGI app served by uvicorn in a background thread on a free loopback port, with kb serve's options."""
+
+    def __init__(self, app, config=None, **options):
+        import uvicorn
+
+        from kb.config import Config
+        from kb.web import uvicorn_options
+        self.sock = free_socket()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        opts = {**uvicorn_options(config or Config()), "timeout_graceful_shutdown": 1, **options}
+        self.server = uvicorn.Server(uvicorn.Config(app, **opts))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "test server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def client(source: str = "127.0.0.1", timeout: float = 30):
+    """An HTTP client whose connections come from the loopback address `source` (its own rate-limit bucket)."""
+    import httpx
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=timeout)
+
+
+def raw_get(url: str, path: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None,
+            source: str = "127.0.0.10") -> tuple[int, str]:
+    """(status, body text) for `path` sent exactly as written: no client-side normalising of ../ or %2e."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30, source_address=(source, 0))
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def read_sse(lines):
+    """(event, data) pairs, in order, from the lines of a text/event-stream response whose data is JSON."""
+    import json
+    event, data = None, []
+    for line in lines:
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line and data:
+            yield event, json.loads("\n".join(data))
+            event, data = None, []
