@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from array import array
 import os
+from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from .text import tokenize
 
 K1, B = 1.5, 0.75
 
@@ -81,9 +80,6 @@ class BM25:
             scores[self.indices[s:e]] += self.data[s:e]
         return scores
 
-    def chunk_tokens(self, i: int) -> list[str]:
-        return [self.vocab[t] for t in self.tokens[self.token_ptr[i]:self.token_ptr[i + 1]]]
-
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
@@ -99,9 +95,13 @@ class BM25:
         return cls(vocab, *arrays)
 
 
-def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, progress: bool = True) -> BM25:
+Tokenize = Callable[[str], list[str]]
+
+
+def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, tokenize: Tokenize,
+               progress: bool = True) -> BM25:
     """BM25 over every chunk's tokens; `previous` = (chunk ids, BM25) of the live version, whose tokens
-    are reused for every chunk with the same content hash, so only new chunks are tokenized."""
+    are reused for every chunk with the same content hash, so only new chunks are `tokenize`d."""
     old_rows = {k: i for i, k in enumerate(previous[0])} if previous else {}
     old = previous[1] if previous else None
     reuse = [(i, old_rows[c.id]) for i, c in enumerate(chunks) if c.id in old_rows]
@@ -109,7 +109,7 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, progress: 
 
     ids = {t: i for i, t in enumerate(old.vocab)} if old else {}
     fresh, fresh_len = array("i"), np.zeros(len(todo), dtype=np.int64)     # 4 bytes a token, not a Python int
-    for j, toks in enumerate(_tokenize_many([chunks[i].embed_text for i in todo], progress)):
+    for j, toks in enumerate(_tokenize_many([chunks[i].embed_text for i in todo], tokenize, progress)):
         fresh.extend(ids.setdefault(t, len(ids)) for t in toks)     # ids at once: a million chunks' strings won't fit
         fresh_len[j] = len(toks)
 
@@ -135,7 +135,7 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, progress: 
     return BM25.build(vocab, tokens, ptr)
 
 
-def _tokenize_many(texts: list[str], progress: bool):
+def _tokenize_many(texts: list[str], tokenize: Tokenize, progress: bool):
     """`tokenize` over many texts, yielded in order; one process per core for large builds (jieba is pure Python)."""
     from tqdm.auto import tqdm
     bar = tqdm(total=len(texts), unit="chunk", desc="tokenizing", disable=not progress or len(texts) < 2000,
@@ -149,12 +149,23 @@ def _tokenize_many(texts: list[str], progress: bool):
         from concurrent.futures import ProcessPoolExecutor
         tokenize("")           # load jieba once, before forking, so the workers share it
         batches = [texts[i:i + 2000] for i in range(0, len(texts), 2000)]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        # Forked workers inherit `tokenize` (initargs are not pickled under fork), then tokenize batch after batch.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_uses, initargs=(tokenize,)) as pool:
             for part in pool.map(_tokenize_batch, batches):
                 yield from part
                 bar.update(len(part))
     bar.close()
 
 
+_worker_tokenize: Tokenize | None = None     # set only inside a forked tokenizing worker
+
+
+def _worker_uses(tokenize: Tokenize) -> None:
+    global _worker_tokenize
+    _worker_tokenize = tokenize
+
+
 def _tokenize_batch(texts: list[str]) -> list[list[str]]:
-    return [tokenize(t) for t in texts]
+    assert _worker_tokenize is not None
+    return [_worker_tokenize(t) for t in texts]

@@ -33,14 +33,13 @@ class Config:
     chunk_chars: int = 400                 # a chunk packs whole sentences up to this many characters
 
     # --- index
-    index_type: str = "auto"               # "flat" (exact), "hnsw" (approximate), or "auto": flat up to hnsw_above chunks
-    hnsw_above: int = 200_000
+    index_type: str = "auto"               # "flat" (exact); "ivf" or "hnsw" (approximate); "auto": flat, then IVF ...
+    approximate_above: int = 200_000       # ... above this many chunks (KB_HNSW_ABOVE, its old name, still works)
 
     # --- embedding
     embedder: str = "e5"                   # "e5" (bundled) or "st:<model name or local path>"
     query_prompt: str = ""                 # sentence-transformers only, e.g. "query: "
     passage_prompt: str = ""
-    batch_size: int = 32
 
     # --- retrieval
     k: int = 5                             # sources returned by search / considered by ask
@@ -107,6 +106,8 @@ class Config:
         """Defaults, then KB_* environment variables, then explicit keyword overrides (None is ignored)."""
         env = os.environ if env is None else env
         values = {}
+        if env.get("KB_HNSW_ABOVE") and not env.get("KB_APPROXIMATE_ABOVE"):    # deprecated name of the same knob
+            values["approximate_above"] = int(env["KB_HNSW_ABOVE"])
         for f in dataclasses.fields(cls):
             raw = env.get(f"KB_{f.name.upper()}")
             if raw is not None and raw != "":

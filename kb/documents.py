@@ -134,7 +134,6 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
         author=str(meta["author"]) if meta.get("author") else None,
         url=str(meta["url"]) if meta.get("url") else None,
         translation_of=_resolve(rel, meta.get("translation_of")),
-        links=links,
     )
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from .bm25 import BM25, build_bm25
 from .embedding import EmbeddingCache, query_key
 from .errors import IndexProblem
+from .text import Tokenizer, default_tokenizer
 from .types import Chunk, Document
 
 __all__ = ["FORMAT", "Index", "ChunkTable", "EmbeddingCache", "build_index", "load_index"]
@@ -167,18 +168,22 @@ class Index:
 # ---------------------------------------------------------------- building
 
 def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: dict, index_dir: Path,
-                progress: bool = True, write: bool = True, index_type: str = "auto", hnsw_above: int = 200_000) -> Index:
+                progress: bool = True, write: bool = True, index_type: str = "auto", approximate_above: int = 200_000,
+                tokenizer: Tokenizer | None = None) -> Index:
     """Embed (reusing cached vectors), tokenize (reusing the live version's tokens), index and save atomically.
 
     With write=False (read-only deployment) nothing is written and the index lives in memory.
-    `index_type`: "flat" (exact), "ivf" or "hnsw" (approximate), or "auto": flat up to `hnsw_above` chunks, then IVF.
+    `index_type`: "flat" (exact), "ivf" or "hnsw" (approximate), or "auto": flat up to `approximate_above` chunks,
+    then IVF. `tokenizer`: the knowledge base's (default: kb's dictionary only); its hash is the manifest's "dictionary".
     """
+    tokenizer = tokenizer or default_tokenizer()
+    manifest = {**manifest, "dictionary": tokenizer.hash}     # the tokens BM25 holds are this tokenizer's
     meta = _docs_meta(docs)
     cache = EmbeddingCache(index_dir / "embeddings", embedder.id, embedder.dim, writable=write)
     vectors = cache.embed(chunks, embedder, progress=progress)
-    dense = _dense_index(vectors, embedder.dim, index_type, hnsw_above)
+    dense = _dense_index(vectors, embedder.dim, index_type, approximate_above)
     del vectors
-    bm25 = build_bm25(chunks, _previous_bm25(index_dir, manifest), progress) if chunks else None
+    bm25 = build_bm25(chunks, _previous_bm25(index_dir, manifest), tokenizer.tokenize, progress) if chunks else None
     nulls = _null_questions()
     manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks),
                 "documents": len(docs), "faiss": type(dense).__name__,

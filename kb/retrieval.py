@@ -10,15 +10,16 @@ import numpy as np
 
 from .index import Index
 from .spelling import corrected
-from .text import normalize, tokenize
+from .text import Tokenizer, normalize
 from .types import Hit
 
 
 class Retriever:
     max_passage_chars = 1200   # a paragraph up to this long is cited whole, not just its closest chunk
 
-    def __init__(self, index: Index, embedder, candidates: int = 30, rrf_k: int = 60, bm25_weight: float = 1.0):
-        self.index, self.embedder = index, embedder
+    def __init__(self, index: Index, embedder, tokenizer: Tokenizer, candidates: int = 30, rrf_k: int = 60,
+                 bm25_weight: float = 1.0):
+        self.index, self.embedder, self.tokenizer = index, embedder, tokenizer
         self.candidates, self.rrf_k, self.bm25_weight = candidates, rrf_k, bm25_weight
 
     def search(self, query: str, k: int = 5, lang: str | None = None, context: str = "") -> list[Hit]:
@@ -42,7 +43,7 @@ class Retriever:
             found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
             dense = dense or found
             ranked.append((list(found), weight))
-            tokens = [i for i in map(ix.vocab_id, corrected(ix, tokenize(text))) if i is not None]
+            tokens = [i for i in map(ix.vocab_id, corrected(ix, self.tokenizer.tokenize(text))) if i is not None]
             if tokens and self.bm25_weight > 0:
                 top, _ = ix.bm25.top(tokens, depth)
                 ranked.append((top.tolist(), weight * self.bm25_weight))
