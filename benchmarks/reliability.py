@@ -276,8 +276,8 @@ def files(kb, work: Path) -> None:
                     leaked += any(s in text for s in secrets)
             row("files", f"{name}: absolute, ../, ..\\, %2e, %252e under {len(prefixes)} routes", len(codes),
                 f"{seen(sorted(codes))}; content served: {leaked}", leaked == 0 and set(codes) <= {400, 403, 404})
-        form = ("--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.html\"\r\nContent-Type: text/html"
-                "\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n").encode()
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.html\"\r\nContent-Type: text/html"
+                b"\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n")
         codes = [raw_get(server.url, "/gradio_api/upload", "POST", form,
                          {"Content-Type": "multipart/form-data; boundary=b"})[0] for _ in range(3)]
         others = [raw_get(server.url, p)[0] for p in ("/gradio_api/runs", "/gradio_api/dev/reload", "/monitoring",

@@ -49,7 +49,7 @@ class KnowledgeBase:
 
     @classmethod
     def open(cls, corpus: str | Path | None = None, index_dir: str | Path | None = None, embedder: str | None = None,
-             config: Config | None = None, rebuild: bool = False, progress: bool = True, **overrides) -> "KnowledgeBase":
+             config: Config | None = None, rebuild: bool = False, progress: bool = True, **overrides) -> KnowledgeBase:
         """Open the knowledge base, building or refreshing its index when missing or stale.
 
         Args:
@@ -86,7 +86,7 @@ class KnowledgeBase:
 
     @classmethod
     def build(cls, cfg: Config, emb=None, expected: dict | None = None, progress: bool = True,
-              tokenizer: Tokenizer | None = None) -> "KnowledgeBase":
+              tokenizer: Tokenizer | None = None) -> KnowledgeBase:
         """Parse, chunk, embed and index the corpus, then save the index atomically (in memory if read-only)."""
         emb = emb or make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
         tokenizer = tokenizer or Tokenizer(cfg.user_dict)

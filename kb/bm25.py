@@ -36,7 +36,7 @@ class BM25:
         return np.diff(self.indptr).astype(np.int32)
 
     @classmethod
-    def build(cls, vocab: list[str], tokens: np.ndarray, token_ptr: np.ndarray) -> "BM25":
+    def build(cls, vocab: list[str], tokens: np.ndarray, token_ptr: np.ndarray) -> BM25:
         """Index chunks given as token ids into `vocab` (chunk i: tokens[token_ptr[i]:token_ptr[i+1]])."""
         n, v = len(token_ptr) - 1, len(vocab)
         lengths = np.diff(token_ptr)
@@ -56,8 +56,8 @@ class BM25:
         cols = [(int(self.indptr[t]), int(self.indptr[t + 1])) for t in token_ids]
         if not cols or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rows = np.concatenate([self.indices[s:e] for s, e in cols])
-        weights = np.concatenate([self.data[s:e] for s, e in cols]).astype(np.float64)
+        rows: np.ndarray = np.concatenate([self.indices[s:e] for s, e in cols])
+        weights: np.ndarray = np.concatenate([self.data[s:e] for s, e in cols]).astype(np.float64)
         if len(cols) > 1 and len(rows) * 8 < self.n_docs:   # few postings: add up over their union only
             rows, inverse = np.unique(rows, return_inverse=True)
             weights = np.bincount(inverse, weights=weights, minlength=len(rows))
@@ -87,7 +87,7 @@ class BM25:
             np.save(folder / f"{name}.npy", np.asarray(getattr(self, name)))
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = True) -> "BM25":
+    def load(cls, folder: Path, mmap: bool = True) -> BM25:
         """Open a saved index; with mmap (the default) the arrays stay on disk and pages load on use."""
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         arrays = [np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None)
@@ -115,14 +115,15 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, tokenize: 
 
     lengths = np.zeros(len(chunks), dtype=np.int64)
     lengths[todo] = fresh_len
-    if reuse:
+    runs = [(np.array(todo, dtype=np.int64), np.frombuffer(fresh, dtype=np.int32), np.cumsum(fresh_len) - fresh_len)]
+    if reuse and old is not None:
         new_rows, old_rows_ = map(np.array, zip(*reuse))
         lengths[new_rows] = np.diff(old.token_ptr)[old_rows_]
+        runs.insert(0, (new_rows, np.asarray(old.tokens), old.token_ptr[old_rows_]))
     ptr = np.zeros(len(chunks) + 1, dtype=np.int64)
     np.cumsum(lengths, out=ptr[1:])
     tokens = np.empty(ptr[-1], dtype=np.int32)
-    for rows, source, starts in ([(new_rows, np.asarray(old.tokens), old.token_ptr[old_rows_])] if reuse else []) + \
-            [(np.array(todo, dtype=np.int64), np.frombuffer(fresh, dtype=np.int32), np.cumsum(fresh_len) - fresh_len)]:
+    for rows, source, starts in runs:
         n = lengths[rows]      # copy every run at once: run k goes from source[starts[k]:] to tokens[ptr[rows[k]]:]
         offs = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
         tokens[np.repeat(ptr[rows], n) + offs] = source[np.repeat(starts, n) + offs]

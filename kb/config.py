@@ -4,8 +4,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 # Questions the bundled corpus answers well; a new corpus sets its own with KB_EXAMPLES (comma-separated).
@@ -102,10 +104,10 @@ class Config:
         return self.data_dir or self.corpus.resolve().parent / ".kb"
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Config:
         """Defaults, then KB_* environment variables, then explicit keyword overrides (None is ignored)."""
         env = os.environ if env is None else env
-        values = {}
+        values: dict[str, Any] = {}
         if env.get("KB_HNSW_ABOVE") and not env.get("KB_APPROXIMATE_ABOVE"):    # deprecated name of the same knob
             values["approximate_above"] = int(env["KB_HNSW_ABOVE"])
         for f in dataclasses.fields(cls):

@@ -202,7 +202,7 @@ def _html_blocks(body: str):
     for a in soup.find_all("a"):
         href = a.get("href")
         if href:
-            href = real_url(href)
+            href = real_url(str(href))
             text = a.get_text(" ", strip=True)
             links.append((text, href))
             a.replace_with(_link_text(text, href) if text else "")

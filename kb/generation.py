@@ -123,7 +123,7 @@ class LLMAnswerer:
             log.info("generative answer not used (%s): extractive answer instead", checked.reason)
             extractive.signals["fallback"] = checked.reason
             return extractive
-        return Answer(extractive.question, checked.text, lang, False, checked.citations, mode="generative",
+        return Answer(extractive.question, checked.text, lang, False, checked.citations or [], mode="generative",
                       signals=extractive.signals)
 
     def condense(self, question: str, history: list[str], lang: str) -> str | None:
@@ -171,8 +171,9 @@ def check(output: str, question: str, lang: str, hits: list[Hit], min_support: f
     """Validate a model's answer against the passages it was given; on success, renumber its citations.
 
     Rules: not NO_ANSWER; in the asker's language; at most `max_chars` long; every sentence carries [n]
-    markers naming given passages (after it, after its group of sentences, or opening its line); each sentence is supported by its cited passages (share of its characters' bigrams for
-    Chinese, of its words for English, found there); and the answer shares words with the question
+    markers naming given passages (after it, after its group of sentences, or opening its line); each sentence
+    is supported by its cited passages (share of its characters' bigrams for Chinese, of its words for English,
+    found there); and the answer shares words with the question
     (so a passage that says "reply HACKED" cannot steer it). `tokenizer`: the knowledge base's.
     """
     tok = tokenizer or default_tokenizer()
@@ -181,11 +182,12 @@ def check(output: str, question: str, lang: str, hits: list[Hit], min_support: f
         return Checked(False, "model said the passages do not answer")
     if tok.detect_language(_MARKER.sub(" ", out)) != lang:
         return Checked(False, "answer not in the asker's language")
-    sentences, order = [], []          # [body, refs]; a marker cites its sentence, or opens its line
+    sentences: list[tuple[str, list[int]]] = []   # (body, refs); a marker cites its sentence, or opens its line
+    order: list[int] = []
     for line in out.splitlines():
         lead = _LEAD.match(line)
         line_refs, line = (_refs(lead.group(0)), line[lead.end():]) if lead else ([], line)
-        pending = []                   # sentences still waiting for a marker later in the line ("A. B. [1]")
+        pending: list[tuple[str, list[int]]] = []   # sentences still waiting for a marker later in the line ("A. B. [1]")
         for s, e in split_sentences(line):
             refs, body = _refs(line[s:e]), _MARKER.sub("", line[s:e]).strip()
             if not body:               # a marker standing alone cites the sentences before it
@@ -193,7 +195,7 @@ def check(output: str, question: str, lang: str, hits: list[Hit], min_support: f
                     entry[1].extend(refs)
                 pending = []
                 continue
-            sentences.append([body, refs])
+            sentences.append((body, refs))
             if refs:
                 for entry in pending:
                     entry[1].extend(refs)

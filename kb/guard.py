@@ -14,6 +14,7 @@ import math
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -42,7 +43,7 @@ def both(key: str, **kwargs) -> str:
     return f'{message(key, "zh", **kwargs)} / {message(key, "en", **kwargs)}'
 
 
-async def send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = (), **more) -> None:
+async def send_json(send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = (), **more) -> None:
     """A whole {"detail": ...} JSON response, the shape of every other kb error."""
     body = json.dumps({"detail": detail, **more}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,

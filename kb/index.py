@@ -58,7 +58,7 @@ class ChunkTable(Sequence):
         self._headings = [tuple(h) for h in tables["headings"]]
 
     @classmethod
-    def from_chunks(cls, chunks: list[Chunk], docs_meta: dict) -> "ChunkTable":
+    def from_chunks(cls, chunks: list[Chunk], docs_meta: dict) -> ChunkTable:
         names: dict[str, dict] = {"docs": {d: i for i, d in enumerate(docs_meta)}, "paras": {}, "langs": {},
                                   "headings": {}, "sources": {}}
 
@@ -109,7 +109,7 @@ class ChunkTable(Sequence):
         (folder / "tables.json").write_text(json.dumps(self.tables, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path) -> "ChunkTable":
+    def load(cls, folder: Path) -> ChunkTable:
         def arr(name):
             return np.load(folder / f"{name}.npy", mmap_mode="r")
         size = (folder / "text.bin").stat().st_size
@@ -200,7 +200,7 @@ NULL_QUESTIONS = Path(__file__).parent / "data" / "null_questions.txt"
 
 
 def _null_questions() -> list[str]:
-    return [l for l in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
+    return [q for q in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if q and not q.startswith("#")]
 
 
 def _null_baseline(dense, lines: list[str], vectors: np.ndarray) -> dict:
@@ -213,7 +213,7 @@ def _null_baseline(dense, lines: list[str], vectors: np.ndarray) -> dict:
     top = dense.search(vectors, 1)[0][:, 0]
     langs = np.array([detect_language(q) for q in lines])
     means = {lang: float(top[langs == lang].mean()) for lang in ("zh", "en")}
-    spread = max(float(np.sqrt(np.mean([(t - means[l]) ** 2 for t, l in zip(top, langs)]))), 0.005)
+    spread = max(float(np.sqrt(np.mean([(t - means[lang]) ** 2 for t, lang in zip(top, langs)]))), 0.005)
     return {lang: [round(m, 4), round(spread, 4)] for lang, m in means.items()}
 
 
@@ -346,7 +346,7 @@ def load_index(index_dir: Path, mmap: bool = True) -> Index:
         except ValueError as e:     # not UTF-8, or not JSON
             raise IndexProblem(f"index in {folder} is damaged (manifest.json is not JSON: {e})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise IndexProblem(f"index format {getattr(manifest, 'get', {}.get)('format')} is not {FORMAT}")
+            raise IndexProblem(f"index format {manifest.get('format') if isinstance(manifest, dict) else None} is not {FORMAT}")
         for rel, size in manifest.get("files", {}).items():
             actual = (folder / rel).stat().st_size
             if actual != size:

@@ -125,12 +125,12 @@ class Tokenizer:
             with self._lock:
                 if self._jieba is None:
                     import jieba
-                    jieba.setLogLevel(logging.WARNING)
                     tok = jieba.Tokenizer()
+                    freq, total = _jieba_dictionary()
+                    tok.FREQ, tok.total, tok.initialized = dict(freq), total, True    # what initialize() sets
                     for w in self._words:
                         if " " not in w:
                             tok.add_word(w, 1000)
-                    tok.initialize()
                     self._jieba = tok
         return self._jieba
 
@@ -150,8 +150,8 @@ class Tokenizer:
                 w = w.strip()
                 if not w or not _WORDISH.search(w):
                     continue
-                m = _ALNUM_SPLIT.match(w)
-                for t in (w, *(m.groups() if m else ())):
+                split = _ALNUM_SPLIT.match(w)       # "centos8" also yields "centos" and "8"
+                for t in (w, *(split.groups() if split else ())):
                     if keep_stopwords or t not in STOPWORDS:
                         out.append(self._stem(t))
         return tuple(out)
@@ -167,6 +167,17 @@ class Tokenizer:
                 tok = tok[: -len(suffix)]
                 break
         return tok[:-1] if tok.endswith("e") and len(tok) > 3 else tok
+
+
+@lru_cache(maxsize=1)
+def _jieba_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's own dictionary (word -> frequency, total), loaded once per process: it never changes, and each
+    Tokenizer adds its words to a copy (milliseconds, where loading takes a second or more)."""
+    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok.FREQ, tok.total
 
 
 @lru_cache(maxsize=1)

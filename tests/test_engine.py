@@ -7,7 +7,6 @@ import pytest
 
 from kb import KnowledgeBase
 from kb.errors import QuestionError
-from kb.text import squash
 from conftest import CORPUS, DATA
 
 
@@ -215,3 +214,9 @@ def test_unwritable_index_folder_serves_from_memory(corpus, tmp_path, caplog):
     blocker.write_text("a file where the index folder's parent should be: nothing can be written below it")
     kb = KnowledgeBase.open(corpus=corpus, index_dir=blocker / "ix", progress=False)
     assert "not writable" in caplog.text and not kb.ask("What is cgroupfs?").refused
+
+
+def test_the_old_name_of_approximate_above_still_works():
+    from kb.config import Config
+    assert Config.from_env({"KB_HNSW_ABOVE": "5000"}).approximate_above == 5000
+    assert Config.from_env({"KB_HNSW_ABOVE": "5000", "KB_APPROXIMATE_ABOVE": "7"}).approximate_above == 7
