@@ -53,7 +53,7 @@ def main():
         try:
             kb = KnowledgeBase.open(corpus=REPO / "corpus", index_dir=Path(tmp) / "index", progress=False,
                                     llm_base_url=url, llm_model=args.llm_model, llm_max_tokens=160)
-            items = [json.loads(l) for l in Path(args.set).read_text(encoding="utf-8").splitlines() if l.strip()]
+            items = [json.loads(line) for line in Path(args.set).read_text(encoding="utf-8").splitlines() if line.strip()]
             modes, reasons, seconds = collections.Counter(), collections.Counter(), []
             for it in items:
                 t0 = time.perf_counter()
@@ -69,7 +69,7 @@ def main():
     asked = sum(n for (_, m), n in modes.items() if not m.startswith("refused"))
     passed = sum(n for (_, m), n in modes.items() if m == "generative")
     report = {"model": args.llm_model, "questions": len(items), "sent_to_model": asked, "passed_checks": passed,
-              "fell_back": asked - passed, "by_language_and_mode": {f"{l} {m}": n for (l, m), n in sorted(modes.items())},
+              "fell_back": asked - passed, "by_language_and_mode": {f"{lang} {m}": n for (lang, m), n in sorted(modes.items())},
               "fallback_reasons": dict(reasons.most_common()), "median_seconds": round(sorted(seconds)[len(seconds) // 2], 2)}
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))

@@ -4,7 +4,8 @@
 
 The floor for a question is embedding it with the bundled model; everything else kb does (FAISS, BM25,
 fusion, answer selection) should add little on top. Each question is embedded bare, then asked, then
-searched, in turn (the order rotating from question to question), so all three see the same machine load; medians and p95 over --passes passes of the
+searched, in turn (the order rotating from question to question), so all three see the same machine load;
+medians and p95 over --passes passes of the
 questions of tests/data/eval.jsonl after one warm-up pass. Also: import + model-load time, a full build
 (fresh folder, every chunk embedded), a rebuild (embeddings cached), and `KnowledgeBase.open()` on the
 built index (imports excluded), of which checking every index file against its manifest checksum
@@ -33,7 +34,7 @@ def main():
     from kb import KnowledgeBase, text
     from kb.embedding import make_embedder
     text.tokenize("预热")                  # jieba's dictionary
-    make_embedder("e5").model              # the bundled model
+    _ = make_embedder("e5").model          # the bundled model
     imports = time.perf_counter() - T0
 
     work = tempfile.mkdtemp(prefix="kb-latency-")

@@ -167,7 +167,7 @@ def _query(spec: dict) -> dict:
 
     from kb import KnowledgeBase
     from kb.embedding import make_embedder
-    make_embedder("e5").model
+    _ = make_embedder("e5").model
     imports = time.perf_counter() - t0
     rss0 = common.rss_mb()
     kb, open_s = common.timed(KnowledgeBase.open, corpus=spec["corpus"], index_dir=spec["index"], progress=False)

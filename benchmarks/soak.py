@@ -4,8 +4,9 @@
 
 The server is `python app.py` on the bundled corpus, as deployed behind the portal's reverse proxy:
 127.0.0.1 is its trusted proxy and each client sends its own X-Forwarded-For, so each has its own rate
-limit; two greedy clients ignore Retry-After, the others wait as told. Every client loops until the time is up, picking at random (seeded): a question from the labelled
-set (REST, sometimes streamed, or through the chat's queue as a new visitor), a search, a feedback post, or a bad request (empty, too long, not JSON,
+limit; two greedy clients ignore Retry-After, the others wait as told. Every client loops until the time
+is up, picking at random (seeded): a question from the labelled set (REST, sometimes streamed, or through
+the chat's queue as a new visitor), a search, a feedback post, or a bad request (empty, too long, not JSON,
 not an object, k=0, not UTF-8, a body over the size limit, a path probe for /etc/passwd or the index),
 or the chat page. At the end: status codes by kind, 5xx (must be 0), feedback lines in the JSONL file
 against the 201 answers (must match, line for line), and the server's resident memory (VmRSS from

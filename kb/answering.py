@@ -9,12 +9,25 @@ question whose detail the text never gives ("how much does a subscription cost?"
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .index import Index
 from .messages import message
 from .spelling import corrected, coverage
-from .text import split_sentences, tokenize
+from .text import Tokenizer, split_sentences
 from .types import Answer, Citation, Hit
+
+# How a candidate sentence scores: the share of the question's weight (idf) it covers, plus these bonuses.
+SOURCES = 3                      # sentences come from the three best sources, ...
+RANK_BONUS = (0.15, 0.08, 0.0)   # ... a little more readily from the better ranked ones
+FITS_BONUS = 0.3                 # a sentence that can answer the question's type ("when" -> a date) goes first
+TYPE_SOURCES = 2                 # a typed question is refused unless one of the two best sources has such a sentence
+CONTEXT_DIVISOR = 3              # the previous question's words count a third as much as the question's own
+# A further sentence joins the answer only if it adds this share of the question's weight not yet covered,
+# and scores at least this fraction of the best sentence: otherwise it is padding.
+MIN_GAIN = 0.2
+MIN_RELATIVE_SCORE = 0.6
+RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
 
 _QTYPES = {
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
@@ -43,9 +56,21 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
     return bool(_FITS[qtype].search(sentence if qtype == "version" else _VERSION.sub(" ", sentence)))
 
 
+@dataclass
+class Unit:
+    """A candidate piece of an answer: a sentence of a source, or a run of clauses of an over-long one."""
+
+    score: float                 # question weight covered, plus the rank and fits bonuses
+    rank: int                    # which source (0 = the best)
+    start: int                   # character offsets into that source's text
+    end: int
+    tokens: set[str]
+    fits: bool                   # can answer the question's type (see `fits`)
+
+
 class Answerer:
-    def __init__(self, index: Index, config):
-        self.index, self.config = index, config
+    def __init__(self, index: Index, config, tokenizer: Tokenizer):
+        self.index, self.config, self.tokenizer = index, config, tokenizer
 
     def answer(self, question: str, lang: str, hits: list[Hit], context: str = "") -> Answer:
         """Compose the answer to `question` from `hits` (best first), or refuse with them as related passages.
@@ -53,50 +78,51 @@ class Answerer:
         `context` (the previous question of a conversation) counts, at a third of the weight, as part of
         the question, so a follow-up like "那 V9 呢？" is judged as "…兼容 CentOS8 吗？那 V9 呢？".
         """
-        cfg = self.config
-        weights = {t: self.index.idf(t) / 3 for t in corrected(self.index, tokenize(context))}
-        weights.update({t: self.index.idf(t) for t in corrected(self.index, tokenize(question))})
+        cfg, ix, tokenize = self.config, self.index, self.tokenizer.tokenize
+        weights = {t: ix.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context))}
+        weights.update({t: ix.idf(t) for t in corrected(ix, tokenize(question))})
         total = sum(weights.values()) or 1.0
-        passages = " ".join(h.text + (h.original or "") for h in hits[:3])
-        unseen = sum(w * (1 - coverage(self.index, t, passages)) for t, w in weights.items()) / total
-        mean, std = self.index.manifest.get("null", {}).get(lang, (0.0, 1.0))
+        passages = " ".join(h.text + (h.original or "") for h in hits[:SOURCES])
+        unseen = sum(w * (1 - coverage(ix, t, passages)) for t, w in weights.items()) / total
+        mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         qtype = next((name for name, rx in _QTYPES.items() if rx.search(question.lower())), None)
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
 
-        units = []   # (score, hit rank, start, end, tokens) of sentences, or clauses of over-long sentences
-        for rank, h in enumerate(hits[:3]):
-            prior = (0.15, 0.08, 0.0)[rank]
+        units = []
+        for rank, h in enumerate(hits[:SOURCES]):
             for s, e in split_sentences(h.text):
                 for cs, ce in ([(s, e)] if e - s <= budget else _clause_windows(h.text, s, e, budget)):
                     toks = set(tokenize(h.text[cs:ce]))
                     cover = sum(w for t, w in weights.items() if t in toks) / total
                     ok = fits(qtype, h.text[cs:ce], question)
-                    units.append((cover + prior + (0.3 if ok else 0.0), rank, cs, ce, toks, ok))
-        units.sort(key=lambda u: -u[0])
+                    units.append(Unit(cover + RANK_BONUS[rank] + (FITS_BONUS if ok else 0.0), rank, cs, ce, toks, ok))
+        units.sort(key=lambda u: -u.score)
 
         refuse = (not units or z < cfg.min_z
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
-                  or (qtype is not None and not any(u[5] for u in units if u[1] < 2)))
+                  or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES)))
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype}
         if refuse:
-            related = [h for h in hits if len(tokenize(h.text)) >= 3][:3]   # not headings like "附："
+            related = [h for h in hits if len(tokenize(h.text)) >= RELATED_MIN_TOKENS][:3]
             return Answer(question, message("refused", lang), lang, True, related=_citations(related, {}),
                           signals=signals)
 
-        chosen, covered, length = [units[0]], set(units[0][4]), units[0][3] - units[0][2]
+        best = units[0]
+        chosen, covered, length = [best], set(best.tokens), best.end - best.start
         for u in units[1:]:
             if len(chosen) >= cfg.max_sentences:
                 break
-            gain = sum(w for t, w in weights.items() if t in u[4] and t not in covered) / total
-            overlaps = any(u[1] == c[1] and u[2] < c[3] and c[2] < u[3] for c in chosen)
-            if gain >= 0.2 and u[0] >= 0.6 * units[0][0] and not overlaps and length + u[3] - u[2] <= budget:
+            gain = sum(w for t, w in weights.items() if t in u.tokens and t not in covered) / total
+            overlaps = any(u.rank == c.rank and u.start < c.end and c.start < u.end for c in chosen)
+            if (gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score and not overlaps
+                    and length + u.end - u.start <= budget):
                 chosen.append(u)
-                covered |= u[4]
-                length += u[3] - u[2]
+                covered |= u.tokens
+                length += u.end - u.start
 
-        order = list(dict.fromkeys(u[1] for u in chosen))          # sources in the order the answer uses them
-        spans = {r: [(u[2], u[3]) for u in chosen if u[1] == r] for r in order}
+        order = list(dict.fromkeys(u.rank for u in chosen))          # sources in the order the answer uses them
+        spans = {r: [(u.start, u.end) for u in chosen if u.rank == r] for r in order}
         citations = _citations([hits[r] for r in order], {i: spans[r] for i, r in enumerate(order)})
         parts = []
         for n, r in enumerate(order, 1):

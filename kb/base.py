@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +13,14 @@ from .chunking import chunk_document
 from .config import Config
 from .documents import load_corpus
 from .embedding import make_embedder
-from .errors import IndexProblem, QuestionError, StaleIndex
-from .generation import LLM, NO_ANSWER, Checked, LLMError, build_messages, check, condense_messages
+from .errors import IndexProblem, StaleIndex
+from .generation import LLMAnswerer
 from .index import Index, build_index
 from .lifecycle import build_lock, expected_manifest, live_index, load_parsed, save_parsed, unsearchable, writable
 from .messages import message
+from .questions import check_k, check_question, follow_up_context, without_tags
 from .retrieval import Retriever
+from .text import Tokenizer
 from .types import Answer, Hit
 
 log = logging.getLogger("kb")
@@ -32,19 +33,21 @@ class KnowledgeBase:
     >>> kb.ask("OpenCloudOS 9 什么时候发布？").text
     """
 
-    def __init__(self, config: Config, index: Index, embedder, problems: list[str] | None = None):
+    def __init__(self, config: Config, index: Index, embedder, problems: list[str] | None = None,
+                 tokenizer: Tokenizer | None = None):
         self.config, self.index, self.embedder = config, index, embedder
         self.problems = problems or []      # corpus files skipped at the last build, one line each
-        self.retriever = Retriever(index, embedder, config.candidates, config.rrf_k, config.bm25_weight)
-        self.answerer = Answerer(index, config)
-        self.llm = LLM(config.llm_base_url, config.llm_model, config.llm_api_key, config.llm_timeout,
-                       max_tokens=config.llm_max_tokens) if config.llm_base_url else None
+        # This knowledge base's own tokenizer (its dictionaries): the index was built with it, questions use it.
+        self.tokenizer = tokenizer or Tokenizer(config.user_dict)
+        self.retriever = Retriever(index, embedder, self.tokenizer, config.candidates, config.rrf_k, config.bm25_weight)
+        self.answerer = Answerer(index, config, self.tokenizer)
+        self.llm = LLMAnswerer(config, self.tokenizer) if config.llm_base_url else None
 
     # ------------------------------------------------------------ opening
 
     @classmethod
     def open(cls, corpus: str | Path | None = None, index_dir: str | Path | None = None, embedder: str | None = None,
-             config: Config | None = None, rebuild: bool = False, progress: bool = True, **overrides) -> "KnowledgeBase":
+             config: Config | None = None, rebuild: bool = False, progress: bool = True, **overrides) -> KnowledgeBase:
         """Open the knowledge base, building or refreshing its index when missing or stale.
 
         Args:
@@ -59,42 +62,44 @@ class KnowledgeBase:
         """
         given = dict(corpus=corpus, index_dir=index_dir, embedder=embedder, **overrides)
         cfg = dataclasses.replace(config or Config.from_env(), **{k: v for k, v in given.items() if v is not None})
-        text.use_user_dict(cfg.user_dict)
+        tokenizer = Tokenizer(cfg.user_dict)
         emb = make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
         expected = expected_manifest(cfg, emb.id)
         if not rebuild:
             try:
-                return cls(cfg, live_index(cfg, emb, expected), emb)
+                return cls(cfg, live_index(cfg, emb, expected), emb, tokenizer=tokenizer)
             except StaleIndex as e:
                 log.info("%s: rebuilding", e)
             except IndexProblem as e:
                 if (cfg.index_path / "CURRENT").exists():
                     log.warning("%s: rebuilding", e)
-        return cls.build(cfg, emb, expected, progress, reuse_fresh=not rebuild)
+        return cls.build(cfg, emb, expected, progress, reuse_fresh=not rebuild, tokenizer=tokenizer)
 
     @classmethod
     def build(cls, cfg: Config, emb=None, expected: dict | None = None, progress: bool = True,
-              reuse_fresh: bool = False) -> "KnowledgeBase":
+              reuse_fresh: bool = False, tokenizer: Tokenizer | None = None) -> KnowledgeBase:
         """Parse, chunk, embed and index the corpus, then save the index atomically (in memory if read-only).
 
         Builds of one index folder take turns (a file lock); with `reuse_fresh`, a build that had to wait
         uses the index the other build just made when it is what this one would have built.
         """
         emb = emb or make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
+        tokenizer = tokenizer or Tokenizer(cfg.user_dict)
         expected = expected or expected_manifest(cfg, emb.id)
         if not writable(cfg.index_path):
             log.warning("index folder %s is not writable: serving an in-memory index", cfg.index_path)
-            return cls._build(cfg, emb, expected, progress, write=False)
+            return cls._build(cfg, emb, expected, progress, tokenizer, write=False)
         with build_lock(cfg.index_path, cfg.build_wait) as waited:
             if waited and reuse_fresh:
                 try:
-                    return cls(cfg, live_index(cfg, emb, expected), emb)
+                    return cls(cfg, live_index(cfg, emb, expected), emb, tokenizer=tokenizer)
                 except IndexProblem:
                     pass
-            return cls._build(cfg, emb, expected, progress, write=True)
+            return cls._build(cfg, emb, expected, progress, tokenizer, write=True)
 
     @classmethod
-    def _build(cls, cfg: Config, emb, expected: dict, progress: bool, write: bool) -> "KnowledgeBase":
+    def _build(cls, cfg: Config, emb, expected: dict, progress: bool, tokenizer: Tokenizer,
+               write: bool) -> KnowledgeBase:
         t0 = time.perf_counter()
         parsed = load_parsed(cfg.index_path)
         docs, problems = load_corpus(cfg.corpus, cfg.max_file_mb, cfg.strict, parsed=parsed,
@@ -102,11 +107,12 @@ class KnowledgeBase:
         chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
         problems += unsearchable(docs, chunks)
         index = build_index(docs, chunks, emb, expected, cfg.index_path, progress=progress, write=write,
-                            index_type=cfg.index_type, hnsw_above=cfg.hnsw_above)
+                            index_type=cfg.index_type, approximate_above=cfg.approximate_above,
+                            tokenizer=tokenizer)
         if write:
             save_parsed(cfg.index_path, parsed)
         log.info("indexed %d chunks from %d documents in %.1f s", len(chunks), len(docs), time.perf_counter() - t0)
-        return cls(cfg, index, emb, problems)
+        return cls(cfg, index, emb, problems, tokenizer)
 
     # ------------------------------------------------------------ asking
 
@@ -115,12 +121,12 @@ class KnowledgeBase:
 
         Args:
             query: words or a question, Chinese or English.
-            k: how many sources (default: config.k).
+            k: how many sources (default: config.k; at most 50).
             lang: preferred language of the passages; default: the query's language.
         """
-        query = self._check(query)
-        lang = lang or text.detect_language(query)
-        return self.retriever.search(query, self._k(k, lang), lang)
+        query = check_question(query, self.config.max_question_chars, self.tokenizer)
+        lang = lang or self.tokenizer.detect_language(query)
+        return self.retriever.search(query, check_k(k, self.config.k, lang), lang)
 
     def ask(self, question: str, k: int | None = None, history: list[str] | None = None, stream: bool = False):
         """Answer `question` in its language with cited sentences, or refuse when the corpus does not cover it.
@@ -146,93 +152,28 @@ class KnowledgeBase:
         renumbered text, or the extractive answer if the model's output failed validation.
         """
         t0 = time.perf_counter()
-        question = self._check(question)
-        lang = text.detect_language(question)
-        k = self._k(k, lang)
+        question = check_question(question, self.config.max_question_chars, self.tokenizer)
+        lang = self.tokenizer.detect_language(question)
+        k = check_k(k, self.config.k, lang)
         if len(self.index) == 0:
             yield Answer(question, message("empty_kb", lang), lang, True)
             return
-        query, context = _TAG.sub(" ", question), follow_up_context(question, history or [])
+        query, context = without_tags(question), follow_up_context(question, history or [], self.tokenizer)
         if context and self.llm:
-            query, context = self._condense(question, history, lang)
+            standalone = self.llm.condense(question, history or [], lang)
+            query, context = (standalone, "") if standalone else (question, context)
         hits = self.retriever.search(query, k, lang, context=context)
         answer = self.answerer.answer(query, lang, hits, context=context)
         answer.question = question
         if self.llm and not answer.refused:      # kb decides first: a refused question never reaches the LLM
-            answer = yield from self._generate(answer, query, lang, hits)
+            answer = yield from self.llm.answer(answer, query, lang, hits)
         else:
             yield answer.text
         answer.seconds = round(time.perf_counter() - t0, 4)
         yield answer
-
-    def _generate(self, extractive: Answer, query: str, lang: str, hits: list[Hit]):
-        passages, out, holding = hits[:self.config.llm_passages], [], True
-        try:
-            for piece in self.llm.stream(build_messages(query, lang, passages)):
-                out.append(piece)
-                if holding and NO_ANSWER.startswith("".join(out).strip()):
-                    continue                      # may still turn out to be NO_ANSWER: show nothing yet
-                yield "".join(out) if holding else piece
-                holding = False
-            budget = 2 * (self.config.max_chars_zh if lang == "zh" else self.config.max_chars_en)
-            checked = check("".join(out), query, lang, passages, self.config.llm_min_support, budget)
-        except LLMError as e:
-            checked = Checked(False, str(e))
-        if not checked.ok:
-            log.info("generative answer not used (%s): extractive answer instead", checked.reason)
-            extractive.signals["fallback"] = checked.reason
-            return extractive
-        return Answer(extractive.question, checked.text, lang, False, checked.citations, mode="generative",
-                      signals=extractive.signals)
-
-    def _condense(self, question: str, history: list[str], lang: str) -> tuple[str, str]:
-        """A follow-up rewritten by the LLM into a standalone question; kb's own rule if that fails."""
-        try:
-            standalone = self.llm.chat(condense_messages(question, history, lang), max_tokens=80).strip()
-        except LLMError as e:
-            log.info("could not condense the follow-up (%s)", e)
-            standalone = ""
-        standalone = standalone.splitlines()[0].strip() if standalone else ""
-        if 0 < len(standalone) <= 300 and text.detect_language(standalone) == lang:
-            return standalone, ""
-        return question, follow_up_context(question, history)
-
-    def _k(self, k: int | None, lang: str = "en") -> int:
-        """k as asked, at most 50; zero or negative is the caller's mistake, said in the asker's language."""
-        k = self.config.k if k is None else k
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise QuestionError(message("bad_k", lang, k=k))
-        return min(k, 50)
-
-    def _check(self, question) -> str:
-        if not isinstance(question, str):
-            raise QuestionError(message("empty_question", "en"))
-        question = _LONE_SURROGATE.sub("", question).strip()   # JSON lets them in; UTF-8 cannot carry them back out
-        if not any(ch.isalnum() for ch in question):   # nothing to go on, not even the asker's language
-            raise QuestionError(message("empty_question", "zh") + " / " + message("empty_question", "en"))
-        lang = text.detect_language(question[:500])
-        n = len(question)
-        if n <= self.config.max_question_chars:    # measured as embedded: NFKC turns one U+FDFA into 18 characters
-            n = len(text.normalize(question))
-        if n > self.config.max_question_chars:
-            raise QuestionError(message("question_too_long", lang, n=n, limit=self.config.max_question_chars))
-        return question
 
     def __repr__(self):
         m = self.index.manifest
         return f"KnowledgeBase({m.get('documents')} documents, {m.get('chunks')} chunks, {m.get('embedder')})"
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")   # HTML pasted into a question is not what it asks about
-_FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
-
-
-def follow_up_context(question: str, history: list[str]) -> str:
-    """The previous question when this one is a follow-up (short, or opening with "那", "and", "what about"…)."""
-    if not history:
-        return ""
-    q = question.strip().lower()
-    if len(text.tokenize(q)) <= 2 or q.startswith(_FOLLOW_UP) or q.endswith(("呢？", "呢?", "呢")):
-        return history[-1]
-    return ""

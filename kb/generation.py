@@ -7,14 +7,17 @@ the language is the asker's — and anything else falls back to the extractive a
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from .errors import KbError
-from .text import HAN_RE, detect_language, split_sentences, tokenize
-from .types import Citation, Hit
+from .text import HAN_RE, Tokenizer, default_tokenizer, split_sentences
+from .types import Answer, Citation, Hit
+
+log = logging.getLogger("kb")
 
 NO_ANSWER = "NO_ANSWER"
 _MARKER = re.compile(r"\s*[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
@@ -23,6 +26,7 @@ _LEAD = re.compile(r"^\s*(?:[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]\s*)+"
 
 def _refs(text: str) -> list[int]:
     return [int(n) for m in _MARKER.finditer(text) for n in re.split(r"[,，、]", m.group(1))]
+
 
 SYSTEM = {
     "zh": ("你是知识库问答助手。只根据用户给出的编号段落回答，用简体中文，一到三句话。每句话末尾用 [编号] 标明依据的段落，"
@@ -89,6 +93,52 @@ class LLM:
                 time.sleep(0.5 * 2 ** attempt)
 
 
+
+class LLMAnswerer:
+    """The model's answer to an answerable question, streamed as it comes, then checked against its passages;
+    kb's extractive answer when the check fails. Also rewrites follow-ups into standalone questions."""
+
+    def __init__(self, config, tokenizer: Tokenizer):
+        self.config, self.tokenizer = config, tokenizer
+        self.llm = LLM(config.llm_base_url, config.llm_model, config.llm_api_key, config.llm_timeout,
+                       max_tokens=config.llm_max_tokens)
+
+    def answer(self, extractive: Answer, query: str, lang: str, hits: list[Hit]) -> Generator[str, None, Answer]:
+        """Yield the model's text as it streams (nothing while it may still be NO_ANSWER); return the checked
+        generative Answer, or `extractive` with the reason in signals["fallback"]."""
+        cfg = self.config
+        passages, out, holding = hits[:cfg.llm_passages], [], True
+        try:
+            for piece in self.llm.stream(build_messages(query, lang, passages)):
+                out.append(piece)
+                if holding and NO_ANSWER.startswith("".join(out).strip()):
+                    continue                      # may still turn out to be NO_ANSWER: show nothing yet
+                yield "".join(out) if holding else piece
+                holding = False
+            budget = 2 * (cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en)
+            checked = check("".join(out), query, lang, passages, cfg.llm_min_support, budget, self.tokenizer)
+        except LLMError as e:
+            checked = Checked(False, str(e))
+        if not checked.ok:
+            log.info("generative answer not used (%s): extractive answer instead", checked.reason)
+            extractive.signals["fallback"] = checked.reason
+            return extractive
+        return Answer(extractive.question, checked.text, lang, False, checked.citations or [], mode="generative",
+                      signals=extractive.signals)
+
+    def condense(self, question: str, history: list[str], lang: str) -> str | None:
+        """The follow-up rewritten by the model into a standalone question in the asker's language, or None."""
+        try:
+            standalone = self.llm.chat(condense_messages(question, history, lang), max_tokens=80).strip()
+        except LLMError as e:
+            log.info("could not condense the follow-up (%s)", e)
+            return None
+        standalone = standalone.splitlines()[0].strip() if standalone else ""
+        if 0 < len(standalone) <= 300 and self.tokenizer.detect_language(standalone) == lang:
+            return standalone
+        return None
+
+
 def build_messages(question: str, lang: str, hits: list[Hit]) -> list[dict]:
     """Numbered passages (with the aligned original where there is one), then the question and the rule again.
 
@@ -117,24 +167,27 @@ class Checked:
 
 
 def check(output: str, question: str, lang: str, hits: list[Hit], min_support: float = 0.5,
-          max_chars: int = 700) -> Checked:
+          max_chars: int = 700, tokenizer: Tokenizer | None = None) -> Checked:
     """Validate a model's answer against the passages it was given; on success, renumber its citations.
 
     Rules: not NO_ANSWER; in the asker's language; at most `max_chars` long; every sentence carries [n]
-    markers naming given passages (after it, after its group of sentences, or opening its line); each sentence is supported by its cited passages (share of its characters' bigrams for
-    Chinese, of its words for English, found there); and the answer shares words with the question
-    (so a passage that says "reply HACKED" cannot steer it).
+    markers naming given passages (after it, after its group of sentences, or opening its line); each sentence
+    is supported by its cited passages (share of its characters' bigrams for Chinese, of its words for English,
+    found there); and the answer shares words with the question
+    (so a passage that says "reply HACKED" cannot steer it). `tokenizer`: the knowledge base's.
     """
+    tok = tokenizer or default_tokenizer()
     out = output.strip()
     if not out or NO_ANSWER in out:
         return Checked(False, "model said the passages do not answer")
-    if detect_language(_MARKER.sub(" ", out)) != lang:
+    if tok.detect_language(_MARKER.sub(" ", out)) != lang:
         return Checked(False, "answer not in the asker's language")
-    sentences, order = [], []          # [body, refs]; a marker cites its sentence, or opens its line
+    sentences: list[tuple[str, list[int]]] = []   # (body, refs); a marker cites its sentence, or opens its line
+    order: list[int] = []
     for line in out.splitlines():
         lead = _LEAD.match(line)
         line_refs, line = (_refs(lead.group(0)), line[lead.end():]) if lead else ([], line)
-        pending = []                   # sentences still waiting for a marker later in the line ("A. B. [1]")
+        pending: list[tuple[str, list[int]]] = []   # sentences still waiting for a marker later in the line ("A. B. [1]")
         for s, e in split_sentences(line):
             refs, body = _refs(line[s:e]), _MARKER.sub("", line[s:e]).strip()
             if not body:               # a marker standing alone cites the sentences before it
@@ -142,7 +195,7 @@ def check(output: str, question: str, lang: str, hits: list[Hit], min_support: f
                     entry[1].extend(refs)
                 pending = []
                 continue
-            sentences.append([body, refs])
+            sentences.append((body, refs))
             if refs:
                 for entry in pending:
                     entry[1].extend(refs)
@@ -155,7 +208,7 @@ def check(output: str, question: str, lang: str, hits: list[Hit], min_support: f
         return Checked(False, "empty answer")
     if sum(len(b) for b, _ in sentences) > max_chars:
         return Checked(False, f"answer longer than {max_chars} characters")
-    if not _units(question) & _units(" ".join(b for b, _ in sentences)):
+    if not _units(question, tok) & _units(" ".join(b for b, _ in sentences), tok):
         return Checked(False, "answer does not address the question")
     for body, refs in sentences:
         if not refs:
@@ -163,7 +216,7 @@ def check(output: str, question: str, lang: str, hits: list[Hit], min_support: f
         if any(n < 1 or n > len(hits) for n in refs):
             return Checked(False, f"cites a passage that was not given: {refs}")
         source = " ".join(hits[n - 1].text + " " + (hits[n - 1].original or "") for n in refs)
-        if support(body, source) < min_support:
+        if support(body, source, tok) < min_support:
             return Checked(False, f"sentence not supported by its passage: {body[:60]}")
         order.extend(n for n in refs if n not in order)
     renumber = {old: new for new, old in enumerate(order, 1)}
@@ -174,28 +227,29 @@ def check(output: str, question: str, lang: str, hits: list[Hit], min_support: f
     for old in order:
         h = hits[old - 1]
         used = " ".join(b for b, refs in sentences if old in refs)
-        qs, qe = _best_sentence(h.text, used)
+        qs, qe = _best_sentence(h.text, used, tok)
         cites.append(Citation(n=renumber[old], text=h.text, quote=h.text[qs:qe], document=h.document, score=h.score,
                               original=h.original, url=h.url, date=h.date, doc_id=h.doc_id, para_id=h.para_id,
                               lang=h.lang, heading=h.heading, quote_start=qs, quote_end=qe))
     return Checked(True, "ok", text, cites)
 
 
-def support(sentence: str, source: str) -> float:
+def support(sentence: str, source: str, tokenizer: Tokenizer | None = None) -> float:
     """Share of the sentence found in the source: character bigrams for Chinese, words for English."""
-    units = _units(sentence)
+    tok = tokenizer or default_tokenizer()
+    units = _units(sentence, tok)
     if not units:
         return 0.0
-    have = _units(source)
+    have = _units(source, tok)
     return sum(u in have for u in units) / len(units)
 
 
-def _units(text: str) -> set[str]:
+def _units(text: str, tokenizer: Tokenizer) -> set[str]:
     han = "".join(HAN_RE.findall(text))
     bigrams = {han[i:i + 2] for i in range(len(han) - 1)}
-    return bigrams | {t for t in tokenize(text) if not HAN_RE.search(t)}
+    return bigrams | {t for t in tokenizer.tokenize(text) if not HAN_RE.search(t)}
 
 
-def _best_sentence(text: str, used: str) -> tuple[int, int]:
+def _best_sentence(text: str, used: str, tokenizer: Tokenizer) -> tuple[int, int]:
     spans = split_sentences(text) or [(0, len(text))]
-    return max(spans, key=lambda se: support(text[se[0]:se[1]], used))
+    return max(spans, key=lambda se: support(text[se[0]:se[1]], used, tokenizer))

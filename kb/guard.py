@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.datastructures import MutableHeaders
@@ -48,7 +49,7 @@ def both(key: str, **kwargs) -> str:
     return f'{message(key, "zh", **kwargs)} / {message(key, "en", **kwargs)}'
 
 
-async def send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = (), **more) -> None:
+async def send_json(send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = (), **more) -> None:
     """A whole {"detail": ...} JSON response, the shape of every other kb error."""
     body = json.dumps({"detail": detail, **more}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,

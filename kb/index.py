@@ -33,6 +33,7 @@ import numpy as np
 from .bm25 import BM25, build_bm25
 from .embedding import EmbeddingCache, query_key
 from .errors import IndexProblem
+from .text import Tokenizer, default_tokenizer
 from .types import Chunk, Document
 
 __all__ = ["FORMAT", "Index", "ChunkTable", "EmbeddingCache", "build_index", "load_index"]
@@ -58,7 +59,7 @@ class ChunkTable(Sequence):
         self._headings = [tuple(h) for h in tables["headings"]]
 
     @classmethod
-    def from_chunks(cls, chunks: list[Chunk], docs_meta: dict) -> "ChunkTable":
+    def from_chunks(cls, chunks: list[Chunk], docs_meta: dict) -> ChunkTable:
         names: dict[str, dict] = {"docs": {d: i for i, d in enumerate(docs_meta)}, "paras": {}, "langs": {},
                                   "headings": {}, "sources": {}}
 
@@ -109,7 +110,7 @@ class ChunkTable(Sequence):
         (folder / "tables.json").write_text(json.dumps(self.tables, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path) -> "ChunkTable":
+    def load(cls, folder: Path) -> ChunkTable:
         def arr(name):
             return np.load(folder / f"{name}.npy", mmap_mode="r")
         size = (folder / "text.bin").stat().st_size
@@ -168,18 +169,22 @@ class Index:
 # ---------------------------------------------------------------- building
 
 def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: dict, index_dir: Path,
-                progress: bool = True, write: bool = True, index_type: str = "auto", hnsw_above: int = 200_000) -> Index:
+                progress: bool = True, write: bool = True, index_type: str = "auto", approximate_above: int = 200_000,
+                tokenizer: Tokenizer | None = None) -> Index:
     """Embed (reusing cached vectors), tokenize (reusing the live version's tokens), index and save atomically.
 
     With write=False (read-only deployment) nothing is written and the index lives in memory.
-    `index_type`: "flat" (exact), "ivf" or "hnsw" (approximate), or "auto": flat up to `hnsw_above` chunks, then IVF.
+    `index_type`: "flat" (exact), "ivf" or "hnsw" (approximate), or "auto": flat up to `approximate_above` chunks,
+    then IVF. `tokenizer`: the knowledge base's (default: kb's dictionary only); its hash is the manifest's "dictionary".
     """
+    tokenizer = tokenizer or default_tokenizer()
+    manifest = {**manifest, "dictionary": tokenizer.hash}     # the tokens BM25 holds are this tokenizer's
     meta = _docs_meta(docs)
     cache = EmbeddingCache(index_dir / "embeddings", embedder.id, embedder.dim, writable=write)
     vectors = cache.embed(chunks, embedder, progress=progress)
-    dense = _dense_index(vectors, embedder.dim, index_type, hnsw_above)
+    dense = _dense_index(vectors, embedder.dim, index_type, approximate_above)
     del vectors
-    bm25 = build_bm25(chunks, _previous_bm25(index_dir, manifest), progress) if chunks else None
+    bm25 = build_bm25(chunks, _previous_bm25(index_dir, manifest), tokenizer.tokenize, progress) if chunks else None
     nulls = _null_questions()
     manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks),
                 "documents": len(docs), "faiss": type(dense).__name__,
@@ -196,7 +201,7 @@ NULL_QUESTIONS = Path(__file__).parent / "data" / "null_questions.txt"
 
 
 def _null_questions() -> list[str]:
-    return [l for l in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
+    return [q for q in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if q and not q.startswith("#")]
 
 
 def _null_baseline(dense, lines: list[str], vectors: np.ndarray) -> dict:
@@ -209,7 +214,7 @@ def _null_baseline(dense, lines: list[str], vectors: np.ndarray) -> dict:
     top = dense.search(vectors, 1)[0][:, 0]
     langs = np.array([detect_language(q) for q in lines])
     means = {lang: float(top[langs == lang].mean()) for lang in ("zh", "en")}
-    spread = max(float(np.sqrt(np.mean([(t - means[l]) ** 2 for t, l in zip(top, langs)]))), 0.005)
+    spread = max(float(np.sqrt(np.mean([(t - means[lang]) ** 2 for t, lang in zip(top, langs)]))), 0.005)
     return {lang: [round(m, 4), round(spread, 4)] for lang, m in means.items()}
 
 

@@ -41,7 +41,7 @@ def expected_manifest(cfg: Config, embedder_id: str) -> dict:
     """What the live index must have been built from; any difference means a rebuild."""
     return {"format": FORMAT, "embedder": embedder_id,
             "corpus": corpus_fingerprint(cfg.corpus, cfg.max_file_mb, cfg.follow_symlinks),
-            "dictionary": text.dictionary_hash(), "chunking": {"chunk_chars": cfg.chunk_chars},
+            "dictionary": text.dictionary_hash(cfg.user_dict), "chunking": {"chunk_chars": cfg.chunk_chars},
             "index_type": cfg.index_type}
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .index import Index
 from .spelling import corrected
-from .text import normalize, tokenize
+from .text import Tokenizer, normalize
 from .types import Hit
 
 
@@ -18,8 +18,9 @@ class Retriever:
     max_passage_chars = 1200   # a paragraph up to this long is cited whole, not just its closest chunk
     max_query_chars = 1000     # embedded per query, after normalising: at most ~1000 tokens, whatever the history holds
 
-    def __init__(self, index: Index, embedder, candidates: int = 30, rrf_k: int = 60, bm25_weight: float = 1.0):
-        self.index, self.embedder = index, embedder
+    def __init__(self, index: Index, embedder, tokenizer: Tokenizer, candidates: int = 30, rrf_k: int = 60,
+                 bm25_weight: float = 1.0):
+        self.index, self.embedder, self.tokenizer = index, embedder, tokenizer
         self.candidates, self.rrf_k, self.bm25_weight = candidates, rrf_k, bm25_weight
 
     def search(self, query: str, k: int = 5, lang: str | None = None, context: str = "") -> list[Hit]:
@@ -35,16 +36,18 @@ class Retriever:
         if len(ix) == 0 or k <= 0:
             return []
         depth = min(max(self.candidates, 3 * k), len(ix))
-        ranked, dense, qvec = [], {}, None
+        ranked: list[tuple[list[int], float]] = []
+        dense: dict[int, float] = {}
+        qvec = np.zeros(0, dtype=np.float32)     # the query's own vector (the first one embedded)
         for text, weight in [(query, 1.0)] + ([(f"{context} {query}", 0.5)] if context else []):
             vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
-            qvec = vec if qvec is None else qvec
+            qvec = vec if not qvec.size else qvec
             scores, ids = ix.dense.search(vec[None, :].astype(np.float32), depth)
             found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
             dense = dense or found
             ranked.append((list(found), weight))
-            tokens = [i for i in map(ix.vocab_id, corrected(ix, tokenize(text))) if i is not None]
-            if tokens and self.bm25_weight > 0:
+            tokens = [i for i in map(ix.vocab_id, corrected(ix, self.tokenizer.tokenize(text))) if i is not None]
+            if tokens and self.bm25_weight > 0 and ix.bm25 is not None:
                 top, _ = ix.bm25.top(tokens, depth)
                 ranked.append((top.tolist(), weight * self.bm25_weight))
 
@@ -56,7 +59,7 @@ class Retriever:
                 if src not in seen:     # rank sources, not chunks: the first chunk of a source sets its rank
                     fused[src] = fused.get(src, 0.0) + weight / (self.rrf_k + len(seen) + 1)
                     seen.add(src)
-        best = sorted(fused, key=fused.get, reverse=True)[:k]
+        best = sorted(fused, key=lambda src: fused[src], reverse=True)[:k]
         return [self._hit(src, fused[src], dense, qvec, lang) for src in best]
 
     def _hit(self, src: int, score: float, dense: dict[int, float], qvec: np.ndarray, lang: str | None) -> Hit:

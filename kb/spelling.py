@@ -12,18 +12,26 @@ import weakref
 
 from .text import HAN_RE
 
-_spellers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# One Speller per index, made on first use and dropped with the index. It cannot clash between knowledge
+# bases: it is derived from nothing but that index's own (read-only) vocabulary, so whoever shares the index
+# would build the very same one.
+_spellers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+
+
+def _speller(index) -> Speller:
+    sp = _spellers.get(index)
+    if sp is None:
+        with _lock:
+            sp = _spellers.get(index) or _spellers.setdefault(index, Speller(index.bm25.vocab_dict))
+    return sp
 
 
 def corrected(index, tokens: list[str]) -> list[str]:
     """`tokens` with each word unknown to the index replaced by its likely intended corpus word (if any)."""
     if index.bm25 is None:
         return tokens
-    sp = _spellers.get(index)
-    if sp is None:
-        with _lock:
-            sp = _spellers.get(index) or _spellers.setdefault(index, Speller(index.bm25.vocab_dict))
+    sp = _speller(index)
     return [t if t in sp.vocab else sp.correct(t) or t for t in tokens]
 
 
@@ -41,8 +49,7 @@ def coverage(index, token: str, passages: str) -> float:
             return 1.0 if len(han) == 1 else sum(ch in passages for ch in han) / 2
         return sum(han[i:i + 2] in passages for i in range(len(han) - 1)) / (len(han) - 1)
     if token.isascii() and token.isalpha() and len(token) >= 4 and index.bm25 is not None:
-        sp = _spellers.get(index)
-        return 1.0 if sp is not None and sp.shares_stem(token) else 0.0
+        return 1.0 if _speller(index).shares_stem(token) else 0.0
     return 0.0
 
 

@@ -1,7 +1,7 @@
 """Text processing shared by indexing, querying, answering and evaluation.
 
-`tokenize` is the one tokenizer: BM25 at index and query time, sentence scoring and the refusal
-check all use it, so they can never disagree about what a word is.
+A knowledge base's `Tokenizer` is its one tokenizer: BM25 at index and query time, sentence scoring,
+the refusal check and the answer check all use it, so they can never disagree about what a word is.
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+
+from .errors import KbError
 
 USER_DICT = Path(__file__).parent / "data" / "userdict.txt"
 TOKENIZER_VERSION = "4"   # bump when tokenize() changes, so existing indexes are rebuilt
@@ -30,11 +32,6 @@ STOPWORDS = frozenset(w for line in STOPWORDS_FILE.read_text(encoding="utf-8").s
 _ZH_FRAME = set("的了是吗呢吧么什怎哪谁几在和与")   # function characters: they weigh double, like "the" or "does"
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\"']*|\.(?=\s|$)[”’」』）)\"']*|\n+")
 
-_lock = threading.Lock()
-_tokenizer = None
-_phrases: re.Pattern | None = None
-_extra_dict: Path | None = None
-
 
 def normalize(text: str) -> str:
     """Fold full-width forms (NFKC) and Traditional to Simplified Chinese; drop control and invisible characters."""
@@ -50,130 +47,154 @@ def _to_simplified(text: str) -> str:
     return zhconv.convert(text, "zh-cn")
 
 
-def dictionary_files() -> list[Path]:
-    return [USER_DICT] + ([_extra_dict] if _extra_dict else [])
-
-
-def use_user_dict(path: Path | None) -> None:
-    """Add a user's own jieba dictionary beside kb's (call before the first tokenize)."""
-    global _extra_dict, _tokenizer
-    with _lock:
-        if path != _extra_dict:
-            _extra_dict, _tokenizer = (Path(path) if path else None), None
-            _tokens.cache_clear()
-
-
-def dictionary_hash() -> str:
-    """Changes whenever a dictionary changes, so an index tokenized with the old one is rebuilt."""
+def dictionary_hash(user_dict: Path | None = None) -> str:
+    """Changes whenever kb's tokenizer, its dictionary or `user_dict` changes, so an index tokenized with the
+    old ones is rebuilt."""
     h = hashlib.sha1(TOKENIZER_VERSION.encode() + STOPWORDS_FILE.read_bytes())
-    for p in dictionary_files():
+    for p in [USER_DICT] + ([Path(user_dict)] if user_dict else []):
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
 
-def _dictionary_words() -> list[str]:
-    words = []
-    for p in dictionary_files():
-        for line in p.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                m = re.match(r"^(.+?)(?: \d+)?(?: [a-z]+)?$", line)
-                words.append(m.group(1) if m else line)
-    return words
+class Tokenizer:
+    """kb's dictionary plus an optional user dictionary, and everything that depends on them: search tokens,
+    domain terms, language detection.
 
-
-def _jieba():
-    """One jieba tokenizer per process, loaded once with kb's dictionary and without log noise."""
-    global _tokenizer, _phrases
-    if _tokenizer is None:
-        with _lock:
-            if _tokenizer is None:
-                import jieba
-                jieba.setLogLevel(logging.WARNING)
-                tok = jieba.Tokenizer()
-                words = _dictionary_words()
-                for w in words:
-                    if " " not in w:
-                        tok.add_word(w.lower(), 1000)
-                tok.initialize()
-                multi = sorted((w.lower() for w in words if " " in w), key=len, reverse=True)
-                _phrases = re.compile("|".join(re.escape(w) for w in multi)) if multi else None
-                _tokenizer = tok
-    return _tokenizer
-
-
-def _stem(tok: str) -> str:
-    """A light English stemmer ("founded", "founding" -> "found"; "releases" -> "releas"); names are left alone."""
-    if not (tok.isascii() and tok.isalpha() and len(tok) > 3) or tok in _domain_terms():
-        return tok
-    if tok.endswith("ies") and len(tok) > 4:
-        return tok[:-3] + "y"
-    for suffix in ("ing", "ed", "es", "s"):
-        if tok.endswith(suffix) and len(tok) - len(suffix) >= 3 and not tok.endswith(("ss", "us", "is", "os")):
-            tok = tok[: -len(suffix)]
-            break
-    return tok[:-1] if tok.endswith("e") and len(tok) > 3 else tok
-
-
-def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
-    """Normalise and segment mixed Chinese/English text into lowercase search tokens.
-
-    Dictionary terms stay whole ("page cache limit", "开放原子开源基金会"); long words also yield the
-    sub-words jieba's search mode finds, so a query for "基金会" still matches.
-    Memoised: the sentences of the passages an answer draws on come back question after question.
+    Each knowledge base owns one (its own jieba instance and memo), so two knowledge bases with different
+    dictionaries in one process never change each other's tokens. jieba loads on the first `tokenize`.
     """
-    return list(_tokens(text, keep_stopwords))
 
+    def __init__(self, user_dict: Path | str | None = None):
+        self.user_dict = Path(user_dict) if user_dict else None
+        if self.user_dict and not self.user_dict.is_file():
+            raise KbError(f"user dictionary {self.user_dict} not found: give a jieba dictionary file "
+                          "(one word a line) or leave KB_USER_DICT unset")
+        self.hash = dictionary_hash(self.user_dict)          # in the index manifest: a change means a rebuild
+        words = []
+        for p in [USER_DICT] + ([self.user_dict] if self.user_dict else []):
+            for line in p.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    m = re.match(r"^(.+?)(?: \d+)?(?: [a-z]+)?$", line)     # "word [frequency] [part of speech]"
+                    words.append((m.group(1) if m else line).lower())
+        self._words = words                                  # in file order, for jieba
+        self.domain_terms = frozenset(words)
+        # Longest first, so "page cache limit" wins over "page cache"; each is replaced in language detection.
+        self._by_length = sorted((w for w in self.domain_terms if len(w) > 1), key=len, reverse=True)
+        multi = [w for w in self._by_length if " " in w]
+        self._phrases = re.compile("|".join(re.escape(w) for w in multi)) if multi else None
+        self._jieba = None
+        self._lock = threading.Lock()
+        # Memoised per tokenizer: the sentences of the passages an answer draws on come back question after question.
+        self._tokens = lru_cache(maxsize=16384)(self._segment)
 
-@lru_cache(maxsize=16384)
-def _tokens(text: str, keep_stopwords: bool) -> tuple[str, ...]:
-    tok = _jieba()
-    text = normalize(text).lower()
-    pieces, pos = [], 0
-    for m in (_phrases.finditer(text) if _phrases else ()):
-        pieces.append((text[pos:m.start()], False))
-        pieces.append((m.group(0), True))
-        pos = m.end()
-    pieces.append((text[pos:], False))
-    out = []
-    for piece, is_phrase in pieces:
-        words = [piece] + piece.split() if is_phrase else tok.cut_for_search(piece)
-        for w in words:
-            w = w.strip()
-            if not w or not _WORDISH.search(w):
-                continue
-            m = _ALNUM_SPLIT.match(w)
-            for t in (w, *(m.groups() if m else ())):
-                if keep_stopwords or t not in STOPWORDS:
-                    out.append(_stem(t))
-    return tuple(out)
+    def __repr__(self):
+        return f"Tokenizer(user_dict={self.user_dict})"
+
+    def tokenize(self, text: str, keep_stopwords: bool = False) -> list[str]:
+        """Normalise and segment mixed Chinese/English text into lowercase search tokens.
+
+        Dictionary terms stay whole ("page cache limit", "开放原子开源基金会"); long words also yield the
+        sub-words jieba's search mode finds, so a query for "基金会" still matches.
+        """
+        return list(self._tokens(text, keep_stopwords))
+
+    def detect_language(self, text: str) -> str:
+        """"zh" or "en" from the sentence frame, not single characters.
+
+        Domain terms ("cgroupfs", "热补丁") are neutral; English function words weigh double, so
+        "does the kernel support 热补丁?" is English and "OpenCloudOS 的 cgroupfs 是什么" is Chinese.
+        """
+        text = original = normalize(text)
+        for phrase in self._by_length:
+            if phrase in text.lower():
+                text = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
+        han = sum(2 if ch in _ZH_FRAME else 1 for ch in HAN_RE.findall(text))
+        en = 0.0
+        for w in _LATIN_WORD.findall(text):
+            w = w.lower()
+            if w not in self.domain_terms and len(w) > 1:
+                en += 2 if w in STOPWORDS else 1
+        if han == 0 and en == 0:
+            return "zh" if HAN_RE.search(original) else "en"   # only domain terms: their script decides
+        return "zh" if han / 1.5 >= en else "en"
+
+    def _jieba_tokenizer(self):
+        """This tokenizer's own jieba instance, loaded once with the dictionaries and without log noise."""
+        if self._jieba is None:
+            with self._lock:
+                if self._jieba is None:
+                    import jieba
+                    tok = jieba.Tokenizer()
+                    freq, total = _jieba_dictionary()
+                    tok.FREQ, tok.total, tok.initialized = dict(freq), total, True    # what initialize() sets
+                    for w in self._words:
+                        if " " not in w:
+                            tok.add_word(w, 1000)
+                    self._jieba = tok
+        return self._jieba
+
+    def _segment(self, text: str, keep_stopwords: bool) -> tuple[str, ...]:
+        tok = self._jieba_tokenizer()
+        text = normalize(text).lower()
+        pieces, pos = [], 0
+        for m in (self._phrases.finditer(text) if self._phrases else ()):
+            pieces.append((text[pos:m.start()], False))
+            pieces.append((m.group(0), True))
+            pos = m.end()
+        pieces.append((text[pos:], False))
+        out = []
+        for piece, is_phrase in pieces:
+            words = [piece] + piece.split() if is_phrase else tok.cut_for_search(piece)
+            for w in words:
+                w = w.strip()
+                if not w or not _WORDISH.search(w):
+                    continue
+                split = _ALNUM_SPLIT.match(w)       # "centos8" also yields "centos" and "8"
+                for t in (w, *(split.groups() if split else ())):
+                    if keep_stopwords or t not in STOPWORDS:
+                        out.append(self._stem(t))
+        return tuple(out)
+
+    def _stem(self, tok: str) -> str:
+        """A light English stemmer ("founded", "founding" -> "found"; "releases" -> "releas"); names are left alone."""
+        if not (tok.isascii() and tok.isalpha() and len(tok) > 3) or tok in self.domain_terms:
+            return tok
+        if tok.endswith("ies") and len(tok) > 4:
+            return tok[:-3] + "y"
+        for suffix in ("ing", "ed", "es", "s"):
+            if tok.endswith(suffix) and len(tok) - len(suffix) >= 3 and not tok.endswith(("ss", "us", "is", "os")):
+                tok = tok[: -len(suffix)]
+                break
+        return tok[:-1] if tok.endswith("e") and len(tok) > 3 else tok
 
 
 @lru_cache(maxsize=1)
-def _domain_terms() -> frozenset[str]:
-    return frozenset(w.lower() for w in _dictionary_words())
+def _jieba_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's own dictionary (word -> frequency, total), loaded once per process: it never changes, and each
+    Tokenizer adds its words to a copy (milliseconds, where loading takes a second or more)."""
+    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok.FREQ, tok.total
+
+
+@lru_cache(maxsize=1)
+def default_tokenizer() -> Tokenizer:
+    """The tokenizer with kb's own dictionary only, for code that has no knowledge base at hand (a corpus file's
+    language tag, the refusal baseline's questions, tests). Shared safely: nothing can change its dictionary."""
+    return Tokenizer()
+
+
+def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    """`Tokenizer.tokenize` with kb's own dictionary (a knowledge base uses its `tokenizer`)."""
+    return default_tokenizer().tokenize(text, keep_stopwords)
 
 
 def detect_language(text: str) -> str:
-    """"zh" or "en" from the sentence frame, not single characters.
-
-    Domain terms ("cgroupfs", "热补丁") are neutral; English function words weigh double, so
-    "does the kernel support 热补丁?" is English and "OpenCloudOS 的 cgroupfs 是什么" is Chinese.
-    """
-    text = original = normalize(text)
-    domain = _domain_terms()
-    for phrase in sorted(domain, key=len, reverse=True):
-        if len(phrase) > 1 and phrase in text.lower():
-            text = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
-    han = sum(2 if ch in _ZH_FRAME else 1 for ch in HAN_RE.findall(text))
-    en = 0.0
-    for w in _LATIN_WORD.findall(text):
-        w = w.lower()
-        if w not in domain and len(w) > 1:
-            en += 2 if w in STOPWORDS else 1
-    if han == 0 and en == 0:
-        return "zh" if HAN_RE.search(original) else "en"   # only domain terms: their script decides
-    return "zh" if han / 1.5 >= en else "en"
+    """`Tokenizer.detect_language` with kb's own dictionary (a knowledge base uses its `tokenizer`)."""
+    return default_tokenizer().detect_language(text)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

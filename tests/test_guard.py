@@ -210,8 +210,8 @@ def test_no_file_outside_what_the_ui_needs_is_served(guarded, kb):
 
 
 def test_uploads_and_gradios_other_routes_are_gone(guarded):
-    form = ("--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.html\"\r\nContent-Type: text/html"
-            "\r\n\r\n<script>window.__pwned=1</script>\r\n--b--\r\n").encode()
+    form = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.html\"\r\nContent-Type: text/html"
+            b"\r\n\r\n<script>window.__pwned=1</script>\r\n--b--\r\n")
     for method, path in [("POST", "/gradio_api/upload"), ("GET", "/gradio_api/upload_progress"),
                          ("GET", "/gradio_api/runs"), ("GET", "/gradio_api/run-history/buckets"),
                          ("GET", "/gradio_api/dev/reload"), ("POST", "/gradio_api/vibe-edit"), ("GET", "/monitoring"),

@@ -26,7 +26,7 @@ def test_bm25_scores_are_bm25s_scores():
 
     from kb.text import tokenize
     tokens = [tokenize(t) for t in TEXTS]
-    ours = build_bm25([_Fake(t) for t in TEXTS], None, progress=False)
+    ours = build_bm25([_Fake(t) for t in TEXTS], None, tokenize, progress=False)
     theirs = bm25s.BM25()
     theirs.index(tokens, show_progress=False)
     for query in (["kernel"], ["发布", "版本", "版本"], ["opencloudos", "社区", "kernel"]):
@@ -46,11 +46,11 @@ def test_chunks_survive_the_columnar_round_trip(kb):
 
 
 def test_a_rebuild_tokenizes_only_new_chunks(corpus, tmp_path, monkeypatch):
-    import kb.bm25
+    from kb.text import Tokenizer
     first = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "ix", progress=False)
     seen = []
-    real = kb.bm25.tokenize
-    monkeypatch.setattr(kb.bm25, "tokenize", lambda text: seen.append(text) or real(text))
+    real = Tokenizer.tokenize
+    monkeypatch.setattr(Tokenizer, "tokenize", lambda self, text, *a: seen.append(text) or real(self, text, *a))
     shutil.copy(DATA / "mini" / "guide.md", corpus / "guide.md")
     again = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "ix", progress=False)
     new = [c for c in again.index.chunks if c.doc_id == "guide.md"]

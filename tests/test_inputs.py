@@ -41,10 +41,25 @@ def test_traditional_and_full_width_questions_cite_like_their_plain_forms(kb):
     assert kb.ask("ＯｐｅｎＣｌｏｕｄＯＳ　８．５ 的可用性是多少？").text == kb.ask("OpenCloudOS 8.5 的可用性是多少？").text
 
 
-@pytest.mark.parametrize("k,expected", [(0, "error"), (-3, "error"), (10**9, 50), (3, 3)])
-def test_k_is_checked(kb, k, expected):
+@pytest.fixture(scope="module")
+def sixty(tmp_path_factory):
+    """A knowledge base of 60 one-paragraph sources that all mention cgroupfs: more than the cap of 50."""
+    from kb import KnowledgeBase
+    folder = tmp_path_factory.mktemp("sixty") / "corpus"
+    folder.mkdir()
+    (folder / "notes.md").write_text("\n\n".join(f"Note {n}: cgroupfs gives container {n} its own view of "
+                                                 f"{n * 7} resources." for n in range(1, 61)), encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=folder, index_dir=folder.parent / "index", progress=False)
+    assert len({kb.index.source(i) for i in range(len(kb.index))}) == 60
+    return kb
+
+
+@pytest.mark.parametrize("k,expected", [(0, "error"), (-3, "error"), (True, "error"), (2.5, "error"),
+                                        (3, 3), (50, 50), (51, 50), (10**9, 50)])
+def test_k_is_checked_and_at_most_50(sixty, k, expected):
     if expected == "error":
         with pytest.raises(QuestionError, match="k 必须是 1 到 50"):
-            kb.ask("cgroupfs 是什么？", k=k)
-    else:
-        assert len(kb.search("cgroupfs", k=k)) == (3 if k == 3 else len(kb.search("cgroupfs", k=50)))
+            sixty.ask("cgroupfs 是什么？", k=k)
+        return
+    assert len(sixty.search("cgroupfs", k=k)) == expected
+    assert not sixty.ask("What does cgroupfs give a container?", k=k).refused

@@ -63,3 +63,22 @@ def test_jieba_loads_quietly():
     out = subprocess.run([sys.executable, "-c", "from kb.text import tokenize; tokenize('结巴分词测试')"],
                          capture_output=True, text=True, check=True)
     assert out.stderr == ""
+
+
+def test_each_tokenizer_keeps_its_own_dictionary(tmp_path):
+    from kb.text import Tokenizer
+    (tmp_path / "a.txt").write_text("业务场景 100 n\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("性能优化 100 n\n", encoding="utf-8")
+    a, b, plain = Tokenizer(tmp_path / "a.txt"), Tokenizer(tmp_path / "b.txt"), Tokenizer()
+    text = "不同的业务场景进行了性能优化"
+    assert "业务场景" in a.tokenize(text) and "性能优化" not in a.tokenize(text)
+    assert "性能优化" in b.tokenize(text) and "业务场景" not in b.tokenize(text)
+    assert "业务场景" not in plain.tokenize(text) and plain.tokenize(text) == tokenize(text)
+    assert len({a.hash, b.hash, plain.hash}) == 3
+
+
+def test_a_missing_user_dictionary_is_named(tmp_path):
+    from kb.errors import KbError
+    from kb.text import Tokenizer
+    with pytest.raises(KbError, match="words.txt not found"):
+        Tokenizer(tmp_path / "words.txt")

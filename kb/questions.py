@@ -1,0 +1,58 @@
+"""What kb takes as a question: the input checks, and the earlier question a follow-up leans on.
+
+The first stage of `ask` and `search`: whatever a user types arrives here, and leaves as a clean question
+in a known language, or as a QuestionError that says what is wrong in the asker's language.
+"""
+from __future__ import annotations
+
+import re
+
+from .errors import QuestionError
+from .messages import message
+from .text import Tokenizer, normalize
+
+MAX_K = 50           # sources one call may ask for: more is never useful and only costs time
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")   # HTML pasted into a question is not what it asks about
+_FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
+
+
+def check_question(question, max_chars: int, tokenizer: Tokenizer) -> str:
+    """The question, stripped, or a QuestionError: not text, nothing to go on, or longer than `max_chars`."""
+    if not isinstance(question, str):
+        raise QuestionError(message("empty_question", "en"))
+    question = _LONE_SURROGATE.sub("", question).strip()   # JSON lets them in; UTF-8 cannot carry them back out
+    if not any(ch.isalnum() for ch in question):   # nothing to go on, not even the asker's language
+        raise QuestionError(message("empty_question", "zh") + " / " + message("empty_question", "en"))
+    n = len(question)
+    if n <= max_chars:      # measured as embedded: NFKC turns one U+FDFA into 18 characters
+        n = len(normalize(question))
+    if n > max_chars:
+        lang = tokenizer.detect_language(question[:500])
+        raise QuestionError(message("question_too_long", lang, n=n, limit=max_chars))
+    return question
+
+
+def check_k(k, default: int, lang: str = "en") -> int:
+    """k as asked (`default` if None), at most MAX_K; zero, negative or not a whole number is the caller's
+    mistake, said in the asker's language."""
+    k = default if k is None else k
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise QuestionError(message("bad_k", lang, k=k))
+    return min(k, MAX_K)
+
+
+def without_tags(question: str) -> str:
+    """The question with pasted HTML tags blanked out, for retrieval and answering."""
+    return _TAG.sub(" ", question)
+
+
+def follow_up_context(question: str, history: list[str], tokenizer: Tokenizer) -> str:
+    """The previous question when this one is a follow-up (short, or opening with "那", "and", "what about"…)."""
+    if not history:
+        return ""
+    q = question.strip().lower()
+    if len(tokenizer.tokenize(q)) <= 2 or q.startswith(_FOLLOW_UP) or q.endswith(("呢？", "呢?", "呢")):
+        return history[-1]
+    return ""
