@@ -17,7 +17,7 @@ from .chunking import chunk_document
 from .config import Config
 from .documents import SUFFIXES, corpus_files, load_corpus
 from .embedding import make_embedder
-from .errors import IndexProblem, QuestionError
+from .errors import IndexProblem, QuestionError, QuestionTooLong
 from .generation import LLM, NO_ANSWER, Checked, LLMError, build_messages, check, condense_messages
 from .index import FORMAT, Index, build_index, load_index
 from .messages import message
@@ -204,7 +204,7 @@ class KnowledgeBase:
             raise QuestionError(message("empty_question", "zh") + " / " + message("empty_question", "en"))
         lang = text.detect_language(question[:500])
         if len(question) > self.config.max_question_chars:
-            raise QuestionError(message("question_too_long", lang, n=len(question), limit=self.config.max_question_chars))
+            raise QuestionTooLong(message("question_too_long", lang, n=len(question), limit=self.config.max_question_chars))
         return question
 
     def __repr__(self):

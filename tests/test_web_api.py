@@ -183,7 +183,7 @@ def test_ask_stream_rejects_a_bad_question_before_streaming(client, body, status
 
 def test_a_failure_midway_ends_the_stream_with_an_error_event_not_a_traceback(kb):
     class Breaks(Recorder):
-        def ask(self, question, k=None, history=None, stream=False):
+        def ask_stream(self, question, k=None, history=None):
             yield "cgroupfs is"
             raise RuntimeError("secret internals")
 
