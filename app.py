@@ -2,9 +2,7 @@
 
     python app.py [--host HOST] [--port PORT] [--corpus DIR] ...   # the same as `kb serve ...`; KB_* settings apply
 """
-import sys
-
-from kb.cli import main
+from kb.cli import serve
 
 if __name__ == "__main__":
-    main(["serve", *sys.argv[1:]], prog_name="python app.py")
+    serve.main(prog_name="python app.py")

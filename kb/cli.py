@@ -72,8 +72,8 @@ def _open(ctx, config=None, **kwargs):
     return KnowledgeBase.open(config=config, progress=not _quiet(ctx), **kwargs)
 
 
-class _Group(click.Group):
-    """Every command's KbError (bad corpus, bad question, unreachable model…) becomes one line, not a traceback."""
+class _Command(click.Command):
+    """A command whose KbError (bad corpus, bad question, unreachable model…) is one line, not a traceback."""
 
     def invoke(self, ctx):
         try:
@@ -81,9 +81,12 @@ class _Group(click.Group):
         except KbError as e:
             raise click.ClickException(str(e)) from None
 
+
+class _Group(click.Group):
+    """Its commands are _Commands and take the shared options too (after the command's name)."""
+
     def command(self, *args, **kwargs):
-        """Commands take the shared options too (after the command's name)."""
-        make = super().command(*args, **kwargs)
+        make = super().command(*args, cls=_Command, **kwargs)
 
         def decorator(f):
             command = make(f)
@@ -195,9 +198,8 @@ def serve(ctx, host, port, workers):
         click.echo("kb: stopped", err=True)
 
 
-def main(args: list[str] | None = None, prog_name: str = "kb"):
-    """The `kb` command (app.py runs it as `kb serve`)."""
-    cli(args, prog_name=prog_name)
+def main():
+    cli(prog_name="kb")
 
 
 if __name__ == "__main__":
