@@ -212,8 +212,8 @@ def files(kb, work: Path) -> None:
                     bad += any(s in text for s in secrets) or status not in (400, 403, 404)
             row("files", f"{name}: absolute, ../, ..\\, %2e, %252e under {len(prefixes)} routes", len(codes),
                 f"{seen(sorted(codes))}; content served: {leaked}", not bad, cases=len(codes), broken=bad)
-        form = ("--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.html\"\r\nContent-Type: text/html"
-                "\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n").encode()
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.html\"\r\nContent-Type: text/html"
+                b"\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n")
         codes = [raw_get(server.url, "/gradio_api/upload", "POST", form,
                          {"Content-Type": "multipart/form-data; boundary=b"})[0] for _ in range(3)]
         others = [raw_get(server.url, p)[0] for p in ("/gradio_api/runs", "/gradio_api/dev/reload", "/monitoring",
@@ -327,7 +327,7 @@ def connections(kb, work: Path) -> None:
         while time.monotonic() < deadline:
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 if trickle:
                     try:
                         sock.sendall(trickle[:1])
@@ -414,7 +414,7 @@ def feedback_faults(kb, work: Path) -> None:
             True, cases=len(separators),
             broken=len(separators) - sum(b == f"a{ch}b" for b, ch in zip(back, separators)) if len(lines) == len(
                 separators) else len(separators))
-        for i in range(120):
+        for _i in range(120):
             c.post(url, json={**base, "answer": "a" * 2000})
         sizes = [p.stat().st_size for p in (path, path.with_name(path.name + ".1"))]
         row("feedback", "120 records of 2 kB with KB_FEEDBACK_MAX_MB=0.05", 120,

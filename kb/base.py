@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import text
 from .answering import Answerer
 from .chunking import chunk_document
 from .config import Config

@@ -12,7 +12,8 @@ from .errors import KbError
 
 class _OneLine(logging.Formatter):
     def format(self, record):
-        return f"kb: {record.levelname.lower()}: {record.getMessage()}"
+        level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        return f"kb: {level}{record.getMessage()}"
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -24,19 +25,55 @@ def _setup_logging(quiet: bool) -> None:
     log.propagate = False
 
 
+def _remember(ctx, param, value):
+    """Keep a shared option's value; given after the command it wins over the same option given before it."""
+    if value is not None and value is not False:
+        ctx.meta.setdefault("kb.settings", {})[param.name] = value
+
+
+# Taken both before and after the command: `kb --corpus docs ask "…"` and `kb ask --corpus docs "…"`.
+_SHARED = [
+    (["--corpus"], dict(type=click.Path(file_okay=False), help="Corpus folder [./corpus; KB_CORPUS].")),
+    (["--index", "index_dir"], dict(type=click.Path(file_okay=False),
+                                    help="Index folder [.kb/<corpus name> beside the corpus; KB_INDEX_DIR].")),
+    (["--embedder"], dict(help="'e5' (bundled, default) or 'st:<model name or path>' [KB_EMBEDDER].")),
+    (["--llm-base-url"], dict(help="OpenAI-compatible server for generative answers, e.g. "
+                                   "http://127.0.0.1:11434/v1 [KB_LLM_BASE_URL; off when unset].")),
+    (["--llm-model"], dict(help="Model name on that server [KB_LLM_MODEL].")),
+    (["--llm-api-key"], dict(help="API key for that server [KB_LLM_API_KEY].")),
+    (["-q", "--quiet"], dict(is_flag=True, help="No progress bars or info lines.")),
+]
+
+
+def _shared() -> list[click.Option]:
+    """The shared options, for the group and for each command; their values land in ctx.meta via _remember."""
+    return [click.Option(decls, expose_value=False, callback=_remember, **options) for decls, options in _SHARED]
+
+
+def _settings(ctx) -> dict:
+    return dict(ctx.meta.get("kb.settings", {}))
+
+
+def _quiet(ctx) -> bool:
+    return bool(_settings(ctx).get("quiet"))
+
+
 def _config(ctx, **more):
-    """Defaults, then KB_* environment variables, then the command line's options."""
+    """Defaults, then KB_* environment variables, then the command line's options (the shared ones too)."""
     from .config import Config
-    return Config.from_env(**ctx.obj["settings"], **more)
+    settings = _settings(ctx)
+    _setup_logging(bool(settings.pop("quiet", False)))
+    return Config.from_env(**settings, **more)
 
 
 def _open(ctx, config=None, **kwargs):
     from .base import KnowledgeBase
-    return KnowledgeBase.open(config=config or _config(ctx), progress=not ctx.obj["quiet"], **kwargs)
+    config = config or _config(ctx)
+    return KnowledgeBase.open(config=config, progress=not _quiet(ctx), **kwargs)
 
 
-class _Group(click.Group):
-    """Every command's KbError (bad corpus, bad question, unreachable model…) becomes one line, not a traceback."""
+class _Command(click.Command):
+    """A command whose KbError (bad corpus, bad question, unreachable model…) is one line, not a traceback."""
 
     def invoke(self, ctx):
         try:
@@ -45,23 +82,26 @@ class _Group(click.Group):
             raise click.ClickException(str(e)) from None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--corpus", type=click.Path(file_okay=False), help="Corpus folder [./corpus; KB_CORPUS].")
-@click.option("--index", type=click.Path(file_okay=False),
-              help="Index folder [.kb/<corpus name> beside the corpus; KB_INDEX_DIR].")
-@click.option("--embedder", help="'e5' (bundled, default) or 'st:<model name or path>' [KB_EMBEDDER].")
-@click.option("--llm-base-url", help="OpenAI-compatible server for generative answers, e.g. "
-                                     "http://127.0.0.1:11434/v1 [KB_LLM_BASE_URL; off when unset].")
-@click.option("--llm-model", help="Model name on that server [KB_LLM_MODEL].")
-@click.option("--llm-api-key", help="API key for that server [KB_LLM_API_KEY].")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or info lines.")
+class _Group(click.Group):
+    """Its commands are _Commands and take the shared options too (after the command's name)."""
+
+    def command(self, *args, **kwargs):
+        make = super().command(*args, cls=_Command, **kwargs)
+
+        def decorator(f):
+            command = make(f)
+            command.params += _shared()
+            return command
+        return decorator
+
+
+@click.group(cls=_Group, params=_shared(), context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kb")
-@click.pass_context
-def cli(ctx, corpus, index, embedder, llm_base_url, llm_model, llm_api_key, quiet):
-    """kb: ask a Chinese/English knowledge base; answers cite their sources."""
-    _setup_logging(quiet)
-    ctx.obj = {"quiet": quiet, "settings": dict(corpus=corpus, index_dir=index, embedder=embedder,
-                                                llm_base_url=llm_base_url, llm_model=llm_model, llm_api_key=llm_api_key)}
+def cli():
+    """kb: ask a Chinese/English knowledge base; answers cite their sources.
+
+    --corpus, --index, --embedder, --llm-* and -q may come before or after the command.
+    """
 
 
 @cli.command()
@@ -69,7 +109,9 @@ def cli(ctx, corpus, index, embedder, llm_base_url, llm_model, llm_api_key, quie
 @click.pass_context
 def build(ctx, strict):
     """Build (or rebuild) the index from the corpus folder."""
-    kb = _open(ctx, _config(ctx, strict=strict or None), rebuild=True)
+    config = _config(ctx, strict=strict or None)
+    logging.getLogger("kb").setLevel(logging.WARNING)   # the line below says what was indexed; warnings still show
+    kb = _open(ctx, config, rebuild=True)
     m = kb.index.manifest
     click.echo(f"indexed {m['chunks']} chunks from {m['documents']} documents into {kb.config.index_path}"
                + (f" ({len(kb.problems)} file(s) skipped)" if kb.problems else ""))
@@ -150,7 +192,10 @@ def eval_(ctx, file, as_json, errors):
 def serve(ctx, host, port, workers):
     """Serve the chat at /, the REST API under /api/v1 and its docs at /docs (see docs/EMBEDDING.md)."""
     from .web import serve as run
-    run(_config(ctx, host=host, port=port, workers=workers), progress=not ctx.obj["quiet"])
+    try:
+        run(_config(ctx, host=host, port=port, workers=workers), progress=not _quiet(ctx))
+    except KeyboardInterrupt:   # Ctrl-C: uvicorn has already shut down cleanly (or the build was cut short)
+        click.echo("kb: stopped", err=True)
 
 
 def main():

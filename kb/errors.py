@@ -29,6 +29,10 @@ class QuestionError(KbError, ValueError):
     """A question kb cannot take (empty, too long); the message is in the asker's language."""
 
 
+class QuestionTooLong(QuestionError):
+    """A question over Config.max_question_chars (the REST API answers it with 413, not 422)."""
+
+
 class MissingDependency(KbError, ImportError):
     """An optional package is needed for what was asked."""
 

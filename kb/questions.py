@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import QuestionError
+from .errors import QuestionError, QuestionTooLong
 from .messages import message
 from .text import Tokenizer, normalize
 
@@ -30,7 +30,7 @@ def check_question(question, max_chars: int, tokenizer: Tokenizer) -> str:
         n = len(normalize(question))
     if n > max_chars:
         lang = tokenizer.detect_language(question[:500])
-        raise QuestionError(message("question_too_long", lang, n=n, limit=max_chars))
+        raise QuestionTooLong(message("question_too_long", lang, n=n, limit=max_chars))
     return question
 
 

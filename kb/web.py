@@ -13,24 +13,23 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlencode
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # a private knowledge base phones nobody
+import gradio as gr   # the chat's Blocks turn Gradio's analytics off (ui.build_ui), so nothing phones home
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
-import gradio as gr  # noqa: E402
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request  # noqa: E402
-from fastapi.encoders import jsonable_encoder  # noqa: E402
-from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse  # noqa: E402
-from pydantic import BaseModel, Field  # noqa: E402
-
-from . import __version__, ui  # noqa: E402
-from .config import Config  # noqa: E402
-from .errors import KbError, QuestionError  # noqa: E402
-from .connections import connection_limits, protocol, quiet_logs  # noqa: E402
-from .feedback import CAPS as FEEDBACK_CAPS  # noqa: E402
-from .feedback import MAX_CITATIONS, MAX_RECORD_BYTES, FeedbackTooLarge, FeedbackUnavailable, record_feedback  # noqa: E402
-from .guard import SecurityHeaders, both, guards  # noqa: E402
-from .text import normalize  # noqa: E402
+from . import __version__, ui
+from .config import Config
+from .connections import connection_limits, protocol, quiet_logs
+from .errors import KbError, QuestionError, QuestionTooLong
+from .feedback import CAPS as FEEDBACK_CAPS
+from .feedback import MAX_CITATIONS, MAX_RECORD_BYTES, FeedbackTooLarge, FeedbackUnavailable, record_feedback
+from .guard import SecurityHeaders, both, guards
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
@@ -49,7 +48,7 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
         kb = KnowledgeBase.open(config=config)
     cfg = config or kb.config
     origins = allowed_origins(cfg.allowed_origins)
-    app = FastAPI(title="kb", version=__version__, redoc_url=None,
+    app = FastAPI(title="kb", version=__version__, docs_url=None, redoc_url=None,
                   description="Ask a Chinese/English knowledge base; every answer cites its source passages. "
                               "The chat UI at / is the same engine (Gradio endpoint `/ask`).")
     for middleware, options in guards(cfg):   # inside CORS, so a portal page can read its 429, 413 or 504
@@ -60,6 +59,7 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, frame_ancestors=" ".join(["'self'", *origins]) if "*" not in origins else "*")
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(api_router(kb, cfg))
+    _add_docs(app)
 
     @app.get("/healthz", tags=["status"])
     def healthz() -> dict:
@@ -122,7 +122,7 @@ def serve(config: Config, progress: bool = True) -> None:
     port = sock.getsockname()[1]
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6
                                                          else config.host)
-    log.info("kb is ready at http://%s:%d/  (REST API: /api/v1, docs: /docs; Ctrl-C stops)", shown, port)
+    log.info("ready at http://%s:%d/  (REST API: /api/v1, docs: /docs; Ctrl-C stops)", shown, port)
     options = uvicorn_options(config)
     quiet_logs()
     if config.workers <= 1:
@@ -159,6 +159,30 @@ def _worker_app() -> FastAPI:
     return create_app(kb)
 
 
+# ------------------------------------------------------------------ API docs, offline
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts served by kb itself, so they work with no network."""
+    import fastapi_offline   # ships Swagger UI's and ReDoc's files; its own FastAPI wrapper is not used
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} API",
+                                   swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}/docs-assets/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} API",
+                              redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}/docs-assets/favicon.png", with_google_fonts=False)
+
+
 # ------------------------------------------------------------------ REST
 
 class AskRequest(BaseModel):
@@ -189,12 +213,11 @@ def api_router(kb, cfg: Config) -> APIRouter:
     """POST /ask, POST /ask/stream, GET /search, POST /feedback under /api/v1."""
     r = APIRouter(prefix="/api/v1", tags=["api"])
 
-    def asked(question: str, call):
+    def asked(call):
         try:
             return call()
         except QuestionError as e:
-            too_long = max(len(question.strip()), len(normalize(question.strip()))) > cfg.max_question_chars
-            raise HTTPException(413 if too_long else 422, str(e)) from None
+            raise HTTPException(413 if isinstance(e, QuestionTooLong) else 422, str(e)) from None
 
     @r.post("/ask")
     def ask(body: AskRequest) -> dict:
@@ -204,7 +227,7 @@ def api_router(kb, cfg: Config) -> APIRouter:
         (n, text, quote, quote_start, quote_end, document, date, url, original, ...), related, mode, seconds.
         """
         history = [h[: cfg.max_question_chars] for h in body.history[-10:]]
-        return asked(body.question, lambda: kb.ask(body.question, k=body.k, history=history).to_dict())
+        return asked(lambda: kb.ask(body.question, k=body.k, history=history).to_dict())
 
     # A plain function, not a generator, so that a bad question is still a 4xx JSON answer.
     @r.post("/ask/stream", response_class=StreamingResponse, responses={200: {
@@ -220,15 +243,15 @@ def api_router(kb, cfg: Config) -> APIRouter:
         begun is an `error` event with `{"message": ...}` that ends it.
         """
         history = [h[: cfg.max_question_chars] for h in body.history[-10:]]
-        events = kb.ask(body.question, k=body.k, history=history, stream=True)
-        first = asked(body.question, lambda: next(events))   # the question is checked before the stream starts
+        events = kb.ask_stream(body.question, k=body.k, history=history)
+        first = asked(lambda: next(events))   # the question is checked before the stream starts
         return StreamingResponse(_sse(first, events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @r.get("/search")
     def search(q: str = Query(description="Words or a question."), k: int = Query(5, ge=1, le=50)) -> dict:
         """The k source passages that best match q (aligned translations merged into one hit)."""
-        hits = asked(q, lambda: kb.search(q, k=k))
+        hits = asked(lambda: kb.search(q, k=k))
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     @r.post("/feedback", status_code=201)

@@ -76,3 +76,43 @@ def test_serve_takes_the_llm_from_the_command_line(built):
         proc.terminate()
         proc.wait(timeout=20)
         llm.close()
+
+
+def test_shared_options_also_come_after_the_command(built, tmp_path):
+    corpus, index = built[1], built[3]
+    out = run("ask", "--corpus", corpus, "--index", index, "-q", "What is cgroupfs?").stdout
+    assert "cgroupfs" in out and "[1]" in out
+    out = run("search", "热补丁", "-k", "1", "--index", index, "--corpus", corpus, "--embedder", "e5", "--quiet")
+    assert out.stdout.startswith("1. [") and out.stderr == ""
+    # Given in both places, the one after the command wins.
+    out = run("--corpus", str(tmp_path / "missing"), "ask", "--corpus", corpus, "--index", index, "What is cgroupfs?")
+    assert "cgroupfs" in out.stdout
+    assert "--corpus" in run("eval", "--help").stdout and "--embedder" in run("serve", "--help").stdout
+
+
+def test_build_says_once_what_it_indexed(tmp_path):
+    out = run("build", "--corpus", str(DATA / "mini"), "--index", str(tmp_path / "ix"))
+    assert out.stdout.count("indexed") == 1 and "indexed" not in out.stderr
+    assert out.stdout.startswith("indexed ") and str(tmp_path / "ix") in out.stdout
+
+
+@pytest.mark.parametrize("command", [["-m", "kb.cli", "serve"], ["app.py"]], ids=["kb serve", "python app.py"])
+def test_ctrl_c_stops_the_server_with_one_line_and_exit_0(built, command):
+    import signal
+
+    import httpx
+    from conftest import REPO
+    proc = subprocess.Popen([sys.executable, *command, *built, "--port", "0"], stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        for line in proc.stderr:
+            if "ready at" in line:
+                break
+        assert line.startswith("kb: ready at http://127.0.0.1:"), line      # said once: not "kb: kb is ready"
+        url = line.split("ready at ")[1].split()[0]
+        assert httpx.get(url + "healthz", timeout=30).json()["status"] == "ok"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and err == "kb: stopped\n" and out == ""

@@ -371,13 +371,12 @@ def connect(url):
 
 def closed_within(sock, seconds: float, trickle: bytes = b"") -> tuple[bool, bytes]:
     """(closed by the server within `seconds`, what it sent), sending one byte of `trickle` every 0.2 s."""
-    import socket
     got, deadline = b"", time.monotonic() + seconds
     sock.settimeout(0.2)
     while time.monotonic() < deadline:
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             if trickle:
                 try:
                     sock.sendall(trickle[:1])

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -190,7 +191,11 @@ def test_healthz_docs_and_openapi(client):
     assert h["status"] == "ok" and h["chunks"] > 0 and h["documents"] == 2
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/ask", "/api/v1/search", "/api/v1/feedback", "/healthz"} <= set(paths)
-    assert client.get("/docs").status_code == 200
+    for page in ("/docs", "/redoc"):   # scripts and styles from kb itself, so they render offline (test_docs_page.py)
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets and all(a.startswith("/docs-assets/") for a in assets), assets
+        assert all(client.get(a).status_code == 200 for a in assets)
 
 
 def test_the_chat_page_and_embed_mode(client):
@@ -264,7 +269,7 @@ def test_ask_stream_rejects_a_bad_question_before_streaming(client, body, status
 
 def test_a_failure_midway_ends_the_stream_with_an_error_event_not_a_traceback(kb):
     class Breaks(Recorder):
-        def ask(self, question, k=None, history=None, stream=False):
+        def ask_stream(self, question, k=None, history=None):
             yield "cgroupfs is"
             raise RuntimeError("secret internals")
 
