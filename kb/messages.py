@@ -58,10 +58,10 @@ MESSAGES = {
         "zh": "回答出自 {n} 篇文档，如《{title}》。用中文或英文提问，每个回答都标明出处。",
         "en": "Answers from {n} documents, such as “{title}”. Ask in Chinese or English; every answer shows its source.",
     },
-    "ui_thanks_up": {"zh": "👍 已记录，感谢反馈！", "en": "👍 recorded. Thanks for the feedback!"},
-    "ui_thanks_down": {"zh": "👎 已记录，感谢反馈！我们会改进。", "en": "👎 recorded. Thanks, this helps us improve."},
+    "ui_thanks_up": {"zh": "已记录：有帮助。感谢反馈！", "en": "Recorded as helpful. Thanks for the feedback!"},
+    "ui_thanks_down": {"zh": "已记录：没有帮助。感谢反馈，我们会改进。", "en": "Recorded as not helpful. Thanks, this helps us improve."},
     "ui_indexing": {"zh": "正在建立索引…请稍候再提问。", "en": "Indexing… please ask again in a moment."},
-    "ui_rate_limited": {"zh": "提问太频繁了，请稍等片刻再问。", "en": "Too many questions at once: please wait a moment and ask again."},
+    "ui_rate_limited": {"zh": "提问太频繁了，请 {s} 秒后再问。", "en": "Too many questions at once: please ask again in {s} s."},
     "ui_overloaded": {"zh": "服务器正忙，请稍后再问。", "en": "The server is busy right now: please ask again in a minute."},
 }
 

@@ -79,7 +79,7 @@ def _card(c: Citation, turn: int, lang: str, numbered: bool = True) -> str:
     original = ""
     if c.original:
         original = (f'<div class="kb-original" lang="zh"><span class="kb-original-label">'
-                    f'{escape(message("ui_original", lang))}</span>{escape(c.original)}</div>')
+                    f'{escape(message("ui_original", lang))}</span>{linked(c.original)}</div>')
     ident = f' id="kb-{turn}-{c.n}"' if numbered else ""
     meta = f'<span class="kb-meta">{meta}</span>' if meta else ""
     return (f'<div class="kb-card"{ident}>'

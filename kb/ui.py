@@ -14,6 +14,7 @@ Each visitor's chat has two pieces of state:
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 from dataclasses import dataclass, field
 from html import escape
@@ -59,7 +60,9 @@ def css() -> str:
 
 def head() -> str:
     """Markup for the page's <head>: embed-mode flag, [n] links that scroll in place, overload messages."""
-    return resources.files("kb").joinpath("data/ui-head.html").read_text(encoding="utf-8")
+    said = {key: {lang: message(f"ui_{key}", lang, s="{s}") for lang in ("zh", "en")} for key in ("rate_limited", "overloaded")}
+    return resources.files("kb").joinpath("data/ui-head.html").read_text(encoding="utf-8").replace(
+        "/*KB_MESSAGES*/{}", json.dumps(said, ensure_ascii=False))
 
 
 # ------------------------------------------------------------------ branding
@@ -221,13 +224,6 @@ class Chat:
         session = {**session, "history": session["history"] + [ans.question]}
         yield ans.to_dict(), session, {"at": at, "phase": "done", "answer": ans}
 
-    def ask_opening(self, question: str, session: dict):
-        """`ask` for the host page's opening question (?q=), and nothing when there is none."""
-        if not (question or "").strip():
-            yield gr.skip(), gr.skip(), gr.skip()
-            return
-        yield from self.ask(question, session)
-
     # --- step 3
     @staticmethod
     def redraw(bubble: dict | None, messages: list, session: dict):
@@ -273,9 +269,9 @@ class Chat:
 
     @staticmethod
     def opening(lang: str, request: gr.Request):
-        """On page load: the detected language, and the host page's opening question (?q=) into the box."""
-        q = (request.query_params.get("q") or "") if request else ""
-        return lang, q.strip()
+        """On page load: the detected language, and the host page's opening question (?q=)."""
+        q = ((request.query_params.get("q") or "") if request else "").strip()
+        return lang, q or gr.skip()     # no question, no change: nothing joins the queue
 
 
 # ------------------------------------------------------------------ the page
@@ -310,6 +306,7 @@ def build_ui(kb, config=None) -> gr.Blocks:
         footer = gr.HTML(chat.footer_html("en"), elem_classes="kb-footer-wrap")
 
         pending = gr.Textbox(visible=False)            # the question being answered (an input of "/ask")
+        opening = gr.Textbox(visible=False)            # the host page's opening question
         answer_json = gr.JSON(visible=False)           # what "/ask" returns: Answer.to_dict()
         session = gr.State(_session())
         bubble = gr.State(None)
@@ -323,8 +320,11 @@ def build_ui(kb, config=None) -> gr.Blocks:
         box.submit(**step1).success(chat.ask, **step2, api_name="ask").failure(**undo)
         chatbot.example_select(chat.pick_example, None, [box], **_QUICK).then(**step1) \
             .success(chat.ask, **step2, api_visibility="private").failure(**undo)
-        demo.load(chat.opening, [lang], [lang, box], js=_DETECT_LANG, **_QUICK).then(**step1) \
-            .success(chat.ask_opening, **step2, api_visibility="private").failure(**undo)
+        # The host page's opening question (?q=) changes `opening`, and is asked like a typed one; a page without
+        # one changes nothing, so it costs no place in the queue.
+        demo.load(chat.opening, [lang], [lang, opening], js=_DETECT_LANG, **_QUICK)
+        opening.change(**{**step1, "inputs": [opening, chatbot, session]}) \
+            .success(chat.ask, **step2, api_visibility="private").failure(**undo)
 
         # One redraw at a time, the newest last ("always_last"): the cited answer is always the final picture.
         bubble.change(chat.redraw, [bubble, chatbot, session], [chatbot, session], **_QUICK, trigger_mode="always_last")
