@@ -60,7 +60,11 @@ MESSAGES = {
     },
     "ui_thanks_up": {"zh": "已记录：有帮助。感谢反馈！", "en": "Recorded as helpful. Thanks for the feedback!"},
     "ui_thanks_down": {"zh": "已记录：没有帮助。感谢反馈，我们会改进。", "en": "Recorded as not helpful. Thanks, this helps us improve."},
-    "ui_indexing": {"zh": "正在建立索引…请稍候再提问。", "en": "Indexing… please ask again in a moment."},
+    "ui_indexing_title": {"zh": "正在建立索引…", "en": "Indexing…"},
+    "ui_indexing": {
+        "zh": "知识库正在读取并嵌入文档，完成后本页会自动打开问答。",
+        "en": "The knowledge base is reading and embedding its documents; this page opens the chat by itself when it is done.",
+    },
     "ui_rate_limited": {"zh": "提问太频繁了，请 {s} 秒后再问。", "en": "Too many questions at once: please ask again in {s} s."},
     "ui_overloaded": {"zh": "服务器正忙，请稍后再问。", "en": "The server is busy right now: please ask again in a minute."},
 }

@@ -274,6 +274,60 @@ class Chat:
         return lang, q or gr.skip()     # no question, no change: nothing joins the queue
 
 
+# ------------------------------------------------------------------ before the page: while the index is built
+
+_INDEXING_PAGE = """<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta http-equiv="refresh" content="5"><title>kb</title><style>
+body {{ margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; background: #f8fafc;
+  font-family: ui-sans-serif, system-ui, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; }}
+.kb-indexing {{ max-width: 30em; padding: 24px; text-align: center; color: #475569; line-height: 1.7; }}
+.kb-indexing b {{ display: block; font-size: 1.2rem; color: #1e293b; }}
+</style></head><body><div class="kb-indexing" role="status"><p lang="zh"><b>{zh_title}</b>{zh}</p>
+<p lang="en"><b>{en_title}</b>{en}</p></div></body></html>"""
+
+
+def indexing_app():
+    """What a visitor gets while the corpus is being embedded: a page that says "indexing…" and looks again every
+    5 s (it keeps its address, so ?q= and ?embed= survive), and a 503 with Retry-After for the API and /healthz."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.routing import Route
+
+    said = {f"{lang}{part}": escape(message(key, lang)) for lang in ("zh", "en")
+            for part, key in (("_title", "ui_indexing_title"), ("", "ui_indexing"))}
+    page = _INDEXING_PAGE.format(**said)
+
+    async def waiting(request):
+        headers = {"Retry-After": "5", "Cache-Control": "no-store"}
+        if request.url.path.startswith(("/api/", "/healthz", "/gradio_api/")) or request.method != "GET":
+            return JSONResponse({"status": "indexing", "detail": f'{said["zh"]} / {said["en"]}'}, 503, headers)
+        return HTMLResponse(page, 503, headers)
+
+    return Starlette(routes=[Route("/{path:path}", waiting, methods=["GET", "HEAD", "POST"])])
+
+
+class WhileIndexing:
+    """`with WhileIndexing(sock):` serves `indexing_app` on the listening socket until the block ends, then gives the
+    socket back untouched for the real app."""
+
+    def __init__(self, sock):
+        import threading
+
+        import uvicorn
+        self.sock = sock.dup()   # the temporary server closes its own copy; the listening socket stays open
+        self.server = uvicorn.Server(uvicorn.Config(indexing_app(), log_level="warning", lifespan="off",
+                                                    timeout_graceful_shutdown=1, proxy_headers=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
 # ------------------------------------------------------------------ the page
 
 def build_ui(kb, config=None) -> gr.Blocks:
