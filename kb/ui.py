@@ -60,7 +60,8 @@ def css() -> str:
 
 def head() -> str:
     """Markup for the page's <head>: embed-mode flag, [n] links that scroll in place, overload messages."""
-    said = {key: {lang: message(f"ui_{key}", lang, s="{s}") for lang in ("zh", "en")} for key in ("rate_limited", "overloaded")}
+    said = {key: {lang: message(f"ui_{key}", lang, s="{s}") for lang in ("zh", "en")}
+            for key in ("rate_limited", "overloaded")}
     return resources.files("kb").joinpath("data/ui-head.html").read_text(encoding="utf-8").replace(
         "/*KB_MESSAGES*/{}", json.dumps(said, ensure_ascii=False))
 
@@ -88,7 +89,8 @@ def branding(cfg, docs: dict) -> Branding:
     originals = [d for d in docs.values() if not d.get("translation_of")] or list(docs.values())
     title, subtitle = {}, {}
     for lang in ("zh", "en"):
-        title[lang] = cfg.title or (message("ui_title_topic", lang, topic=topic) if topic else message("ui_title", lang))
+        named_topic = message("ui_title_topic", lang, topic=topic) if topic else message("ui_title", lang)
+        title[lang] = cfg.title or named_topic
         if cfg.subtitle:
             subtitle[lang] = cfg.subtitle
             continue
@@ -115,10 +117,11 @@ def corpus_topic(titles: list[str]) -> str:
 
 
 def read_examples(path: Path, required: bool = True) -> dict[str, list[str]]:
-    """Example questions from a text file, one a line (# starts a comment), sorted by language: {"zh": [...], "en": [...]}."""
+    """Example questions from a text file, one a line (# starts a comment), by language: {"zh": [...], "en": [...]}."""
     if not path.is_file():
         if required:
-            raise KbError(f"example questions file not found: {path} (KB_EXAMPLES takes a text file, one question a line)")
+            raise KbError(f"example questions file not found: {path} "
+                          "(KB_EXAMPLES takes a text file, one question a line)")
         return {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
