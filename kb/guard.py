@@ -366,9 +366,8 @@ class GradioEvents:
     def _doors(self, scope) -> dict:
         """{"run": unqueued ids, "queue": queued ids, "call": public names}, from the mounted Gradio app."""
         if self.doors is None:
-            blocks = next(r.app.get_blocks() for r in scope["app"].routes
-                          if hasattr(getattr(r, "app", None), "get_blocks"))
-            fns = blocks.fns.values()
+            apps = [r.app for r in scope["app"].routes if hasattr(getattr(r, "app", None), "get_blocks")]
+            fns = apps[0].get_blocks().fns.values() if apps else []   # no chat mounted: no events at all
             self.doors = {"run": {f._id for f in fns if not f.queue}, "queue": {f._id for f in fns if f.queue},
                           "call": {f.api_name for f in fns if f.queue and f.api_visibility == "public"}}
         return self.doors
