@@ -7,9 +7,9 @@ With an LLM configured, `ask` also streams the model's text into the bubble whil
 
 Each visitor's chat has two pieces of state:
   session: {"history": earlier questions, "answered": {message index: Answer dict} for 👍/👎,
-            "open": the index of the bubble waiting for its answer, or None}
-  bubble:  what that bubble shows next: {"at": index, "phase": "writing", "text", "lang"} or
-           {"at": index, "phase": "done", "answer": Answer}; each change redraws the bubble.
+            "chat": which conversation (New chat counts up), "open": the index of the newest waiting bubble or None}
+  bubble:  what a waiting bubble shows next: {"chat", "at": index, "phase": "writing", "text", "lang"} or
+           {"chat", "at", "phase": "done", "answer": Answer}; each change redraws that bubble.
 """
 from __future__ import annotations
 
@@ -158,8 +158,8 @@ def _short(title: str, limit: int = 60) -> str:
 
 # ------------------------------------------------------------------ the chat's steps
 
-def _session() -> dict:
-    return {"history": [], "answered": {}, "open": None}
+def _session(chat: int = 0) -> dict:
+    return {"history": [], "answered": {}, "chat": chat, "open": None}
 
 
 class Chat:
@@ -214,34 +214,36 @@ class Chat:
     def ask(self, question: str, session: dict):
         """Answer a question with cited sources, or refuse; returns the REST API's Answer shape."""
         session = session or _session()
-        at, text, lang, ans = session.get("open"), "", detect_language((question or "")[:500]), None
+        where = {"chat": session["chat"], "at": session["open"]}
+        text, lang, ans = "", detect_language((question or "")[:500]), None
         try:
             for item in self.kb.ask(question, history=session["history"][-10:], stream=True):
                 if not isinstance(item, str):
                     ans = item
                 elif self.streams:
                     text += item
-                    yield gr.skip(), gr.skip(), {"at": at, "phase": "writing", "text": text, "lang": lang}
+                    yield gr.skip(), gr.skip(), {**where, "phase": "writing", "text": text, "lang": lang}
         except QuestionError as e:
             raise gr.Error(str(e)) from None
         session = {**session, "history": session["history"] + [ans.question]}
-        yield ans.to_dict(), session, {"at": at, "phase": "done", "answer": ans}
+        yield ans.to_dict(), session, {**where, "phase": "done", "answer": ans}
 
     # --- step 3
     @staticmethod
     def redraw(bubble: dict | None, messages: list, session: dict):
-        """The waiting bubble follows `bubble`: the growing text, then the cited answer. A bubble that is no longer
-        waiting (a new chat was started meanwhile) is left alone."""
+        """A waiting bubble follows `bubble`: the growing text, then the cited answer. Nothing is drawn into another
+        conversation (New chat was clicked meanwhile) or over an answer already there."""
         at = (bubble or {}).get("at")
         messages = list(messages or [])
-        if at is None or session.get("open") != at or at >= len(messages):
+        if at is None or bubble["chat"] != session["chat"] or at >= len(messages) or at in session["answered"]:
             return gr.skip(), gr.skip()
         if bubble["phase"] == "writing":
             messages[at] = {"role": "assistant", "content": render.draft_html(bubble["text"], bubble["lang"])}
             return messages, gr.skip()
         ans = bubble["answer"]
         messages[at] = {"role": "assistant", "content": render.answer_html(ans, at)}
-        return messages, {**session, "open": None, "answered": {**session["answered"], at: ans.to_dict()}}
+        opened = None if session["open"] == at else session["open"]
+        return messages, {**session, "open": opened, "answered": {**session["answered"], at: ans.to_dict()}}
 
     @staticmethod
     def take_back(messages: list, question: str, session: dict):
@@ -263,8 +265,8 @@ class Chat:
         gr.Info(message("ui_thanks_up" if data.liked else "ui_thanks_down", lang), duration=3)
 
     @staticmethod
-    def new_chat():
-        return [], _session(), None, ""
+    def new_chat(session: dict):
+        return [], _session(session["chat"] + 1), None, ""
 
     @staticmethod
     def pick_example(evt: gr.SelectData) -> str:
@@ -386,6 +388,6 @@ def build_ui(kb, config=None) -> gr.Blocks:
         # One redraw at a time, the newest last ("always_last"): the cited answer is always the final picture.
         bubble.change(chat.redraw, [bubble, chatbot, session], [chatbot, session], **_QUICK, trigger_mode="always_last")
         chatbot.like(chat.vote, [session, lang], None, api_visibility="private")   # queued: its toast needs the stream
-        new_chat.click(chat.new_chat, None, [chatbot, session, bubble, box], **_QUICK)
+        new_chat.click(chat.new_chat, [session], [chatbot, session, bubble, box], **_QUICK)
         lang.change(chat.relabel, [lang], [header, box, new_chat, chatbot, footer], **_QUICK)
     return demo

@@ -65,3 +65,20 @@ def test_private_events_cannot_be_called_by_name(chat):
     assert rec.asked == []
     # The public one still joins the queue (gradio_client's way in).
     assert "event_id" in client.post("/gradio_api/call/ask", json={"data": ["What is cgroupfs?", None]}).json()
+
+
+def test_a_late_answer_goes_to_its_own_bubble_and_never_into_a_new_conversation(kb):
+    from kb.ui import Chat
+    ans = kb.ask("What is cgroupfs?")
+    q, wait = {"role": "user", "content": "q"}, {"role": "assistant", "content": "…"}
+    session = {"history": [], "answered": {}, "chat": 0, "open": 1}
+    drawn, after = Chat.redraw({"chat": 0, "at": 1, "phase": "done", "answer": ans}, [q, wait], session)
+    assert "cgroupfs" in drawn[1]["content"] and after["answered"][1]["question"] == "What is cgroupfs?"
+    assert after["open"] is None
+    # New chat was clicked while it was being answered: the new conversation's bubble at the same place stays.
+    new = {"history": [], "answered": {}, "chat": 1, "open": 1}
+    assert Chat.redraw({"chat": 0, "at": 1, "phase": "done", "answer": ans}, [q, wait], new) == (
+        Chat.redraw(None, [], new))
+    # A growing draft never overwrites an answer that is already there.
+    skip = Chat.redraw(None, [], after)
+    assert Chat.redraw({"chat": 0, "at": 1, "phase": "writing", "text": "x", "lang": "en"}, drawn, after) == skip
