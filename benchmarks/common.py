@@ -18,7 +18,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))          # run from a clean clone without installing kb first
 
-from kb.config import EXAMPLES          # noqa: E402
 from kb.types import Chunk, Document, Paragraph   # noqa: E402
 
 WORK = Path(os.environ.get("KB_BENCH_DIR", ROOT / ".kb" / "bench"))   # indexes and caches the benchmarks build
@@ -26,7 +25,8 @@ WORK = Path(os.environ.get("KB_BENCH_DIR", ROOT / ".kb" / "bench"))   # indexes 
 
 def questions() -> list[str]:
     """The labelled questions of tests/data/eval.jsonl and the UI's examples: real questions in both languages."""
-    qs = list(EXAMPLES)
+    examples = (ROOT / "corpus" / ".examples.txt").read_text(encoding="utf-8").splitlines()
+    qs = [q.strip() for q in examples if q.strip() and not q.startswith("#")]
     path = ROOT / "tests" / "data" / "eval.jsonl"
     if path.exists():
         qs += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

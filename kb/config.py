@@ -10,15 +10,6 @@ from pathlib import Path
 from typing import Any
 
 
-# Questions the bundled corpus answers well; a new corpus sets its own with KB_EXAMPLES (comma-separated).
-EXAMPLES = (
-    "OpenCloudOS 9 什么时候发布？",
-    "OpenCloudOS 8.5 与 CentOS8 兼容吗？",
-    "What is cgroupfs?",
-    "Can I move my CentOS 8 servers to OpenCloudOS without changing applications?",
-)
-
-
 @dataclass
 class Config:
     # --- where things live
@@ -75,9 +66,15 @@ class Config:
     port: int = 7860
     max_question_chars: int = 1000
     allowed_origins: list[str] = field(default_factory=list)   # sites allowed to embed kb / call its API
-    examples: list[str] = field(default_factory=lambda: list(EXAMPLES))   # clickable questions in the chat
     feedback_file: str = "feedback.jsonl"  # 👍/👎 log, one JSON object a line, inside data_path
     workers: int = 1                       # server processes over the same index (README: Speed and scale)
+
+    # --- the chat page (kb/ui.py); what is left empty is said about the corpus itself
+    title: str = ""                        # default: what the documents' titles share, e.g. "OpenCloudOS 8.5 knowledge base"
+    subtitle: str = ""                     # default: how many documents, naming one
+    logo: str = ""                         # an image file (inlined, up to 512 kB) or an http(s) URL
+    examples: str = ""                     # a text file of example questions, one a line, either language;
+                                           # default: .examples.txt in the corpus folder, if there is one
 
     # --- serving limits (kb/guard.py)
     production: bool = True                # KB_PRODUCTION=0 for development: Python errors shown in the chat and in 500s

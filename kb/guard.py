@@ -34,7 +34,8 @@ log = logging.getLogger("kb")
 
 def guards(cfg) -> list[tuple[type, dict]]:
     """(middleware, options) for a Config, innermost first; add them before CORS so its headers reach a 429."""
-    return [(InternalErrors, {"production": cfg.production}),
+    return [(GradioEvents, {}),
+            (InternalErrors, {"production": cfg.production}),
             (EngineSlots, {"at_once": cfg.api_concurrency, "waiting": cfg.queue_size}),
             (RequestTimeout, {"seconds": cfg.request_timeout}),
             (BodyLimit, {"max_bytes": cfg.max_body_bytes}),
@@ -461,3 +462,63 @@ class SecurityHeaders:
             await send(msg)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# ------------------------------------------------------------------ which chat events can be called
+
+class GradioEvents:
+    """Gradio's event routes run only the chat's own events, each by its own door: /run/ only the quick unqueued
+    steps (none of which reaches the engine), /queue/join and /call/ only queued ones, which the rate limit and the
+    bounded queue govern, and /call/ only by a public name. An unknown, negative or non-integer fn_index, or an event
+    asked for by the wrong door, gets a 404 and one log line instead of a traceback and a 500.
+    """
+
+    ROUTES = ("/gradio_api/run/", "/gradio_api/queue/join", "/gradio_api/call/")
+
+    def __init__(self, app):
+        self.app, self.doors = app, None
+
+    def _doors(self, scope) -> dict:
+        """{"run": unqueued ids, "queue": queued ids, "call": public names}, from the mounted Gradio app."""
+        if self.doors is None:
+            apps = [r.app for r in scope["app"].routes if hasattr(getattr(r, "app", None), "get_blocks")]
+            fns = apps[0].get_blocks().fns.values() if apps else []   # no chat mounted: no events at all
+            self.doors = {"run": {f._id for f in fns if not f.queue}, "queue": {f._id for f in fns if f.queue},
+                          "call": {f.api_name for f in fns if f.queue and f.api_visibility == "public"}}
+        return self.doors
+
+    async def __call__(self, scope, receive, send):
+        path = _path(scope)
+        if scope["type"] != "http" or scope.get("method") != "POST" or not path.startswith(self.ROUTES):
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:                       # BodyLimit, further out, keeps this small
+            msg = await receive()
+            if msg["type"] != "http.request":
+                return
+            body, more = body + msg.get("body", b""), msg.get("more_body", False)
+        doors = self._doors(scope)
+        if path.startswith("/gradio_api/call/"):
+            name = path.removeprefix("/gradio_api/call/").removeprefix("v2/").strip("/")
+            asked, ok = name, name in doors["call"]
+        else:
+            try:
+                asked = json.loads(body).get("fn_index")
+            except (ValueError, AttributeError):   # not a JSON object: Gradio's own 422 says so
+                asked = ok = None
+            else:
+                ids = doors["run" if path.startswith("/gradio_api/run/") else "queue"]
+                ok = type(asked) is int and asked in ids
+        if ok is False:
+            log.warning("POST %s: no such event %.40r: 404", path, asked)
+            return await send_json(send, 404, "No such event.")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)

@@ -51,6 +51,25 @@ MESSAGES = {
         "zh": "以上摘自原文；生成的回答未能通过出处核对，没有采用。",
         "en": "Quoted from the sources; the generated answer did not pass the source check, so it was not used.",
     },
+    # --- the web UI's branding, state and votes (kb/ui.py, kb/data/ui-head.html)
+    "ui_title_topic": {"zh": "{topic} 知识库", "en": "{topic} knowledge base"},
+    "ui_subtitle_one": {
+        "zh": "回答出自《{title}》。用中文或英文提问，每个回答都标明出处。",
+        "en": "Answers from “{title}”. Ask in Chinese or English; every answer shows the sentence it comes from.",
+    },
+    "ui_subtitle_many": {
+        "zh": "回答出自 {n} 篇文档，如《{title}》。用中文或英文提问，每个回答都标明出处。",
+        "en": "Answers from {n} documents, such as “{title}”. Ask in Chinese or English; every answer shows its source.",
+    },
+    "ui_thanks_up": {"zh": "已记录：有帮助。感谢反馈！", "en": "Recorded as helpful. Thanks for the feedback!"},
+    "ui_thanks_down": {"zh": "已记录：没有帮助。感谢反馈，我们会改进。", "en": "Recorded as not helpful. Thanks, this helps us improve."},
+    "ui_indexing_title": {"zh": "正在建立索引…", "en": "Indexing…"},
+    "ui_indexing": {
+        "zh": "知识库正在读取并嵌入文档，完成后本页会自动打开问答。",
+        "en": "The knowledge base is reading and embedding its documents; this page opens the chat by itself when it is done.",
+    },
+    "ui_rate_limited": {"zh": "提问太频繁了，请 {s} 秒后再问。", "en": "Too many questions at once: please ask again in {s} s."},
+    "ui_overloaded": {"zh": "服务器正忙，请稍后再问。", "en": "The server is busy right now: please ask again in a minute."},
 }
 
 

@@ -12,6 +12,11 @@ from .messages import message
 from .types import Answer, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# A web address in a passage: ASCII only, so one written straight into Chinese text ends where the Chinese begins.
+_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_URL_TAIL = ".,;:!?'\")]"       # sentence punctuation after an address is not part of it
+# Links go to other sites: no access to this page, no referrer, no endorsement for search engines.
+_REL = 'target="_blank" rel="noopener noreferrer nofollow"'
 
 
 def answer_html(answer: Answer, turn: int = 0) -> str:
@@ -67,14 +72,14 @@ def _ref(n: int, turn: int) -> str:
 def _card(c: Citation, turn: int, lang: str, numbered: bool = True) -> str:
     """A source card: number, title, date, the passage with the quoted sentence marked, the aligned original."""
     title = escape(c.document or c.doc_id)
-    if c.url and c.url.startswith(("http://", "https://")):
-        title = f'<a href="{escape(c.url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+    if c.url and is_web_address(c.url):
+        title = f'<a class="kb-source" href="{escape(c.url)}" {_REL}>{title}</a>'
     meta = " · ".join(escape(x) for x in (_day(c.date), " › ".join(c.heading)) if x)
     badge = f'<span class="kb-n">{c.n}</span>' if numbered else '<span class="kb-n kb-n-related">·</span>'
     original = ""
     if c.original:
         original = (f'<div class="kb-original" lang="zh"><span class="kb-original-label">'
-                    f'{escape(message("ui_original", lang))}</span>{escape(c.original)}</div>')
+                    f'{escape(message("ui_original", lang))}</span>{linked(c.original)}</div>')
     ident = f' id="kb-{turn}-{c.n}"' if numbered else ""
     meta = f'<span class="kb-meta">{meta}</span>' if meta else ""
     return (f'<div class="kb-card"{ident}>'
@@ -86,8 +91,27 @@ def _highlight(c: Citation) -> str:
     """The passage with its quoted sentence in <mark>, located by the citation's offsets."""
     s, e = c.quote_start, c.quote_end
     if not c.quote or not (0 <= s < e <= len(c.text)) or c.text[s:e] != c.quote:
-        return escape(c.text)
-    return f"{escape(c.text[:s])}<mark>{escape(c.text[s:e])}</mark>{escape(c.text[e:])}"
+        return linked(c.text)
+    return f"{linked(c.text[:s])}<mark>{linked(c.text[s:e])}</mark>{linked(c.text[e:])}"
+
+
+def is_web_address(url: str) -> bool:
+    """An http(s) address with nothing in it that could break out of an attribute or run as script."""
+    return bool(_URL.fullmatch(url))
+
+
+def linked(text: str) -> str:
+    """Text escaped, with its http(s) addresses as links; anything else that looks like a link stays text."""
+    out, end = [], 0
+    for m in _URL.finditer(text):
+        url = m.group(0)
+        while url[-1] in _URL_TAIL and not (url[-1] == ")" and url.count("(") >= url.count(")")):
+            url = url[:-1]
+        if len(url) <= len("https://"):
+            continue
+        out += [escape(text[end:m.start()]), f'<a class="kb-link" href="{escape(url)}" {_REL}>{escape(url)}</a>']
+        end = m.start() + len(url)
+    return "".join(out) + escape(text[end:])
 
 
 def _day(date: str | None) -> str:

@@ -116,8 +116,9 @@ def serve(config: Config, progress: bool = True) -> None:
         raise KbError(f"cannot listen on {config.host}:{config.port} ({e.strerror}): stop the other server or "
                       "choose another port with --port or KB_PORT") from None
     sock.listen(2048)   # from "ready" on, a connection waits in the backlog instead of being refused
-    kb = KnowledgeBase.open(config=config, progress=progress)   # any build happens here, once, before workers start
-    kb.search("warm up")   # load the query model now, so the first visitor's answer is as quick as the rest
+    with ui.WhileIndexing(sock):   # meanwhile visitors see "indexing…" and the API says 503, instead of waiting silently
+        kb = KnowledgeBase.open(config=config, progress=progress)   # any build happens here, once, before workers start
+        kb.search("warm up")   # load the query model now, so the first visitor's answer is as quick as the rest
     app = create_app(kb) if config.workers <= 1 else None
     port = sock.getsockname()[1]
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6

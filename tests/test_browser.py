@@ -98,11 +98,17 @@ def test_chinese_and_english_questions_get_cited_answers(live, kb, open_page):
     assert page.url == url
 
 
-def test_thumbs_up_is_logged_with_question_answer_and_citations(live, open_page):
+def test_thumbs_up_comes_first_says_it_was_recorded_and_is_logged(live, open_page):
+    from playwright.sync_api import expect
     page = open_page(live.url)
     answer = ask(page, "OpenCloudOS 8.5 与 CentOS8 兼容吗？")
-    answer.locator("xpath=ancestor::*[contains(@class,'message-row')]/following-sibling::*[1]") \
-        .locator('button[aria-label="Like"]').click()
+    buttons = answer.locator("xpath=ancestor::*[contains(@class,'message-row')]/following-sibling::*[1]")
+    up, down = buttons.locator('button[aria-label="Like"]'), buttons.locator('button[aria-label="Dislike"]')
+    assert up.bounding_box()["x"] < down.bounding_box()["x"]          # 👍 before 👎
+    up.click()
+    expect(page.locator(".toast-body", has_text="Recorded as helpful")).to_be_visible()
+    expect(buttons.locator('button[aria-label="Liked"]')).to_be_visible()   # the filled 👍 stays
+    page.screenshot(path=OUT / "vote-1280.png")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         rows = [json.loads(x) for x in live.feedback.read_text("utf-8").splitlines()] if live.feedback.exists() else []
@@ -151,12 +157,16 @@ def test_a_question_kb_cannot_take_gets_its_message_and_stays_editable(live, ope
 def test_the_interface_follows_the_browser_language_and_switches(live, open_page):
     from playwright.sync_api import expect
     page = open_page(live.url, locale="zh-CN")
-    expect(page.locator(".kb-title")).to_have_text("知识库问答")
+    examples = page.locator("#kb-chat .example")
+    expect(page.locator(".kb-title")).to_have_text("OpenCloudOS 8.5 知识库")
     expect(page.locator("#kb-question textarea")).to_have_attribute("placeholder", "输入问题，按回车发送…")
+    expect(examples.first).to_have_text("OpenCloudOS 9 什么时候发布？")
     page.locator("#kb-lang label", has_text="English").click()
-    expect(page.locator(".kb-title")).to_have_text("Knowledge base Q&A")
+    expect(page.locator(".kb-title")).to_have_text("OpenCloudOS 8.5 knowledge base")
     expect(page.locator("#kb-question textarea")).to_have_attribute("placeholder", "Ask a question and press Enter…")
     expect(page.locator("#kb-new-chat")).to_have_text("New chat")
+    expect(examples.first).to_have_text("What is cgroupfs?")          # the examples follow the switch
+    assert all(t.isascii() for t in examples.all_inner_texts())
 
 
 def test_the_portal_page_embeds_kb_by_iframe_bubble_and_web_component(live, open_page):
@@ -264,3 +274,154 @@ def test_a_hostile_corpus_document_is_cited_as_text_and_nothing_runs(open_page, 
         assert chat.locator("script, img[src='x'], [onerror], a[href^='javascript']").count() == 0
         assert page.evaluate("typeof window.__pwned") == "undefined" and dialogs == []
         page.screenshot(path=OUT / "hostile.png", full_page=True)
+
+
+FIVE = ["What is cgroupfs?", "OpenCloudOS 9 什么时候发布？", "OpenCloudOS 8.5 与 CentOS8 兼容吗？",
+        "How reliable is OpenCloudOS 8.5?", "What is the capital of France?"]
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)])
+def test_after_five_answers_the_input_is_still_on_screen_and_the_column_kept_its_width(live, open_page, width, height):
+    from playwright.sync_api import expect
+    page = open_page(live.url, width=width, height=height)
+    chat = page.locator("#kb-chat")
+    expect(chat.locator(".example").first).to_be_visible()
+    first_width = chat.bounding_box()["width"]
+    page.screenshot(path=OUT / f"first-screen-{width}.png")
+    assert page.get_by_text("Built with Gradio").count() == 0 or not page.get_by_text("Built with Gradio").is_visible()
+    for q in FIVE:
+        ask(page, q)
+    page.wait_for_timeout(300)
+    box = page.locator("#kb-question textarea").bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= height        # visible without scrolling
+    assert page.evaluate("window.scrollY") == 0 and page.evaluate("document.documentElement.scrollHeight") <= height
+    assert chat.bounding_box()["width"] == first_width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=OUT / f"five-answers-{width}.png")
+
+
+def test_embed_mode_keeps_one_column_width_from_the_first_screen(live, open_page):
+    from playwright.sync_api import expect
+    page = open_page(f"{live.url}/embed?lang=en", width=1280, height=900)
+    chat = page.locator("#kb-chat")
+    expect(chat.locator(".example").first).to_be_visible()
+    first_width = chat.bounding_box()["width"]
+    assert first_width > 1100                       # the whole frame, not a column that widens as answers come
+    ask(page, "What is cgroupfs?")
+    assert chat.bounding_box()["width"] == first_width
+    box = page.locator("#kb-question textarea").bounding_box()
+    assert box["y"] + box["height"] <= 900
+    page.screenshot(path=OUT / "embed-1280.png")
+
+
+def test_a_branded_knowledge_base_links_its_sources(open_page, tmp_path):
+    """KB_TITLE/KB_LOGO/KB_EXAMPLES set; a document with a url in its front matter and a web address in its text."""
+    import dataclasses
+
+    from playwright.sync_api import expect
+
+    from conftest import ServerThread
+    from kb import KnowledgeBase
+    from kb.web import create_app
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "zram.md").write_text(
+        "---\ntitle: Acme Linux 3 Guide - zram\nurl: https://docs.acme.example/guide/zram/\n---\n\n"
+        "To enable zram swap, load the zram module and set its size; the full steps are at "
+        "https://docs.acme.example/zram?step=1&lang=en. Never follow javascript:alert(1) links.\n", encoding="utf-8")
+    (corpus / "net.md").write_text("---\ntitle: Acme Linux 3 Guide - networking\n---\n\n"
+                                   "The network is configured with NetworkManager and nmcli.\n", encoding="utf-8")
+    (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
+                                       '<rect width="40" height="40" rx="8" fill="#4f46e5"/></svg>')
+    (tmp_path / "examples.txt").write_text("zram 怎么开启？\nHow do I enable zram swap?\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "index", progress=False)
+    cfg = dataclasses.replace(kb.config, data_dir=tmp_path / "data", logo=str(tmp_path / "logo.svg"),
+                              subtitle="Acme's own docs, in Chinese and English", examples=str(tmp_path / "examples.txt"))
+    with ServerThread(create_app(kb, config=cfg)) as server:
+        page = open_page(server.url, width=1280, height=900)
+        expect(page.locator(".kb-title")).to_have_text("Acme Linux 3 Guide knowledge base")   # from the titles
+        expect(page.locator(".kb-subtitle")).to_have_text("Acme's own docs, in Chinese and English")
+        assert page.locator("img.kb-logo").get_attribute("src").startswith("data:image/svg+xml;base64,")
+        assert page.locator("img.kb-logo").evaluate("img => img.naturalWidth") == 40
+        expect(page.locator("#kb-chat .example")).to_have_text(["How do I enable zram swap?"])
+        page.locator("#kb-chat .example").click()
+        answer = page.locator(".kb-answer").first
+        source = answer.locator(".kb-doc a")
+        expect(source).to_have_attribute("href", "https://docs.acme.example/guide/zram/")
+        link = answer.locator(".kb-passage a.kb-link")
+        expect(link).to_have_attribute("href", "https://docs.acme.example/zram?step=1&lang=en")
+        for a in (source, link):
+            expect(a).to_have_attribute("rel", "noopener noreferrer nofollow")
+            expect(a).to_have_attribute("target", "_blank")
+        expect(answer.locator(".kb-passage")).to_contain_text("Never follow javascript:alert(1) links.")
+        assert answer.locator("a[href^='javascript']").count() == 0
+        page.screenshot(path=OUT / "branded-1280.png")
+
+
+def test_too_many_questions_are_told_in_the_pages_language(kb, open_page, tmp_path):
+    """The rate limit (429) and a full queue (503) answer the chat in the language the visitor chose."""
+    import dataclasses
+
+    from playwright.sync_api import expect
+
+    from conftest import ServerThread
+    from kb.web import create_app
+    cfg = dataclasses.replace(kb.config, data_dir=tmp_path, rate_limit=1, rate_burst=1)
+    with ServerThread(create_app(kb, config=cfg)) as server:
+        page = open_page(server.url, locale="zh-CN", width=390, height=844)
+        ask(page, "What is cgroupfs?")
+        box = page.locator("#kb-question textarea")
+        box.fill("OpenCloudOS 9 什么时候发布？")
+        box.press("Enter")
+        expect(page.locator(".toast-body", has_text="提问太频繁了，请")).to_be_visible()
+        assert "Too many" not in page.locator(".toast-body").first.inner_text()
+        expect(box).to_have_value("OpenCloudOS 9 什么时候发布？")     # kept, to send again later
+        expect(page.locator(".kb-question")).to_have_count(1)
+        # Gradio's labels are Chinese here too: 👍 (赞) still comes before 👎 (踩), and there is no clear button.
+        assert page.get_by_role("button", name="赞").bounding_box()["x"] < page.get_by_role("button", name="踩").bounding_box()["x"]
+        assert not page.get_by_role("button", name="清空对话").is_visible()
+        page.wait_for_timeout(600)                                  # the toast fades in
+        page.screenshot(path=OUT / "rate-limited-390.png")
+
+
+def test_while_the_index_is_built_the_page_says_indexing_then_opens_the_chat_by_itself(kb, open_page, tmp_path):
+    """kb serve answers on its port during the build: "indexing…" for people, 503 for programs; same socket after."""
+    import dataclasses
+    import threading
+
+    import httpx
+    import uvicorn
+    from playwright.sync_api import expect
+
+    from conftest import free_socket
+    from kb.ui import WhileIndexing
+    from kb.web import create_app
+    sock = free_socket()
+    sock.listen(64)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with WhileIndexing(sock):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"{url}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        api = httpx.post(f"{url}/api/v1/ask", json={"question": "What is cgroupfs?"})
+        assert health.status_code == api.status_code == 503 and api.headers["retry-after"] == "5"
+        assert api.json()["status"] == "indexing"
+        page = open_page(f"{url}/?q=What%20is%20cgroupfs%3F", locale="zh-CN", width=390, height=844)
+        expect(page.locator(".kb-indexing")).to_contain_text("正在建立索引…")
+        expect(page.locator(".kb-indexing")).to_contain_text("Indexing…")
+        page.screenshot(path=OUT / "indexing-390.png")
+    # The build is done: the real app takes over the same listening socket, and the waiting page opens the chat.
+    app = create_app(kb, config=dataclasses.replace(kb.config, data_dir=tmp_path))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        expect(page.locator(".kb-answer")).to_contain_text("cgroupfs", timeout=30_000)   # its ?q= was kept
+        page.screenshot(path=OUT / "indexing-done-390.png")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

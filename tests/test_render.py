@@ -1,4 +1,6 @@
 """The chat's HTML: everything escaped, [n] markers linked to cards, the quoted sentence marked."""
+import re
+
 from kb.render import answer_html, draft_html, question_html
 from kb.types import Answer, Citation
 
@@ -74,3 +76,24 @@ def test_an_answer_that_replaced_the_models_text_says_so_quietly():
     ans.signals["fallback"] = "sentence not supported by its passage"
     html = answer_html(ans)
     assert '<p class="kb-note">Quoted from the sources' in html and "not supported" not in html
+
+
+def test_web_addresses_in_passages_are_safe_links_and_everything_else_stays_text():
+    passage = ('See https://docs.example.org/zram?x=1&y=2. Or (https://en.wikipedia.org/wiki/Zram_(Linux)), '
+               '详见https://opencloudos.org下载。 Not javascript:alert(1), data:text/html,<b>x</b> or '
+               'https://x.org/"onmouseover="alert(1)')
+    html = answer_html(cited(text=passage, quote="", original="原文见 http://mirrors.example.org/8.5/。"))
+    links = re.findall(r'<a class="kb-link" href="([^"]*)" target="_blank" rel="noopener noreferrer nofollow">', html)
+    assert links == ["https://docs.example.org/zram?x=1&amp;y=2", "https://en.wikipedia.org/wiki/Zram_(Linux)",
+                     "https://opencloudos.org", "https://x.org/", "http://mirrors.example.org/8.5/"]
+    assert "下载。" in html and "javascript:alert(1)" in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert 'href="javascript' not in html and 'href="data' not in html and "<b>" not in html
+    assert '&quot;onmouseover=&quot;alert(1)' in html     # the quote ended the address; the rest is text
+
+
+def test_a_source_with_a_web_address_links_its_title():
+    html = answer_html(cited(url="https://docs.example.org/guide/"))
+    assert ('<a class="kb-source" href="https://docs.example.org/guide/" target="_blank" '
+            'rel="noopener noreferrer nofollow">Doc</a>') in html
+    for bad in ["javascript:alert(1)", "//evil.example/x", "https://a.org/\" onclick=\"x", "ftp://a.org/x"]:
+        assert 'class="kb-source"' not in answer_html(cited(url=bad)), bad
