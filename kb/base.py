@@ -20,6 +20,7 @@ from .embedding import make_embedder
 from .errors import IndexProblem, QuestionError
 from .generation import LLM, NO_ANSWER, Checked, LLMError, build_messages, check, condense_messages
 from .index import FORMAT, Index, build_index, load_index
+from .markdown import set_page_urls
 from .messages import message
 from .retrieval import Retriever
 from .types import Answer, Hit
@@ -90,6 +91,7 @@ class KnowledgeBase:
         writable = _writable(cfg.index_path)
         parsed = _parsed_documents(cfg.index_path)
         docs, problems = load_corpus(cfg.corpus, cfg.max_file_mb, cfg.strict, parsed=parsed)
+        set_page_urls(docs, cfg.corpus, cfg.source_base_url)      # citations link to the live pages
         chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
         if not writable:
             log.warning("index folder %s is not writable: serving an in-memory index", cfg.index_path)
@@ -238,6 +240,7 @@ def _expected_manifest(cfg: Config, embedder_id: str) -> dict:
     """What the live index must have been built from; any difference means a rebuild."""
     return {"format": FORMAT, "embedder": embedder_id, "corpus": corpus_fingerprint(cfg.corpus),
             "dictionary": text.dictionary_hash(), "chunking": {"chunk_chars": cfg.chunk_chars},
+            "source_base_url": cfg.source_base_url,
             "index_type": cfg.index_type}
 
 
@@ -251,7 +254,8 @@ def corpus_fingerprint(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-_PARSER = hashlib.sha1(Path(__file__).with_name("documents.py").read_bytes()).hexdigest()[:16]
+_PARSER = hashlib.sha1(b"".join(Path(__file__).with_name(f).read_bytes()
+                             for f in ("documents.py", "markdown.py"))).hexdigest()[:16]
 
 
 def _parsed_documents(folder: Path) -> dict:

@@ -110,15 +110,21 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
     """Parse one file's bytes into a Document (the format is chosen by the file suffix)."""
     meta, body = split_front_matter(decode(raw))
     kind = SUFFIXES[Path(rel).suffix.lower()]
-    blocks, links, title = {"html": _html_blocks, "markdown": _markdown_blocks, "text": _text_blocks}[kind](body)
+    if kind == "markdown":     # structure-aware: kinds, lead-ins, anchors (kb/markdown.py)
+        from .markdown import markdown_blocks
+        separate = SUFFIXES.get(Path(str(meta.get("translation_of") or "page.md")).suffix.lower()) != "markdown"
+        blocks, links, title = markdown_blocks(body, lambda problem: log.warning("%s: %s", rel, problem), separate)
+    else:
+        blocks, links, title = {"html": _html_blocks, "text": _text_blocks}[kind](body)
     paragraphs, parts, pos = [], [], 0
-    for text, heading in blocks:
-        text = _WS.sub(" ", text).strip()
+    for block in blocks:
+        text, heading = (block.text, block.heading) if kind == "markdown" else (_WS.sub(" ", block[0]).strip(), block[1])
         if not text:
             continue
         if parts:
             pos += 2
-        paragraphs.append(Paragraph(f"p{len(paragraphs) + 1}", text, pos, pos + len(text), tuple(heading)))
+        more = (block.kind, block.lead, block.anchor) if kind == "markdown" else ()
+        paragraphs.append(Paragraph(f"p{len(paragraphs) + 1}", text, pos, pos + len(text), tuple(heading), *more))
         parts.append(text)
         pos += len(text)
     if not paragraphs:
@@ -164,6 +170,8 @@ def _link_mkdocs_translations(docs: list[Document]) -> None:
             base = f"{m.group('stem')}.{d.id.rsplit('.', 1)[1]}"
             if base in ids and base != d.id:
                 d.translation_of = base
+            elif base != d.id:
+                log.warning("%s: its original %s is not in the corpus: indexed on its own", d.id, base)
 
 
 def real_url(href: str) -> str:
@@ -228,62 +236,6 @@ def _html_blocks(body: str):
             current_text.append(str(node))
     flush()
     return [(t, [h for h in hs if h]) for t, hs in blocks], links, title
-
-
-# --- Markdown: markdown-it tokens; headings form the path, each paragraph / item / row / code block is one block.
-def _markdown_blocks(body: str):
-    from markdown_it import MarkdownIt
-    tokens = MarkdownIt("commonmark").enable("table").parse(body)
-    blocks, links, headings, title = [], [], [], None
-    row, header, in_head, level = [], [], False, 0
-    for i, t in enumerate(tokens):
-        if t.type == "heading_open":
-            level = int(t.tag[1])
-        elif t.type == "inline" and tokens[i - 1].type == "heading_open":
-            text, _ = _md_inline(t)
-            del headings[level - 1:]
-            headings.extend([""] * (level - 1 - len(headings)))
-            headings.append(text)
-            title = title or text
-        elif t.type == "inline" and tokens[i - 1].type in ("th_open", "td_open"):
-            row.append(_md_inline(t)[0])
-        elif t.type == "inline":
-            text, found = _md_inline(t)
-            links.extend(found)
-            blocks.append((text, [h for h in headings if h]))
-        elif t.type in ("fence", "code_block"):
-            blocks.append((t.content.rstrip("\n"), [h for h in headings if h]))
-        elif t.type == "thead_open":
-            in_head = True
-        elif t.type == "thead_close":
-            in_head = False
-        elif t.type == "tr_close":
-            if in_head:
-                header = row
-            else:
-                cells = [f"{h}: {c}" if h else c for h, c in zip(header + [""] * len(row), row)]
-                blocks.append(("; ".join(cells), [h for h in headings if h]))
-            row = []
-    return blocks, links, title
-
-
-def _md_inline(token):
-    out, links, href = [], [], None
-    for c in token.children or []:
-        if c.type in ("text", "code_inline", "html_inline"):
-            out.append(c.content)
-        elif c.type in ("softbreak", "hardbreak"):
-            out.append(" ")
-        elif c.type == "link_open":
-            href, start = real_url(c.attrs.get("href", "")), len(out)
-        elif c.type == "link_close" and href is not None:
-            text = "".join(out[start:])
-            links.append((text, href))
-            out[start:] = [_link_text(text, href)]
-            href = None
-        elif c.type == "image":
-            out.append(c.content)
-    return "".join(out), links
 
 
 def _text_blocks(body: str):
