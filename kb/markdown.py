@@ -125,11 +125,12 @@ class _Builder:
         self.headings: list[str] = []
         self.anchor, self.slugs, self.empty = "", set(), []
         self.links, self.title = [], None
-        self.section_start, self.level, self.remark = 0, 0, None   # len(self.parts) when the current section began; its heading level
+        self.section_start, self.level = 0, 0   # len(self.parts) when the current section began; its heading level
+        self.remark = None                      # the step whose last line is a remark that may introduce a command
 
     # ------------------------------------------------------------ tokens -> parts
     def run(self, tokens, separate: bool = False):
-        stack, lists, level = [], [], 0     # open list items; the top-level list being read
+        stack, lists = [], []     # open lists and items, innermost last; the items of the top-level list being read
         i = 0
         while i < len(tokens):
             t = tokens[i]
@@ -138,8 +139,7 @@ class _Builder:
                 i += 3
                 continue
             if t.type in ("bullet_list_open", "ordered_list_open"):
-                stack.append({"ordered": t.type == "ordered_list_open", "n": int(t.attrs.get("start", 1) or 1),
-                              "depth": len([s for s in stack if "ordered" in s])})
+                stack.append({"ordered": t.type == "ordered_list_open", "n": int(t.attrs.get("start", 1) or 1)})
             elif t.type in ("bullet_list_close", "ordered_list_close"):
                 stack.pop()
                 if not stack:
@@ -149,16 +149,16 @@ class _Builder:
                 lst = stack[-1]
                 marker = f"{lst['n']}." if lst["ordered"] else "-"
                 lst["n"] += 1
-                stack.append({"marker": marker, "depth": lst["depth"], "text": [], "code": [], "children": []})
+                stack.append({"marker": marker, "text": [], "code": [], "children": []})
             elif t.type == "list_item_close":
                 item = stack.pop()
-                parent = next((s for s in reversed(stack) if "marker" in s), None)
+                parent = _item(stack)
                 (parent["children"] if parent else lists).append(item)
             elif t.type == "table_open":
                 close = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
                 header, rows = self._table(t.map)
                 if stack:
-                    stack[-1]["text"].append("; ".join(" | ".join(r) for r in [header] + rows))
+                    _item(stack)["text"].append("; ".join(" | ".join(r) for r in [header] + rows))
                 else:
                     self._table_part(header, rows)
                 i = close + 1
@@ -171,11 +171,11 @@ class _Builder:
                     rows = [_cells(l) for l in t.content.split("\n") if l.strip()]
                     rows = [[self._inline_text(c) for c in r] for r in rows]
                     if stack:
-                        stack[-1]["text"].append("; ".join(" | ".join(r) for r in rows))
+                        _item(stack)["text"].append("; ".join(" | ".join(r) for r in rows))
                     else:
                         self._table_part(rows[0], rows[1:])
                 elif stack:
-                    stack[-1]["text"].append(_join_lines(text))
+                    _item(stack)["text"].append(_join_lines(text))
                 else:
                     self._paragraph(text)
             elif t.type in ("fence", "code_block"):
@@ -184,7 +184,7 @@ class _Builder:
                     self.warn(f"code block opened at line {t.map[0] + 1} is never closed: the rest of the page is read as code")
                 if code.strip():
                     if stack:
-                        next(s for s in reversed(stack) if "marker" in s)["code"].append(code)
+                        _item(stack)["code"].append(code)
                     else:
                         self._code(code)
             i += 1
@@ -223,7 +223,7 @@ class _Builder:
             else:
                 lines, self.pending = self.pending, []
                 self._part("prose", body=["\n".join(lines)])
-            self.pending = []
+        self.pending = []
         if self.faq is not None and not self.faq.body:
             self.faq.kind = "prose"
         self.faq = None
@@ -358,6 +358,11 @@ def _join_lines(text: str) -> str:
 def _item_lines(item: dict, depth: int = 0) -> list[str]:
     lines = [("  " * depth + f"{item['marker']} {' '.join(item['text'])}").rstrip()] + item["code"]
     return lines + [l for c in item["children"] for l in _item_lines(c, depth + 1)]
+
+
+def _item(stack: list[dict]) -> dict | None:
+    """The innermost open list item."""
+    return next((s for s in reversed(stack) if "marker" in s), None)
 
 
 def _has_code(item: dict) -> bool:
