@@ -20,7 +20,7 @@ from .embedding import make_embedder
 from .errors import IndexProblem, QuestionError
 from .generation import LLM, NO_ANSWER, Checked, LLMError, build_messages, check, condense_messages
 from .index import FORMAT, Index, build_index, load_index
-from .markdown import set_page_urls
+from .site import set_page_urls
 from .messages import message
 from .retrieval import Retriever
 from .types import Answer, Hit
@@ -255,7 +255,7 @@ def corpus_fingerprint(folder: Path) -> str:
 
 
 _PARSER = hashlib.sha1(b"".join(Path(__file__).with_name(f).read_bytes()
-                             for f in ("documents.py", "markdown.py"))).hexdigest()[:16]
+                             for f in ("documents.py", "markdown.py", "site.py"))).hexdigest()[:16]
 
 
 def _parsed_documents(folder: Path) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .index import Index
-from .markdown import with_anchor
+from .site import with_anchor
 from .spelling import corrected
 from .text import normalize, tokenize
 from .types import Hit
