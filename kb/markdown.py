@@ -194,7 +194,11 @@ class _Builder:
         return blocks, self.links, self.title
 
     def _closed(self, t) -> bool:
+        """False for a fence that runs to the end of the page without its closing marker (one that ends with
+        its list item or quote is closed by it, as CommonMark says)."""
         end = t.map[1]
+        if any(line.strip() for line in self.lines[end:]):
+            return True
         last = self.lines[end - 1].lstrip(" \t>").strip() if end - 1 < len(self.lines) else ""
         return end - t.map[0] >= 2 and last.startswith(t.markup) and not last[len(t.markup):].strip(t.markup[0]).strip()
 
