@@ -112,7 +112,8 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
     kind = SUFFIXES[Path(rel).suffix.lower()]
     if kind == "markdown":     # structure-aware: kinds, lead-ins, anchors (kb/markdown.py)
         from .markdown import markdown_blocks
-        separate = SUFFIXES.get(Path(str(meta.get("translation_of") or "page.md")).suffix.lower()) != "markdown"
+        original = str(meta.get("translation_of") or "")    # a translation of an HTML page: one passage per
+        separate = bool(original) and SUFFIXES.get(Path(original).suffix.lower()) != "markdown"   # paragraph, as there
         blocks, links, title = markdown_blocks(body, lambda problem: log.warning("%s: %s", rel, problem), separate)
     else:
         blocks, links, title = {"html": _html_blocks, "text": _text_blocks}[kind](body)
