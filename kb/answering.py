@@ -153,5 +153,5 @@ def _citations(hits: list[Hit], spans: dict[int, list[tuple[int, int]]]) -> list
         qe = max((e for _, e in spans.get(i, [])), default=0)
         out.append(Citation(n=i + 1, text=h.text, quote=h.text[qs:qe], document=h.document, score=h.score,
                             original=h.original, url=h.url, date=h.date, doc_id=h.doc_id, para_id=h.para_id,
-                            lang=h.lang, heading=h.heading, quote_start=qs, quote_end=qe))
+                            lang=h.lang, heading=h.heading, quote_start=qs, quote_end=qe, kind=h.kind, lead=h.lead))
     return out

@@ -16,6 +16,7 @@ from .errors import IndexProblem, StaleIndex
 from .generation import LLMAnswerer
 from .index import Index, build_index
 from .lifecycle import build_lock, expected_manifest, live_index, load_parsed, save_parsed, unsearchable, writable
+from .site import with_page_urls
 from .messages import message
 from .questions import check_k, check_question, follow_up_context, without_tags
 from .retrieval import Retriever
@@ -103,6 +104,7 @@ class KnowledgeBase:
         parsed = load_parsed(cfg.index_path)
         docs, problems = load_corpus(cfg.corpus, cfg.max_file_mb, cfg.strict, parsed=parsed,
                                      follow_symlinks=cfg.follow_symlinks)
+        docs = with_page_urls(docs, cfg.corpus, cfg.source_base_url)      # citations link to the live pages
         chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
         problems += unsearchable(docs, chunks)
         index = build_index(docs, chunks, emb, expected, cfg.index_path, progress=progress, write=write,

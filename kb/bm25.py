@@ -109,7 +109,7 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, tokenize: 
 
     ids = {t: i for i, t in enumerate(old.vocab)} if old else {}
     fresh, fresh_len = array("i"), np.zeros(len(todo), dtype=np.int64)     # 4 bytes a token, not a Python int
-    for j, toks in enumerate(_tokenize_many([chunks[i].embed_text for i in todo], tokenize, progress)):
+    for j, toks in enumerate(_tokenize_many([chunks[i].lexical_text for i in todo], tokenize, progress)):
         fresh.extend(ids.setdefault(t, len(ids)) for t in toks)     # ids at once: a million chunks' strings won't fit
         fresh_len[j] = len(toks)
 

@@ -32,7 +32,7 @@ def _remember(ctx, param, value):
 
 
 # Taken both before and after the command: `kb --corpus docs ask "…"` and `kb ask --corpus docs "…"`.
-_SHARED = [
+_SHARED: list[tuple[list[str], dict]] = [
     (["--corpus"], dict(type=click.Path(file_okay=False), help="Corpus folder [./corpus; KB_CORPUS].")),
     (["--index", "index_dir"], dict(type=click.Path(file_okay=False),
                                     help="Index folder [.kb/<corpus name> beside the corpus; KB_INDEX_DIR].")),

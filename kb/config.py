@@ -22,6 +22,8 @@ class Config:
     max_file_mb: float = 20.0              # larger files are named and skipped
     strict: bool = False                   # a bad corpus file fails the build instead of being skipped
     follow_symlinks: bool = False          # follow links inside the corpus folder (never ones that lead out of it)
+    source_base_url: str = ""              # the corpus folder's address on the web: citations link to page#heading
+                                           # (an mkdocs docs/ folder with site_url in mkdocs.yml needs none)
 
     # --- chunking
     chunk_chars: int = 400                 # a chunk packs whole sentences up to this many characters

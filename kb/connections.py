@@ -122,7 +122,7 @@ class LogLimiter(logging.Filter):
         if seen and seen[1]:
             record.msg = f"{record.msg} ({seen[1]} more like this in the last {now - seen[0]:.0f} s)"
         if seen and exc:                  # its traceback was shown once already: now one line
-            said = str(record.exc_info[1]).replace("%", "%%")[:200]
+            said = str(record.exc_info[1] if record.exc_info else "").replace("%", "%%")[:200]
             record.msg = f"{record.msg} [{exc}: {said}]"
             record.exc_info = record.exc_text = None
         self.kinds[kind] = [now, 0]

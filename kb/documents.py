@@ -13,6 +13,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from .errors import BadDocument, CorpusError
@@ -46,38 +47,38 @@ def walk_corpus(folder: Path, follow_symlinks: bool = False) -> tuple[list[Path]
 
     def visit(path: Path, rel: str) -> None:
         try:
-            entries = sorted(os.scandir(path), key=lambda e: e.name)
+            entries = sorted(os.scandir(path), key=lambda entry: entry.name)
         except OSError as e:
             problems.append(f"{rel or '.'}: folder not readable ({e.strerror})")
             return
-        for e in entries:
-            name = rel + e.name
-            if e.name.startswith("."):
+        for entry in entries:
+            name = rel + entry.name
+            if entry.name.startswith("."):
                 continue
             try:
-                e.name.encode("utf-8")
+                entry.name.encode("utf-8")
             except UnicodeEncodeError:
                 shown = os.fsencode(name).decode("utf-8", "backslashreplace")
                 problems.append(f"{shown}: the file name is not UTF-8 (rename it)")
                 continue
             try:
-                if e.is_symlink():
+                if entry.is_symlink():
                     if not follow_symlinks:
                         problems.append(f"{name}: a symbolic link, not followed (KB_FOLLOW_SYMLINKS=1 follows links "
                                         "that stay inside the corpus folder)")
                         continue
-                    target = Path(e.path).resolve()
+                    target = Path(entry.path).resolve()
                     if not target.is_relative_to(root):
                         problems.append(f"{name}: a symbolic link that leads out of the corpus folder, not followed")
                         continue
-                if e.is_dir():
-                    real = Path(e.path).resolve()
+                if entry.is_dir():
+                    real = Path(entry.path).resolve()
                     if real not in visited:      # a link back up the tree is visited once
                         visited.add(real)
-                        visit(Path(e.path), name + "/")
-                elif e.is_file():
-                    files.append(Path(e.path))
-                elif e.is_symlink():
+                        visit(Path(entry.path), name + "/")
+                elif entry.is_file():
+                    files.append(Path(entry.path))
+                elif entry.is_symlink():
                     problems.append(f"{name}: a symbolic link to nothing")
                 else:
                     problems.append(f"{name}: not a regular file")
@@ -207,15 +208,22 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
     """Parse one file's bytes into a Document (the format is chosen by the file suffix)."""
     meta, body = split_front_matter(decode(raw))
     kind = SUFFIXES[Path(rel).suffix.lower()]
-    blocks, links, title = {"html": _html_blocks, "markdown": _markdown_blocks, "text": _text_blocks}[kind](body)
+    if kind == "markdown":     # structure-aware: kinds, lead-ins, anchors (kb/markdown.py)
+        from .markdown import markdown_blocks
+        original = str(meta.get("translation_of") or "")    # a translation of an HTML page: one passage per
+        separate = bool(original) and SUFFIXES.get(Path(original).suffix.lower()) != "markdown"   # paragraph, as there
+        blocks, links, title = markdown_blocks(body, lambda problem: log.warning("%s: %s", rel, problem), separate)
+    else:
+        blocks, links, title = {"html": _html_blocks, "text": _text_blocks}[kind](body)
     paragraphs, parts, pos = [], [], 0
-    for text, heading in blocks:
-        text = _WS.sub(" ", text).strip()
+    for block in blocks:
+        text, heading = (block.text, block.heading) if kind == "markdown" else (_WS.sub(" ", block[0]).strip(), block[1])
         if not text:
             continue
         if parts:
             pos += 2
-        paragraphs.append(Paragraph(f"p{len(paragraphs) + 1}", text, pos, pos + len(text), tuple(heading)))
+        more = (block.kind, block.lead, block.anchor) if kind == "markdown" else ()
+        paragraphs.append(Paragraph(f"p{len(paragraphs) + 1}", text, pos, pos + len(text), tuple(heading), *more))
         parts.append(text)
         pos += len(text)
     if not paragraphs:
@@ -260,6 +268,8 @@ def _link_mkdocs_translations(docs: list[Document]) -> None:
             base = f"{m.group('stem')}.{d.id.rsplit('.', 1)[1]}"
             if base in ids and base != d.id:
                 d.translation_of = base
+            elif base != d.id:
+                log.warning("%s: its original %s is not in the corpus: indexed on its own", d.id, base)
 
 
 def real_url(href: str) -> str:
@@ -328,7 +338,8 @@ def _html_blocks(body: str):
             a.replace_with(_link_text(text, href) if text else "")
     # Depth first in document order, each node with its nearest block ancestor (a stack, not node.parents:
     # asking every text node for its ancestors costs depth x nodes).
-    stack, steps = [(soup, None)], 0
+    stack: list[tuple[Any, Any]] = [(soup, None)]
+    steps = 0
     while stack:
         node, block = stack.pop()
         steps += 1
@@ -355,62 +366,6 @@ def _html_blocks(body: str):
             stack.extend((child, inner) for child in reversed(node.contents))
     flush()
     return [(t, [h for h in hs if h]) for t, hs in blocks], links, title
-
-
-# --- Markdown: markdown-it tokens; headings form the path, each paragraph / item / row / code block is one block.
-def _markdown_blocks(body: str):
-    from markdown_it import MarkdownIt
-    tokens = MarkdownIt("commonmark").enable("table").parse(body)
-    blocks, links, headings, title = [], [], [], None
-    row, header, in_head, level = [], [], False, 0
-    for i, t in enumerate(tokens):
-        if t.type == "heading_open":
-            level = int(t.tag[1])
-        elif t.type == "inline" and tokens[i - 1].type == "heading_open":
-            text, _ = _md_inline(t)
-            del headings[level - 1:]
-            headings.extend([""] * (level - 1 - len(headings)))
-            headings.append(text)
-            title = title or text
-        elif t.type == "inline" and tokens[i - 1].type in ("th_open", "td_open"):
-            row.append(_md_inline(t)[0])
-        elif t.type == "inline":
-            text, found = _md_inline(t)
-            links.extend(found)
-            blocks.append((text, [h for h in headings if h]))
-        elif t.type in ("fence", "code_block"):
-            blocks.append((t.content.rstrip("\n"), [h for h in headings if h]))
-        elif t.type == "thead_open":
-            in_head = True
-        elif t.type == "thead_close":
-            in_head = False
-        elif t.type == "tr_close":
-            if in_head:
-                header = row
-            else:
-                cells = [f"{h}: {c}" if h else c for h, c in zip(header + [""] * len(row), row)]
-                blocks.append(("; ".join(cells), [h for h in headings if h]))
-            row = []
-    return blocks, links, title
-
-
-def _md_inline(token):
-    out, links, href = [], [], None
-    for c in token.children or []:
-        if c.type in ("text", "code_inline", "html_inline"):
-            out.append(c.content)
-        elif c.type in ("softbreak", "hardbreak"):
-            out.append(" ")
-        elif c.type == "link_open":
-            href, start = real_url(c.attrs.get("href", "")), len(out)
-        elif c.type == "link_close" and href is not None:
-            text = "".join(out[start:])
-            links.append((text, href))
-            out[start:] = [_link_text(text, href)]
-            href = None
-        elif c.type == "image":
-            out.append(c.content)
-    return "".join(out), links
 
 
 def _text_blocks(body: str):

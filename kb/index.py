@@ -38,7 +38,7 @@ from .types import Chunk, Document
 
 __all__ = ["FORMAT", "Index", "ChunkTable", "EmbeddingCache", "build_index", "load_index"]
 
-FORMAT = 4     # 4: the manifest holds a checksum of every file
+FORMAT = 5     # 4: the manifest holds a checksum of every file; 5: passages know their kind and lead
 log = logging.getLogger("kb")
 
 
@@ -50,31 +50,42 @@ class ChunkTable(Sequence):
     """
 
     DTYPE = np.dtype([("id", "S20"), ("doc", "<i4"), ("para", "<i4"), ("start", "<i8"), ("end", "<i8"),
-                      ("lang", "<i2"), ("heading", "<i4"), ("source", "<i4")])
+                      ("lang", "<i2"), ("heading", "<i4"), ("source", "<i4"),
+                      ("kind", "<i2"), ("lead", "<i4"), ("anchor", "<i4"), ("vec", "<i4")])
+    # vec: the row whose vector stands for this chunk: itself when embedded; else the nearest embedded chunk
+    # before it in its document (e.g. its table's first rows), -1 if none. Its own row in FAISS is zero.
 
     def __init__(self, meta: np.ndarray, text: bytes | np.ndarray, text_off: np.ndarray, tables: dict,
                  members: np.ndarray, members_ptr: np.ndarray):
         self.meta, self.text, self.text_off, self.tables = meta, text, text_off, tables
         self.members_order, self.members_ptr = members, members_ptr
         self._headings = [tuple(h) for h in tables["headings"]]
+        self._kinds, self._anchors = tables.get("kinds", ["prose"]), tables.get("anchors", [""])
 
     @classmethod
     def from_chunks(cls, chunks: list[Chunk], docs_meta: dict) -> ChunkTable:
         names: dict[str, dict] = {"docs": {d: i for i, d in enumerate(docs_meta)}, "paras": {}, "langs": {},
-                                  "headings": {}, "sources": {}}
+                                  "headings": {}, "sources": {}, "kinds": {}, "anchors": {}}
 
         def number(kind, value):
             return names[kind].setdefault(value, len(names[kind]))
 
         meta = np.zeros(len(chunks), dtype=cls.DTYPE)
         encoded = [c.text.encode("utf-8") for c in chunks]
+        last = {}       # document -> its latest embedded chunk
         for i, c in enumerate(chunks):
             source = f"{docs_meta[c.doc_id]['aligned_to'] or c.doc_id}#{c.para_id}"
+            if c.embed:
+                last[c.doc_id] = i
             meta[i] = (c.id.encode(), names["docs"][c.doc_id], number("paras", c.para_id), c.start, c.end,
-                       number("langs", c.lang), number("headings", tuple(c.heading)), number("sources", source))
+                       number("langs", c.lang), number("headings", tuple(c.heading)), number("sources", source),
+                       number("kinds", c.kind), c.lead, number("anchors", c.anchor), last.get(c.doc_id, -1))
+        for i in reversed(range(len(chunks))):      # none before it in its document: the first one after
+            if meta["vec"][i] < 0 and i + 1 < len(chunks) and chunks[i + 1].doc_id == chunks[i].doc_id:
+                meta["vec"][i] = meta["vec"][i + 1]
         text_off = np.zeros(len(chunks) + 1, dtype=np.int64)
         np.cumsum([len(b) for b in encoded], out=text_off[1:])
-        tables = {k: list(names[k]) for k in ("docs", "paras", "langs", "headings")}
+        tables = {k: list(names[k]) for k in ("docs", "paras", "langs", "headings", "kinds", "anchors")}
         return cls(meta, b"".join(encoded), text_off, tables, *_members(meta["source"]))
 
     def __len__(self):
@@ -87,8 +98,13 @@ class ChunkTable(Sequence):
         m = self.meta[i]
         t = self.tables
         text = bytes(self.text[self.text_off[i]:self.text_off[i + 1]]).decode("utf-8", "replace")
-        return Chunk(m["id"].decode("ascii", "replace"), t["docs"][m["doc"]], t["paras"][m["para"]], text, int(m["start"]),
-                     int(m["end"]), t["langs"][m["lang"]], self._headings[m["heading"]])
+        return Chunk(m["id"].decode("ascii", "replace"), t["docs"][m["doc"]], t["paras"][m["para"]], text,
+                     int(m["start"]), int(m["end"]), t["langs"][m["lang"]], self._headings[m["heading"]],
+                     self._kinds[m["kind"]], int(m["lead"]), int(m["vec"]) == i, self._anchors[m["anchor"]])
+
+    def embedded(self, i: int) -> bool:
+        """Has chunk i a vector of its own (else it is found by its words, see Chunk.embed)?"""
+        return int(self.meta["vec"][i]) == i
 
     def ids(self) -> list[str]:
         return [k.decode("ascii", "replace") for k in self.meta["id"].tolist()]
@@ -163,7 +179,10 @@ class Index:
         return self.docs[orig]["paragraphs"].get(chunk.para_id) if orig else None
 
     def vectors(self, ids: list[int]) -> np.ndarray:
-        return np.vstack([self.dense.reconstruct(int(i)) for i in ids]) if ids else np.zeros((0, self.dense.d), "float32")
+        """The vectors that stand for these chunks (a chunk not embedded borrows its table's or section's)."""
+        rows = [int(self.chunks.meta["vec"][i]) for i in ids]
+        return np.vstack([self.dense.reconstruct(r) if r >= 0 else np.zeros(self.dense.d, "float32")
+                          for r in rows]) if ids else np.zeros((0, self.dense.d), "float32")
 
 
 # ---------------------------------------------------------------- building
@@ -181,7 +200,10 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
     manifest = {**manifest, "dictionary": tokenizer.hash}     # the tokens BM25 holds are this tokenizer's
     meta = _docs_meta(docs)
     cache = EmbeddingCache(index_dir / "embeddings", embedder.id, embedder.dim, writable=write)
-    vectors = cache.embed(chunks, embedder, progress=progress)
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)   # a chunk not embedded stays zero
+    embedded = [i for i, c in enumerate(chunks) if c.embed]
+    if embedded:
+        vectors[embedded] = cache.embed([chunks[i] for i in embedded], embedder, progress=progress)
     dense = _dense_index(vectors, embedder.dim, index_type, approximate_above)
     del vectors
     bm25 = build_bm25(chunks, _previous_bm25(index_dir, manifest), tokenizer.tokenize, progress) if chunks else None
@@ -391,7 +413,8 @@ def load_index(index_dir: Path, mmap: bool = True) -> Index:
         except ValueError as e:     # not UTF-8, or not JSON
             raise IndexProblem(f"index in {folder} is damaged (manifest.json is not JSON: {e})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise IndexProblem(f"index format {getattr(manifest, 'get', {}.get)('format')} is not {FORMAT}")
+            raise IndexProblem(f"index format {manifest.get('format') if isinstance(manifest, dict) else None} "
+                               f"is not {FORMAT}")
         verify_files(folder, manifest.get("files"))
         chunks = ChunkTable.load(folder / "chunks")
         docs = json.loads((folder / "docs.json").read_text(encoding="utf-8"))

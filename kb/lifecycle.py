@@ -42,7 +42,7 @@ def expected_manifest(cfg: Config, embedder_id: str) -> dict:
     return {"format": FORMAT, "embedder": embedder_id,
             "corpus": corpus_fingerprint(cfg.corpus, cfg.max_file_mb, cfg.follow_symlinks),
             "dictionary": text.dictionary_hash(cfg.user_dict), "chunking": {"chunk_chars": cfg.chunk_chars},
-            "index_type": cfg.index_type}
+            "source_base_url": cfg.source_base_url, "index_type": cfg.index_type}
 
 
 def live_index(cfg: Config, emb, expected: dict) -> Index:
@@ -132,11 +132,12 @@ def save_parsed(folder: Path, parsed: dict) -> None:
 
 
 def _document(d: dict) -> Document:
-    paragraphs = [Paragraph(p["id"], p["text"], int(p["start"]), int(p["end"]), tuple(map(str, p["heading"])))
+    """A Document back from the parse cache, every field converted to its type (the file is not trusted)."""
+    paragraphs = [Paragraph(str(p["id"]), str(p["text"]), int(p["start"]), int(p["end"]), tuple(map(str, p["heading"])),
+                            str(p.get("kind", "prose")), int(p.get("lead", 0)), str(p.get("anchor", "")))
                   for p in d["paragraphs"]]
-    fields = {f.name for f in dataclasses.fields(Document)} - {"paragraphs", "links"}
-    return Document(paragraphs=paragraphs, links=[(str(a), str(b)) for a, b in d.get("links", [])],
-                    **{k: d.get(k) for k in fields if k in d})
+    fields = {f.name for f in dataclasses.fields(Document)} - {"paragraphs"}
+    return Document(paragraphs=paragraphs, **{k: d[k] for k in fields if k in d})
 
 
 def writable(folder: Path) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .index import Index
+from .site import with_anchor
 from .spelling import corrected
 from .text import Tokenizer, normalize
 from .types import Hit
@@ -43,13 +44,17 @@ class Retriever:
             vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
             qvec = vec if not qvec.size else qvec
             scores, ids = ix.dense.search(vec[None, :].astype(np.float32), depth)
-            found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+            found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0 and ix.chunks.embedded(i)}
+            tokens = [i for i in map(ix.vocab_id, corrected(ix, self.tokenizer.tokenize(text))) if i is not None]
+            top = ix.bm25.top(tokens, depth)[0].tolist() if tokens and self.bm25_weight > 0 and ix.bm25 else []
+            borrowed = [i for i in top if not ix.chunks.embedded(i)]
+            if borrowed:    # found by their words, not embedded: ranked by meaning with the vector that stands for them
+                found.update(zip(borrowed, (ix.vectors(borrowed) @ vec).tolist()))
+                found = dict(sorted(found.items(), key=lambda kv: -kv[1]))
             dense = dense or found
             ranked.append((list(found), weight))
-            tokens = [i for i in map(ix.vocab_id, corrected(ix, self.tokenizer.tokenize(text))) if i is not None]
-            if tokens and self.bm25_weight > 0 and ix.bm25 is not None:
-                top, _ = ix.bm25.top(tokens, depth)
-                ranked.append((top.tolist(), weight * self.bm25_weight))
+            if top:
+                ranked.append((top, weight * self.bm25_weight))
 
         fused: dict[int, float] = {}
         for chunk_ids, weight in ranked:
@@ -75,11 +80,12 @@ class Retriever:
         best = max(pool, key=lambda j: sims[j])
         c, d = chunks[best], ix.docs[chunks[best].doc_id]
         siblings = [chunks[i] for i in pool if chunks[i].doc_id == c.doc_id]   # in document order
-        start, end, text = c.start, c.end, c.text
+        start, end, text, lead = c.start, c.end, c.text, c.lead
         if len(siblings) > 1 and siblings[-1].end - siblings[0].start <= self.max_passage_chars:
-            start, end, text = siblings[0].start, siblings[-1].end, ""
+            start, end, text, lead = siblings[0].start, siblings[-1].end, "", siblings[0].lead
             for s in siblings:   # chunks of one paragraph are separated by the whitespace between two sentences
                 text += " " * (s.start - start - len(text)) + s.text
         return Hit(chunk_id=c.id, text=text, document=d["title"], doc_id=c.doc_id, para_id=c.para_id, lang=c.lang,
-                   score=round(score, 6), original=ix.original(c), url=d["url"], date=d["date"], heading=c.heading,
-                   start=start, end=end, dense=max(sims[j] for j in members if j in sims))
+                   score=round(score, 6), original=ix.original(c), url=with_anchor(d["url"], c.anchor), date=d["date"],
+                   heading=c.heading, start=start, end=end, dense=max(sims[j] for j in members if j in sims),
+                   kind=c.kind, lead=lead)

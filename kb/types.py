@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+STEP_CODE_CHARS = 80     # of a step's code, this much is embedded with its instruction
+CONTEXT_BELOW = 100      # a passage shorter than this is embedded with its nearest heading
+
 
 @dataclass
 class Paragraph:
@@ -16,6 +19,9 @@ class Paragraph:
     start: int                   # character offsets into Document.text
     end: int
     heading: tuple[str, ...] = ()   # Markdown heading path, e.g. ("迁移指南", "迁移步骤")
+    kind: str = "prose"          # prose, list, table, faq or step (see kb/markdown.py)
+    lead: int = 0                # text[:lead]: lead-in, question, column names or instruction; the rest follows it
+    anchor: str = ""             # the heading anchor of its section on the live page ("" when unknown)
 
 
 @dataclass
@@ -45,10 +51,22 @@ class Chunk:
     end: int
     lang: str
     heading: tuple[str, ...] = ()
+    kind: str = "prose"
+    lead: int = 0                # as Paragraph.lead, within this chunk's text
+    embed: bool = True           # False: found by its words only (e.g. table rows of names and versions)
+    anchor: str = ""
 
     @property
     def embed_text(self) -> str:
-        """What the embedder sees: the heading path gives a short passage its context."""
+        """What the embedder sees. BM25 has the whole heading path and text (`lexical_text`); the embedding
+        gets the nearest heading only where a short passage needs it for context, and of a step its
+        instruction and the start of its command, which say what it does."""
+        text = self.text[:self.lead + STEP_CODE_CHARS] if self.kind == "step" else self.text
+        return self.heading[-1] + "\n" + text if self.heading and len(text) < CONTEXT_BELOW else text
+
+    @property
+    def lexical_text(self) -> str:
+        """What BM25 indexes: the whole heading path and the text."""
         return " › ".join(self.heading) + "\n" + self.text if self.heading else self.text
 
 
@@ -70,9 +88,16 @@ class Hit:
     start: int = 0
     end: int = 0
     dense: float = 0.0           # cosine of the closest language version to the query
+    kind: str = "prose"          # prose, list, table, faq or step
+    lead: int = 0                # text[:lead] is the lead-in / question / column names / instruction
+
+    @property
+    def rows(self) -> list[tuple[int, int]]:
+        """A table passage's rows as (start, end) offsets in `text` (the column names come before them)."""
+        return _lines(self.text, self.lead) if self.kind == "table" else []
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "rows": self.rows}
 
 
 @dataclass
@@ -93,9 +118,27 @@ class Citation:
     heading: tuple[str, ...] = ()
     quote_start: int = 0         # offsets of `quote` inside `text` (text[quote_start:quote_end] == quote)
     quote_end: int = 0
+    kind: str = "prose"
+    lead: int = 0
+    rows: list[int] = field(default_factory=list)   # a table passage: which of its rows (0 = first) the quote uses
+
+    def __post_init__(self):
+        if self.kind == "table" and not self.rows and self.quote_end > self.quote_start:
+            self.rows = [n for n, (s, e) in enumerate(_lines(self.text, self.lead))
+                         if s < self.quote_end and self.quote_start < e]
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _lines(text: str, start: int) -> list[tuple[int, int]]:
+    """(start, end) of each line of text[start:]."""
+    out, pos = [], start
+    for line in text[start:].split("\n"):
+        if line.strip():
+            out.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return out
 
 
 @dataclass

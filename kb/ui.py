@@ -217,7 +217,7 @@ class Chat:
         where = {"chat": session["chat"], "at": session["open"]}
         text, lang, ans = "", detect_language((question or "")[:500]), None
         try:
-            for item in self.kb.ask(question, history=session["history"][-10:], stream=True):
+            for item in self.kb.ask_stream(question, history=session["history"][-10:]):
                 if not isinstance(item, str):
                     ans = item
                 elif self.streams:
@@ -225,6 +225,7 @@ class Chat:
                     yield gr.skip(), gr.skip(), {**where, "phase": "writing", "text": text, "lang": lang}
         except QuestionError as e:
             raise gr.Error(str(e)) from None
+        assert ans is not None, "ask_stream ends with the Answer"
         session = {**session, "history": session["history"] + [ans.question]}
         yield ans.to_dict(), session, {**where, "phase": "done", "answer": ans}
 
@@ -233,7 +234,8 @@ class Chat:
     def redraw(bubble: dict | None, messages: list, session: dict):
         """A waiting bubble follows `bubble`: the growing text, then the cited answer. Nothing is drawn into another
         conversation (New chat was clicked meanwhile) or over an answer already there."""
-        at = (bubble or {}).get("at")
+        bubble = bubble or {}
+        at = bubble.get("at")
         messages = list(messages or [])
         if at is None or bubble["chat"] != session["chat"] or at >= len(messages) or at in session["answered"]:
             return gr.skip(), gr.skip()

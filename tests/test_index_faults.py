@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kb import KnowledgeBase
-from kb.index import load_index
+from kb.index import FORMAT, load_index
 from conftest import CORPUS
 
 
@@ -52,7 +52,7 @@ FAULTS = {
     "chunk text cut short": (cut("chunks/text.bin", lambda n: n - 1), "chunks/text.bin is"),
     "manifest not JSON": (write("manifest.json", '{"format": 4, "emb'), "manifest.json is not JSON"),
     "manifest empty": (write("manifest.json", ""), "manifest.json is not JSON"),
-    "manifest a list": (write("manifest.json", "[]"), "index format None is not 4"),
+    "manifest a list": (write("manifest.json", "[]"), f"index format None is not {FORMAT}"),
     "manifest missing": (remove("manifest.json"), "manifest.json"),
     # Same size, other bytes: only a checksum notices.
     "chunk text overwritten": (scramble("chunks/text.bin"), "chunks/text.bin does not match its checksum"),

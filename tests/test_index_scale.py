@@ -78,4 +78,4 @@ def test_large_corpora_get_an_approximate_index_that_finds_the_exact_neighbours(
 
 class _Fake:
     def __init__(self, text):
-        self.embed_text, self.id = text, text
+        self.lexical_text, self.id = text, text

@@ -1,0 +1,186 @@
+"""Passages that follow a Markdown page's structure, know their kind, and link to the live page."""
+import logging
+from pathlib import Path
+
+import pytest
+
+from kb.chunking import chunk_document
+from kb.documents import load_corpus
+from kb.markdown import markdown_blocks
+from kb.site import page_url, slugify
+from kb.text import tokenize
+
+SITE = Path(__file__).resolve().parent / "data" / "structure"
+DOCS = SITE / "docs"
+
+
+@pytest.fixture(scope="module")
+def pages():
+    docs, problems = load_corpus(DOCS)
+    assert problems == []
+    return {d.id: d for d in docs}
+
+
+@pytest.fixture(scope="module")
+def site_kb(tmp_path_factory):
+    """The fixture site with the bundled model: a real index, opened again from disk."""
+    from kb import KnowledgeBase
+    folder = tmp_path_factory.mktemp("structure-index")
+    KnowledgeBase.open(corpus=DOCS, index_dir=folder, progress=False)
+    return KnowledgeBase.open(corpus=DOCS, index_dir=folder, progress=False)
+
+
+def find(doc, needle):
+    return next(p for p in doc.paragraphs if needle in p.text)
+
+
+def test_headings_are_paths_not_passages(pages):
+    guide = pages["guide.md"]
+    assert all(p.text not in ("主要特性", "安装步骤", "兼容软件", "常见问题") for p in guide.paragraphs)
+    assert find(guide, "容器资源视图隔离").heading == ("星河操作系统使用指南", "主要特性")
+
+
+def test_a_list_stays_with_its_lead_in(pages):
+    p = find(pages["guide.md"], "容器资源视图隔离")
+    assert p.kind == "list"
+    assert p.text[:p.lead] == "星河内核的新特性包括："
+    assert p.text[p.lead + 1:].split("\n") == ["- 容器资源视图隔离，让容器看到自己的资源",
+                                               "- 内存分层回收，降低大内存场景的回收开销",
+                                               "- 在线热补丁，无需重启即可修复漏洞"]
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("Q：安装时提示找不到磁盘怎么办？", "A：请在 BIOS 中把磁盘模式从 RAID 改为 AHCI，然后重新启动安装程序。"),
+    ("问：星河操作系统支持哪些架构？", "答：支持 x86_64、aarch64 与 RISC-V 三种架构。"),
+    ("如何查看当前内核版本？", "运行下面的命令即可看到正在使用的内核版本：\nuname -r"),     # a question heading
+])
+def test_faq_pairs_keep_question_and_answer_together(pages, question, answer):
+    p = find(pages["guide.md"], question)
+    assert p.kind == "faq" and p.text[:p.lead] == question and p.text[p.lead + 1:] == answer
+
+
+def test_commands_stay_with_the_step_that_introduces_them(pages):
+    guide = pages["guide.md"]
+    first, second = find(guide, "下载安装镜像"), find(guide, "校验镜像")
+    assert first.kind == second.kind == "step"
+    assert first.text.endswith("1. 下载安装镜像：\ncurl -O https://mirrors.example.org/xinghe/9.0/xinghe-9.0.iso")
+    assert second.text == "2. 校验镜像的完整性：\nsha256sum xinghe-9.0.iso"
+    upgrade = find(guide, "dnf upgrade")    # a paragraph, then a code block outside any list
+    assert upgrade.kind == "step" and upgrade.text[:upgrade.lead] == "安装完成后，用下面的命令把系统升级到最新版本。"
+
+
+def test_admonitions_br_in_cells_and_image_alt_text(pages):
+    guide = pages["guide.md"]
+    note = find(guide, "热补丁只适用于")
+    assert note.text == "提示\n热补丁只适用于 x86_64 与 aarch64 架构，其他架构请在维护窗口重启。"
+    assert "支持在线扩容。; 它不支持缩小文件系统。" in find(guide, "XFS 是星河").text
+    texts = "\n".join(p.text for p in guide.paragraphs)
+    assert "系统架构图" in texts                       # alt text that says something is kept
+    assert "image" not in texts and "<br>" not in texts
+
+
+def test_tables_are_grouped_with_the_header_once_per_group(pages):
+    groups = [p for p in pages["guide.md"].paragraphs if p.kind == "table" and "pkg-" in p.text]
+    assert len(groups) > 1
+    rows = []
+    for g in groups:
+        assert g.text[:g.lead] == "星河操作系统兼容以下开源软件：\n软件包 | 版本 | 架构"
+        assert g.text.count("软件包 | 版本 | 架构") == 1
+        rows += g.text[g.lead + 1:].split("\n")
+    assert len(rows) == len(set(rows)) == 30 and rows[0] == "pkg-alpha | 1.0.0-1 | aarch64"
+
+
+def test_rows_of_names_and_versions_are_found_by_words_not_embedded(pages):
+    chunks = chunk_document(pages["guide.md"])
+    packages = [c for c in chunks if c.kind == "table" and "pkg-" in c.text]
+    assert packages[0].embed                                  # the table's start: found by meaning too
+    assert not any(c.embed for c in packages[1:])             # the other groups: by their words
+    assert find_chunk(chunks, "XFS 是星河").embed              # rows that say something in words are embedded
+    assert all(c.embed for c in chunks if c.kind != "table")
+    # The heading path is indexed for BM25 but not embedded again and again; a short passage gets its heading.
+    assert packages[1].lexical_text.startswith("星河操作系统使用指南 › 兼容软件\n")
+    assert "星河操作系统使用指南" not in packages[1].embed_text and "兼容软件" not in packages[1].embed_text
+    assert find_chunk(chunks, "校验镜像").embed_text == "安装步骤\n2. 校验镜像的完整性：\nsha256sum xinghe-9.0.iso"
+
+
+def find_chunk(chunks, needle):
+    return next(c for c in chunks if needle in c.text)
+
+
+def test_kinds_and_table_rows_reach_hits_and_citations(site_kb):
+    chunks = site_kb.index.chunks
+    assert {c.kind for c in chunks} == {"prose", "list", "table", "faq", "step"}
+    groups = [i for i, c in enumerate(chunks) if "pkg-" in c.text]
+    assert [chunks.embedded(i) for i in groups] == [True] + [False] * (len(groups) - 1)
+    assert not site_kb.index.dense.reconstruct(groups[1]).any()       # no vector of its own was made
+    hits = site_kb.search("pkg-whiskey 的版本", k=3)
+    hit = next(h for h in hits if "pkg-whiskey" in h.text)
+    assert hit.kind == "table" and hit.dense > 0          # not embedded, yet closeness comes from its table's start
+    row = next((s, e) for s, e in hit.rows if "pkg-whiskey" in hit.text[s:e])
+    assert hit.text[row[0]:row[1]] == "pkg-whiskey | 3.1.1-4 | x86_64"
+    assert hit.to_dict()["rows"] and hit.to_dict()["kind"] == "table"
+    from kb.answering import _citations
+    start = hit.text.index("pkg-whiskey")
+    (citation,) = _citations([hit], {0: [(start, start + len("pkg-whiskey | 3.1.1-4 | x86_64"))]})
+    assert citation.kind == "table"
+    assert [hit.text[slice(*hit.rows[n])] for n in citation.rows] == ["pkg-whiskey | 3.1.1-4 | x86_64"]
+    assert citation.to_dict()["rows"] == citation.rows
+
+
+def test_citations_link_to_the_page_and_heading_on_the_live_site(site_kb):
+    hit = next(h for h in site_kb.search("如何查看当前内核版本", k=5) if h.doc_id == "guide.md")
+    assert hit.url == "https://docs.example.org/guide/#_7"        # mkdocs gives Chinese headings _1, _2, …
+    en = next(h for h in site_kb.search("sha256sum installation image", k=5) if h.doc_id == "guide.en.md")
+    assert en.url == "https://docs.example.org/en/guide/#installation"
+    assert site_kb.index.docs["index.md"]["url"] == "https://docs.example.org/"
+    assert site_kb.index.docs["sub/index.md"]["url"] == "https://docs.example.org/sub/"
+
+
+def test_mkdocs_addresses_and_heading_slugs():
+    assert page_url("https://x.org/", "guide/config.md") == "https://x.org/guide/config/"
+    assert page_url("https://x.org/", "guide/config.en.md") == "https://x.org/en/guide/config/"
+    assert page_url("https://x.org/", "index.en.md") == "https://x.org/en/"
+    assert slugify("1.1 文件系统类型") == "11"
+    assert slugify("Migration steps: CentOS 8!") == "migration-steps-centos-8"
+    blocks, _, _ = markdown_blocks("# 指南\n\n甲。\n\n## 步骤\n\n乙。\n\n## 步骤\n\n丙。\n\n## Steps\n\n丁。\n")
+    assert [b.anchor for b in blocks] == ["_1", "_2", "_3", "steps"]
+
+
+def test_a_base_url_gives_any_folder_links(tmp_path, monkeypatch):
+    from kb import KnowledgeBase
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "howto.md").write_text("# Upgrade the kernel\n\nRun dnf upgrade kernel and reboot the machine.\n")
+    monkeypatch.setenv("KB_SOURCE_BASE_URL", "https://wiki.example.org/notes")
+    kb = KnowledgeBase.open(corpus=folder, index_dir=tmp_path / "index", progress=False)
+    (hit,) = kb.search("upgrade kernel", k=1)
+    assert hit.url == "https://wiki.example.org/notes/howto/#upgrade-the-kernel"
+
+
+def test_bad_documents_are_named_in_warnings_and_the_rest_is_indexed(caplog):
+    with caplog.at_level(logging.WARNING, logger="kb"):
+        docs, problems = load_corpus(DOCS)
+    warned = [r.getMessage() for r in caplog.records]
+    for expected in ("broken.md: table at line 5 has no '| --- |' line",
+                     "broken.md: table at line 11: 1 row(s) have more cells than its header",
+                     "broken.md: code block opened at line 21 is never closed",
+                     "broken.md: 1 empty section(s): 'An empty section'",
+                     "lonely.en.md: its original lonely.md is not in the corpus"):
+        assert any(w.startswith(expected) for w in warned), expected
+    assert problems == [] and len(docs) == 6
+    broken = next(d for d in docs if d.id == "broken.md")
+    tokens = {t for p in broken.paragraphs for t in tokenize(p.text)}
+    assert set(tokenize("ferrite cuprite basalt extrusive obsidian pumice")) <= tokens
+
+
+def test_every_visible_word_is_still_searchable(pages):
+    """Nothing a reader sees on the rendered page is lost: each of its tokens is in some passage's BM25 text."""
+    from bs4 import BeautifulSoup
+    from markdown_it import MarkdownIt
+    for name, doc in pages.items():
+        raw = (DOCS / name).read_text(encoding="utf-8").split("\n---\n", 1)[-1]
+        visible = BeautifulSoup(MarkdownIt("commonmark").enable("table").render(raw), "html.parser").get_text(" ")
+        indexed = {t for c in chunk_document(doc) for t in tokenize(c.lexical_text)}
+        # "!!! note" is markup mkdocs does not show; an empty section's heading has no passage to lead (it is warned of)
+        missing = set(tokenize(visible)) - indexed - set(tokenize("note An empty section"))
+        assert not missing, (name, sorted(missing))
