@@ -264,7 +264,10 @@ def test_a_hostile_corpus_document_is_cited_as_text_and_nothing_runs(open_page, 
         expect(answer.locator(".kb-passage").first).to_contain_text("<script>window.__pwned=7</script>")
         title = answer.locator(".kb-doc").first
         expect(title).to_have_text('<img src=x onerror="window.__pwned=5">Cross-site scripting advisory')
-        title.click()                                  # its url is javascript:…, so the title is not a link
+        # Its url carries markup: not a safe web address, so the title is not a link and nothing leaks out of it.
+        # (A javascript: url makes the whole file a bad document, skipped at build: tests/test_corpus_untrusted.py.)
+        assert answer.locator("a.kb-source").count() == 0
+        title.click()
         links = ask(page, "What ran code when clicked?")
         expect(links.locator(".kb-passage").first).to_contain_text("[the homepage](javascript:window.__pwned=9)")
         links.locator(".kb-passage").first.click()

@@ -320,7 +320,7 @@ def test_what_is_embedded_for_a_question_is_bounded_whatever_the_history(kb):
             return self.inner.embed_query(text)
 
     spy = Spy(kb.embedder)
-    hits = Retriever(kb.index, spy).search("What is cgroupfs?", k=3, context="\ufdfa" * 1000)
+    hits = Retriever(kb.index, spy, kb.tokenizer).search("What is cgroupfs?", k=3, context="\ufdfa" * 1000)
     assert hits and len(spy.texts) == 2 and max(map(len, spy.texts)) <= 1000
     assert spy.texts[1].endswith("What is cgroupfs?")        # the question itself is kept whole
 

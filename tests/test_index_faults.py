@@ -175,18 +175,23 @@ def test_a_planted_pickle_in_the_index_folder_is_never_run(tmp_path):
 
 
 def test_a_changed_dictionary_means_documents_are_parsed_again(tmp_path, monkeypatch):
-    """Parsing detects languages with text.py's rules and dictionary: the parse cache must not outlive them."""
+    """Parsing detects languages with text.py's rules and kb's own dictionary: the parse cache must not outlive them.
+    (A user dictionary changes the index's tokens, not the parse: parsing uses kb's dictionary only.)"""
     import kb.documents
+    import kb.text
     corpus, ix = tmp_path / "corpus", tmp_path / "ix"
     corpus.mkdir()
     (corpus / "a.md").write_text("The kernel supports cgroupfs.\n")
     KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
-    words = tmp_path / "words.txt"
-    words.write_text("热补丁技术 100 n\n", encoding="utf-8")
+    words = tmp_path / "userdict.txt"
+    words.write_text(kb.text.USER_DICT.read_text(encoding="utf-8") + "热补丁技术 100 n\n", encoding="utf-8")
     parsed = []
     real = kb.documents.parse_document
     monkeypatch.setattr(kb.documents, "parse_document", lambda *a, **k: parsed.append(a[0]) or real(*a, **k))
     KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False, user_dict=words)
+    assert parsed == [], "a user dictionary alone does not change how files parse"
+    monkeypatch.setattr(kb.text, "USER_DICT", words)       # kb's own dictionary changed (a new kb release)
+    KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
     assert parsed == ["a.md"]
 
 
