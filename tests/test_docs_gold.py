@@ -16,7 +16,8 @@ from kb.documents import parse_document
 from kb.text import normalize, squash
 
 # CI has shared/ beside the clone; KB_DOCS_CORPUS points elsewhere (e.g. from a git worktree).
-CORPUS = Path(os.environ.get("KB_DOCS_CORPUS") or Path(__file__).resolve().parents[2] / "shared/corpora/opencloudos-docs")
+CORPUS = Path(os.environ.get("KB_DOCS_CORPUS")
+              or Path(__file__).resolve().parents[2] / "shared/corpora/opencloudos-docs")
 SPLITS = {"dev": DATA / "docs_dev.jsonl", "heldout": DATA / "docs_heldout.jsonl"}
 KINDS = {"fact", "list", "table", "faq", "howto", "version", "typo"}
 
