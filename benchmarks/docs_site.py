@@ -103,10 +103,10 @@ def main():
         common.machine_line(),
         f"corpus: {result['pages']} pages of {args.corpus}" + (f" listed in {args.pages}" if args.pages else ""),
         f"build: {result['passages']:,} passages in {result['build_s']} s ({result['passages_per_s']} passages/s)",
-        f"alignment: {a['aligned']} of {a['english_twin_passages']} English twin passages carry their original "
-        f"({a['coverage']})",
-        f"ask p50: {latency['site']} ms on the site, {latency['bundled']} ms on the bundled corpus "
-        f"(x{latency['ratio']}; the issue's bound is x1.5)",
+        (f"alignment: {a['aligned']} of {a['english_twin_passages']} English twin passages carry their original "
+         f"({a['coverage']})"),
+        (f"ask p50: {latency['site']} ms on the site, {latency['bundled']} ms on the bundled corpus "
+         f"(x{latency['ratio']}; the issue's bound is x1.5)"),
         f"quality on the {len(items)} labelled questions whose page is indexed:", "",
         format_report(report, ("split", "split/kind", "lang")),
     ])

@@ -11,7 +11,6 @@ import shutil
 import time
 
 import pytest
-
 from conftest import DATA
 from test_docs_gold import CORPUS, SPLITS
 

@@ -6,12 +6,12 @@ import hashlib
 import json
 import os
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA
+
 from kb.documents import parse_document
 from kb.text import normalize, squash
 
@@ -34,7 +34,7 @@ def items(split):
 ALL = [(split, it) for split in SPLITS for it in items(split)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def passages(page: str) -> tuple[str, ...]:
     """Each paragraph of the page as kb parses it (heading path + text), folded the way `kb eval` compares."""
     doc = parse_document(page, (CORPUS / page).read_bytes(), CORPUS)
