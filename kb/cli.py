@@ -160,22 +160,24 @@ def search(ctx, query, k, as_json):
 
 
 @cli.command("eval")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--by", "by", multiple=True, type=click.Choice(["lang", "kind", "split", "split/kind"]),
+              help="Group the table by language (default), question kind, split (one per file), or both.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and per-question rows as JSON.")
 @click.option("--errors", is_flag=True, help="Also list the questions that missed.")
 @click.pass_context
-def eval_(ctx, file, as_json, errors):
-    """Measure recall, answer keywords, refusals and latency on a labelled JSONL set."""
-    from .evaluation import evaluate, format_table, load_labelled
+def eval_(ctx, files, by, as_json, errors):
+    """Measure citations, answer keywords, refusals and latency on labelled JSONL sets (see kb/evaluation.py)."""
+    from .evaluation import evaluate, format_report, load_labelled
     kb = _open(ctx)
     try:
-        report = evaluate(kb, load_labelled(file))
+        report = evaluate(kb, [item for f in files for item in load_labelled(f)])
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    click.echo(format_table(report["metrics"]))
+    click.echo(format_report(report, by or ("lang",)))
     if errors:
         for r in report["rows"]:
             wrong = r["refused"] if r["answerable"] else not r["refused"]

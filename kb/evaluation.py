@@ -1,37 +1,62 @@
-"""`kb eval`: retrieval, answer and refusal quality on a labelled JSONL set, per language.
+"""`kb eval`: retrieval, answer and refusal quality on labelled JSONL sets, per language, kind and split.
 
-Each line: {"question", "lang", "answerable", "evidence": [substrings of the source], "keywords": [...]}.
-A citation holds the evidence when an evidence string occurs in its text or in its aligned original.
+Each line: {"question", "lang", "answerable", "evidence": [...], "keywords": [...]}, optionally "id", "kind"
+(fact, list, table, faq, howto, version, typo…), "cross_lingual", "page" and "version".
+An evidence entry is a string, or a list of strings that must all occur in the same citation (a table cell and
+its row key). A citation holds the evidence when an entry occurs in its heading path, its text or its aligned
+original, compared after kb's normalisation (NFKC, Simplified Chinese) with whitespace removed.
+
+Metrics (the issue's names in brackets): recall@1 / recall@3 [cited@1 / cited@3] = gold evidence in the first /
+first three citations, over answerable questions; keyword_acc [keywords] = answered and every keyword in the
+answer text; refusal_recall [unanswerable refused]; answerable_refused [answerable refused].
 """
 from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from .text import squash
+from .text import normalize, squash
+
+LANG_COLUMNS = ["questions", "recall@1", "recall@3", "keyword_acc", "refusal_precision", "refusal_recall",
+                "answerable_refused", "language_acc", "p50_ms", "p95_ms"]
+# The grouped tables (by kind, split…) use the issue's names for the same figures.
+GROUP_COLUMNS = {"questions": "questions", "recall@1": "cited@1", "recall@3": "cited@3", "keyword_acc": "keywords",
+                 "refusal_recall": "unans_refused", "answerable_refused": "ans_refused",
+                 "language_acc": "lang_ok", "p50_ms": "p50_ms"}
+GROUPINGS = ("lang", "kind", "split", "split/kind")
 
 
 def load_labelled(path: Path) -> list[dict]:
+    """Read one labelled JSONL file; each item's "split" defaults to the file's stem (e.g. docs_heldout)."""
     items = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             try:
-                items.append(json.loads(line))
+                item = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
+            if not isinstance(item, dict) or not {"question", "lang", "answerable"} <= item.keys():
+                raise ValueError(f"{path}:{n}: each line needs an object with question, lang and answerable")
+            item.setdefault("split", Path(path).stem)
+            items.append(item)
     return items
 
 
-def _holds(citation, evidence: list[str]) -> bool:
-    hay = squash(citation.text) + "\n" + squash(citation.original or "")
-    return any(squash(e) in hay for e in evidence)
+def _fold(text: str) -> str:
+    return squash(normalize(text))
+
+
+def _holds(citation, evidence: list) -> bool:
+    hay = "\n".join(_fold(t) for t in (" ".join(citation.heading), citation.text, citation.original or ""))
+    return any(all(_fold(part) in hay for part in ([e] if isinstance(e, str) else e)) for e in evidence)
 
 
 def evaluate(kb, items: list[dict]) -> dict:
-    """Ask every question; return metrics per language and overall, plus the per-question rows."""
+    """Ask every question; return metrics per language (and grouped by kind and split), plus per-question rows."""
     for it in items[:3]:
         kb.ask(it["question"])          # warm-up, so latency reflects steady state
     rows = []
@@ -39,17 +64,33 @@ def evaluate(kb, items: list[dict]) -> dict:
         t0 = time.perf_counter()
         ans = kb.ask(it["question"])
         ms = (time.perf_counter() - t0) * 1000
-        cites = ans.citations
+        cites, evidence = ans.citations, it.get("evidence", [])
         rows.append({
-            "id": it.get("id"), "lang": it["lang"], "answerable": bool(it["answerable"]), "refused": ans.refused,
-            "at1": bool(cites) and _holds(cites[0], it.get("evidence", [])),
-            "at3": any(_holds(c, it.get("evidence", [])) for c in cites[:3]),
+            "id": it.get("id"), "lang": it["lang"], "kind": it.get("kind", "-"), "split": it.get("split", "-"),
+            "cross_lingual": bool(it.get("cross_lingual")), "answerable": bool(it["answerable"]),
+            "refused": ans.refused,
+            "at1": bool(cites) and _holds(cites[0], evidence),
+            "at3": any(_holds(c, evidence) for c in cites[:3]),
             "keywords": not ans.refused and all(k.lower() in ans.text.lower() for k in it.get("keywords", [])),
             "language_ok": ans.language == it["lang"], "ms": ms, "question": it["question"], "answer": ans.text,
         })
-    report = {lang: _metrics([r for r in rows if r["lang"] == lang]) for lang in sorted({r["lang"] for r in rows})}
-    report["all"] = _metrics(rows)
-    return {"metrics": report, "rows": rows}
+    return {"metrics": breakdown(rows, "lang"), "by": {g: breakdown(rows, g) for g in GROUPINGS[1:]}, "rows": rows}
+
+
+def _group(row: dict, grouping: str) -> str:
+    if grouping == "lang":
+        return row["lang"] + ("-cross" if row.get("cross_lingual") else "")
+    return " ".join(str(row.get(key, "-")) for key in grouping.split("/"))
+
+
+def breakdown(rows: list[dict], grouping: str) -> dict:
+    """Metrics per group (sorted) and for "all"; `grouping` is one of GROUPINGS."""
+    groups = defaultdict(list)
+    for r in rows:
+        groups[_group(r, grouping)].append(r)
+    out = {g: _metrics(groups[g]) for g in sorted(groups)}
+    out["all"] = _metrics(rows)
+    return out
 
 
 def _metrics(rows: list[dict]) -> dict:
@@ -70,11 +111,16 @@ def _metrics(rows: list[dict]) -> dict:
     }
 
 
-def format_table(metrics: dict) -> str:
-    cols = ["questions", "recall@1", "recall@3", "keyword_acc", "refusal_precision", "refusal_recall",
-            "answerable_refused", "language_acc", "p50_ms", "p95_ms"]
-    head = ["lang"] + cols
-    lines = [head] + [[lang] + ["-" if metrics[lang][c] is None else str(metrics[lang][c]) for c in cols]
-                      for lang in metrics]
+def format_table(metrics: dict, label: str = "lang") -> str:
+    """A right-aligned text table, one row per group; the lang table keeps kb's original columns."""
+    cols = LANG_COLUMNS if label == "lang" else list(GROUP_COLUMNS)
+    head = [label] + (cols if label == "lang" else [GROUP_COLUMNS[c] for c in cols])
+    lines = [head] + [[group] + ["-" if metrics[group][c] is None else str(metrics[group][c]) for c in cols]
+                      for group in metrics]
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in lines)
+
+
+def format_report(report: dict, by: tuple[str, ...] = ("lang",)) -> str:
+    """One table per grouping, separated by a blank line."""
+    return "\n\n".join(format_table(report["metrics"] if g == "lang" else report["by"][g], g) for g in by)

@@ -9,11 +9,18 @@ from conftest import CORPUS, DATA
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    index = tmp_path_factory.mktemp("eval") / "index"
-    out = subprocess.run([sys.executable, "-m", "kb.cli", "--corpus", str(CORPUS), "--index", str(index), "-q",
-                          "eval", "--json", str(DATA / "eval.jsonl")], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+def index(tmp_path_factory):
+    return tmp_path_factory.mktemp("eval") / "index"
+
+
+def kb_eval(index, *args):
+    return subprocess.run([sys.executable, "-m", "kb.cli", "--corpus", str(CORPUS), "--index", str(index), "-q",
+                           "eval", *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def report(index):
+    return json.loads(kb_eval(index, "--json", str(DATA / "eval.jsonl")))
 
 
 def test_the_set_is_big_and_bilingual(report):
@@ -53,3 +60,24 @@ def test_a_second_set_written_independently_stays_above_looser_floors(tmp_path):
     m = json.loads(out.stdout)["metrics"]
     assert m["zh"]["recall@1"] >= 0.8 and m["en"]["recall@1"] >= 0.8
     assert m["all"]["refusal_recall"] >= 0.8 and m["all"]["answerable_refused"] <= 0.15
+
+
+def test_several_sets_are_reported_by_split_and_by_kind(index):
+    """Each file is a split (its stem); --by gives one table per grouping, named with the issue's metrics."""
+    out = kb_eval(index, str(DATA / "eval.jsonl"), str(DATA / "heldout.jsonl"), "--by", "split", "--by", "kind")
+    by_split, by_kind = out.split("\n\n")
+    header, *rows = by_split.splitlines()
+    assert header.split()[:4] == ["split", "questions", "cited@1", "cited@3"]
+    assert [r.split()[:2] for r in rows] == [["eval", "72"], ["heldout", "48"], ["all", "120"]]
+    kinds = [r.split()[0] for r in by_kind.splitlines()[1:]]
+    assert {"typo", "paraphrase", "all"} <= set(kinds)
+
+
+def test_evidence_is_found_in_the_heading_path_or_as_a_whole_table_row():
+    from kb.evaluation import _holds
+    from kb.types import Citation
+    row = Citation(1, "软件名: TDengine; 版本: V3.0.4.1", "", "adaptation_sw.md", 1.0,
+                   heading=("OpenCloudOS 9.0 新特性汇总", "Kernel 6.1，带给社区最新成果体验："))
+    assert _holds(row, [["TDengine", "V3.0.4.1"]]) and _holds(row, ["Kernel 6.1"])
+    assert not _holds(row, [["TDengine", "V6.0"]])       # every part of an entry must be in the same citation
+    assert _holds(row, ["ＴＤｅｎｇｉｎｅ"])                # compared after kb's normalisation (NFKC)

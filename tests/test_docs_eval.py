@@ -1,0 +1,62 @@
+"""Answer quality on a real documentation site: a subset of the OpenCloudOS docs, built with the bundled model.
+
+CI cannot embed the whole site (45-60 min on 2 cores), so this builds the pages of tests/data/docs_ci_pages.txt
+(about 3,000 passages, ~3 minutes of embedding on 2 idle cores) into tmp_path and asks the labelled questions
+whose page is among them: 313 of the 411. The floors sit just below what kb measured on 2026-11-27, before
+issue 9's work, so they catch regressions; the issue's targets on the held-out part (cited@1 >= 0.85,
+cited@3 >= 0.95, keywords >= 0.85, unanswerable refused >= 0.85 with <= 5% of answerable refused) are for
+that work to reach, and to raise these floors to. `benchmarks/docs_site.py` measures the same on the full site.
+"""
+import shutil
+import time
+
+import pytest
+from conftest import DATA
+from test_docs_gold import CORPUS, SPLITS
+
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development corpus is not at {CORPUS} "
+                                "(CI has shared/ beside the clone; or set KB_DOCS_CORPUS)")
+
+# split -> metric -> floor: today's figure on this subset (in brackets) less ~0.03 for ties that break differently.
+FLOORS = {
+    "docs_dev": {"recall@1": 0.44, "recall@3": 0.44, "keyword_acc": 0.41, "refusal_recall": 0.41},  # .467 .473 .44 .447
+    "docs_heldout": {"recall@1": 0.41, "recall@3": 0.42, "keyword_acc": 0.37, "refusal_recall": 0.34},  # .441 .452 .398 .375
+}
+CEILINGS = {"docs_dev": {"answerable_refused": 0.11}, "docs_heldout": {"answerable_refused": 0.11}}      # [.08 .075]
+
+
+def pages() -> list[str]:
+    lines = (line.split("#", 1)[0].strip() for line in (DATA / "docs_ci_pages.txt").read_text().splitlines())
+    return [line for line in lines if line]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    from kb import KnowledgeBase
+    from kb.evaluation import evaluate, format_report, load_labelled
+    root = tmp_path_factory.mktemp("docs")
+    for page in pages():
+        (root / "corpus" / page).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(CORPUS / page, root / "corpus" / page)
+    t0 = time.perf_counter()
+    kb = KnowledgeBase.open(corpus=root / "corpus", index_dir=root / "index", progress=False)
+    build_s = time.perf_counter() - t0
+    items = [it for path in SPLITS.values() for it in load_labelled(path) if it["page"] in set(pages())]
+    out = evaluate(kb, items)
+    print(f"\n{len(kb.index):,} passages from {len(pages())} pages built in {build_s:.0f} s; {len(items)} questions\n")
+    print(format_report(out, ("split", "split/kind", "lang")))
+    return out
+
+
+def test_the_subset_keeps_most_questions_and_both_splits(report):
+    by_split = report["by"]["split"]
+    assert by_split["all"]["questions"] >= 300
+    assert by_split["docs_heldout"]["questions"] >= 100 and by_split["docs_heldout"]["unanswerable"] >= 20
+
+
+@pytest.mark.parametrize("split", list(FLOORS))
+def test_quality_does_not_fall_below_todays(report, split):
+    m = report["by"]["split"][split]
+    low = {k: m[k] for k, floor in FLOORS[split].items() if m[k] < floor}
+    high = {k: m[k] for k, ceiling in CEILINGS[split].items() if m[k] > ceiling}
+    assert low == {} and high == {}, f"{split}: below floor {low}, above ceiling {high}"
