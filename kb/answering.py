@@ -69,6 +69,8 @@ class Unit:
 
 
 class Answerer:
+    """Picks the answer sentences from retrieved passages (or refuses), with the knowledge base's tokenizer."""
+
     def __init__(self, index: Index, config, tokenizer: Tokenizer):
         self.index, self.config, self.tokenizer = index, config, tokenizer
 
