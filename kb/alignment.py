@@ -34,6 +34,7 @@ log = logging.getLogger("kb")
 
 _ANCHOR = re.compile(r"[\w$~/-][\w.:/@+#=~$-]*[\w/]|[0-9]", re.ASCII)
 _BEADS = [(1, 1), (1, 0), (0, 1), (2, 1), (1, 2), (3, 1), (1, 3)]
+ROOM = 0.7             # an original paragraph takes more translated ones while as long as 0.7 of them
 SKIP = -0.5            # score of leaving one paragraph (or section) unmatched; a match must do better
 
 
@@ -60,6 +61,7 @@ def align_paragraphs(a: list[Paragraph], b: list[Paragraph]) -> dict[int, int]:
     sa, sb = _sections(a), _sections(b)
     pairs = _dp(len(sa), len(sb), lambda i, n, j, m: feats.section_score(sa[i], sb[j]), [(1, 1), (1, 0), (0, 1)])
     match: dict[int, int] = {}
+    covered: set[int] = set()      # paragraphs of a that matched
     ea = eb = 0       # paragraphs before these are aligned
     for i, _, j, _ in pairs + [(len(sa), 0, len(sb), 0)]:
         a0, b0 = (sa[i][0] if i < len(sa) else len(a)), (sb[j][0] if j < len(sb) else len(b))
@@ -68,7 +70,10 @@ def align_paragraphs(a: list[Paragraph], b: list[Paragraph]) -> dict[int, int]:
             spans.append((*sa[i], *sb[j]))
             ea, eb = sa[i][1], sb[j][1]
         for a0, a1, b0, b1 in spans:
-            match.update(feats.paragraphs(a0, a1, b0, b1))
+            for i0, n, j0, m in feats.paragraphs(a0, a1, b0, b1):
+                match.update({j0 + k: feats.best(i0, n, j0) for k in range(m)})
+                covered.update(range(i0, i0 + n))
+    feats.absorb(match, covered)
     return match
 
 
@@ -124,11 +129,36 @@ class _Features:
             kinds = bool({p.kind for p in self.a[a0 + i:a0 + i + n]} & {p.kind for p in self.b[b0 + j:b0 + j + m]})
             return self._score(sum(self.la[a0 + i:a0 + i + n]), sum(self.lb[b0 + j:b0 + j + m]),
                                self._dice(tx, ty), kinds) - 0.2 * (n + m - 2)
-        out = {}
-        for i, n, j, m in _dp(a1 - a0, b1 - b0, score, _BEADS):
-            best = max(range(a0 + i, a0 + i + n), key=lambda k: (self._dice(self.ta[k], self.tb[b0 + j]) or 0, self.la[k]))
-            out.update({b0 + j + k: best for k in range(m)})
-        return out
+        return [(a0 + i, n, b0 + j, m) for i, n, j, m in _dp(a1 - a0, b1 - b0, score, _BEADS)]
+
+    def best(self, i: int, n: int, j: int) -> int:
+        """Of a[i:i+n], matched together with b[j], the one b[j] shares most with (the longest if none)."""
+        return max(range(i, i + n), key=lambda k: (self._dice(self.ta[k], self.tb[j]) or 0, self.la[k]))
+
+    def absorb(self, match: dict[int, int], covered: set[int]) -> None:
+        """Unmatched paragraphs of b between two matched ones join their neighbours' originals while these
+        have room for them: one long original paragraph (a whole list) is often several in translation."""
+        filled = Counter()
+        for j, k in match.items():
+            filled[k] += self.lb[j]
+        j = 0
+        while j < len(self.b):
+            if j in match:
+                j += 1
+                continue
+            end = next((e for e in range(j, len(self.b)) if e in match), len(self.b))
+            before, after = match.get(j - 1), match.get(end)
+            if before is not None and after is not None and any(
+                    k not in covered for k in range(before + 1, after)):
+                j = end     # the original has unmatched paragraphs here: those are the counterparts, if any
+                continue
+            for k, run in ((before, range(j, end)), (after, range(end - 1, j - 1, -1))):
+                for r in run:
+                    if k is None or r in match or self.la[k] < ROOM * (filled[k] + self.lb[r]):
+                        break
+                    match[r] = k
+                    filled[k] += self.lb[r]
+            j = end
 
 
 def _dp(na: int, nb: int, score, beads) -> list[tuple[int, int, int, int]]:
