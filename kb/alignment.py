@@ -136,8 +136,8 @@ class _Features:
         return max(range(i, i + n), key=lambda k: (self._dice(self.ta[k], self.tb[j]) or 0, self.la[k]))
 
     def absorb(self, match: dict[int, int], covered: set[int]) -> None:
-        """Unmatched paragraphs of b between two matched ones join their neighbours' originals while these
-        have room for them: one long original paragraph (a whole list) is often several in translation."""
+        """Unmatched paragraphs of b join the original of a matched neighbour in their section while it has
+        room for them: one long original paragraph (a whole list) is often several in translation."""
         filled = Counter()
         for j, k in match.items():
             filled[k] += self.lb[j]
@@ -152,9 +152,11 @@ class _Features:
                     k not in covered for k in range(before + 1, after)):
                 j = end     # the original has unmatched paragraphs here: those are the counterparts, if any
                 continue
-            for k, run in ((before, range(j, end)), (after, range(end - 1, j - 1, -1))):
+            for n, run in ((j - 1, range(j, end)), (end, range(end - 1, j - 1, -1))):
+                k = match.get(n)
                 for r in run:
-                    if k is None or r in match or self.la[k] < ROOM * (filled[k] + self.lb[r]):
+                    if k is None or r in match or self.b[r].heading != self.b[n].heading or \
+                            self.la[k] < ROOM * (filled[k] + self.lb[r]):
                         break
                     match[r] = k
                     filled[k] += self.lb[r]
