@@ -21,6 +21,7 @@ import common
 from docs_site import DEFAULT_CORPUS
 
 from kb.chunking import chunk_document
+from kb.config import Config
 from kb.documents import load_corpus
 
 
@@ -36,7 +37,7 @@ def coverage(corpus: Path) -> tuple[list[dict], list, float]:
         if orig is None:
             continue
         originals = {p.id: p for p in orig.paragraphs}
-        chunks = chunk_document(d)
+        chunks = chunk_document(d, Config().chunk_chars)
         rows.append({"page": d.id, "original": orig.id, "passages": len(chunks),
                      "aligned": sum(c.para_id in originals for c in chunks),
                      "paragraphs": len(d.paragraphs), "original_paragraphs": len(orig.paragraphs),

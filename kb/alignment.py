@@ -35,6 +35,7 @@ log = logging.getLogger("kb")
 _ANCHOR = re.compile(r"[\w$~/-][\w.:/@+#=~$-]*[\w/]|[0-9]", re.ASCII)
 _BEADS = [(1, 1), (1, 0), (0, 1), (2, 1), (1, 2), (3, 1), (1, 3)]
 ROOM = 0.7             # an original paragraph takes more translated ones while as long as 0.7 of them
+SECTION_SKIP = 0.0     # sections are paired only on good evidence: unpaired ones are aligned pooled
 SKIP = -0.5            # score of leaving one paragraph (or section) unmatched; a match must do better
 
 
@@ -59,7 +60,8 @@ def align_paragraphs(a: list[Paragraph], b: list[Paragraph]) -> dict[int, int]:
         return {}
     feats = _Features(a, b)
     sa, sb = _sections(a), _sections(b)
-    pairs = _dp(len(sa), len(sb), lambda i, n, j, m: feats.section_score(sa[i], sb[j]), [(1, 1), (1, 0), (0, 1)])
+    pairs = _dp(len(sa), len(sb), lambda i, n, j, m: feats.section_score(sa[i], sb[j]), [(1, 1), (1, 0), (0, 1)],
+               SECTION_SKIP)
     match: dict[int, int] = {}
     covered: set[int] = set()      # paragraphs of a that matched
     ea = eb = 0       # paragraphs before these are aligned
@@ -163,10 +165,10 @@ class _Features:
             j = end
 
 
-def _dp(na: int, nb: int, score, beads) -> list[tuple[int, int, int, int]]:
+def _dp(na: int, nb: int, score, beads, skip: float = SKIP) -> list[tuple[int, int, int, int]]:
     """The monotonic matching of na items with nb items that scores best: [(i, n, j, m)], a[i:i+n] ~ b[j:j+m].
 
-    Leaving an item unmatched scores SKIP; `score(i, n, j, m)` scores matching a[i:i+n] with b[j:j+m].
+    Leaving an item unmatched scores `skip`; `score(i, n, j, m)` scores matching a[i:i+n] with b[j:j+m].
     """
     best = [[-math.inf] * (nb + 1) for _ in range(na + 1)]
     back: list[list[tuple[int, int] | None]] = [[None] * (nb + 1) for _ in range(na + 1)]
@@ -178,7 +180,7 @@ def _dp(na: int, nb: int, score, beads) -> list[tuple[int, int, int, int]]:
             for n, m in beads:
                 if i + n > na or j + m > nb:
                     continue
-                s = best[i][j] + (SKIP * (n + m) if not (n and m) else score(i, n, j, m))
+                s = best[i][j] + (skip * (n + m) if not (n and m) else score(i, n, j, m))
                 if s > best[i + n][j + m]:
                     best[i + n][j + m], back[i + n][j + m] = s, (n, m)
     out, i, j = [], na, nb
