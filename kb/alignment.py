@@ -73,7 +73,7 @@ def align_paragraphs(a: list[Paragraph], b: list[Paragraph]) -> dict[int, int]:
             ea, eb = sa[i][1], sb[j][1]
         for a0, a1, b0, b1 in spans:
             for i0, n, j0, m in feats.paragraphs(a0, a1, b0, b1):
-                match.update({j0 + k: feats.best(i0, n, j0) for k in range(m)})
+                match.update({j0 + k: feats.best(i0, n, j0 + k) for k in range(m)})
                 covered.update(range(i0, i0 + n))
     feats.absorb(match, covered)
     return match
@@ -131,7 +131,7 @@ class _Features:
             kinds = bool({p.kind for p in self.a[a0 + i:a0 + i + n]} & {p.kind for p in self.b[b0 + j:b0 + j + m]})
             return self._score(sum(self.la[a0 + i:a0 + i + n]), sum(self.lb[b0 + j:b0 + j + m]),
                                self._dice(tx, ty), kinds) - 0.2 * (n + m - 2)
-        return [(a0 + i, n, b0 + j, m) for i, n, j, m in _dp(a1 - a0, b1 - b0, score, _BEADS)]
+        return [(a0 + i, n, b0 + j, m) for i, n, j, m in _dp(a1 - a0, b1 - b0, score, _BEADS, SKIP)]
 
     def best(self, i: int, n: int, j: int) -> int:
         """Of a[i:i+n], matched together with b[j], the one b[j] shares most with (the longest if none)."""
@@ -165,7 +165,7 @@ class _Features:
             j = end
 
 
-def _dp(na: int, nb: int, score, beads, skip: float = SKIP) -> list[tuple[int, int, int, int]]:
+def _dp(na: int, nb: int, score, beads, skip: float) -> list[tuple[int, int, int, int]]:
     """The monotonic matching of na items with nb items that scores best: [(i, n, j, m)], a[i:i+n] ~ b[j:j+m].
 
     Leaving an item unmatched scores `skip`; `score(i, n, j, m)` scores matching a[i:i+n] with b[j:j+m].
