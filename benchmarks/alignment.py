@@ -17,7 +17,7 @@ import random
 import time
 from pathlib import Path
 
-import common
+import common  # noqa: F401  (puts this checkout's kb first on the path)
 from docs_site import DEFAULT_CORPUS
 
 from kb.chunking import chunk_document
@@ -74,5 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    common.ROOT     # kb is importable from the checkout
     main()

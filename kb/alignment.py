@@ -124,8 +124,8 @@ class _Features:
                         len(pa.heading) == len(pb.heading))
         return s + (2.0 * heads - 0.5 if heads is not None else 0.0)
 
-    def paragraphs(self, a0: int, a1: int, b0: int, b1: int) -> dict[int, int]:
-        """Align paragraphs a[a0:a1] with b[b0:b1]: {index in b: index in a}."""
+    def paragraphs(self, a0: int, a1: int, b0: int, b1: int) -> list[tuple[int, int, int, int]]:
+        """Align paragraphs a[a0:a1] with b[b0:b1]: [(i, n, j, m)], a[i:i+n] matched with b[j:j+m]."""
         def score(i, n, j, m):
             tx, ty = set().union(*self.ta[a0 + i:a0 + i + n]), set().union(*self.tb[b0 + j:b0 + j + m])
             kinds = bool({p.kind for p in self.a[a0 + i:a0 + i + n]} & {p.kind for p in self.b[b0 + j:b0 + j + m]})
@@ -140,7 +140,7 @@ class _Features:
     def absorb(self, match: dict[int, int], covered: set[int]) -> None:
         """Unmatched paragraphs of b join the original of a matched neighbour in their section while it has
         room for them: one long original paragraph (a whole list) is often several in translation."""
-        filled = Counter()
+        filled = [0.0] * len(self.a)      # length of the translation each original paragraph took
         for j, k in match.items():
             filled[k] += self.lb[j]
         j = 0
@@ -151,17 +151,17 @@ class _Features:
             end = next((e for e in range(j, len(self.b)) if e in match), len(self.b))
             before, after = match.get(j - 1), match.get(end)
             if before is not None and after is not None and any(
-                    k not in covered for k in range(before + 1, after)):
+                    i not in covered for i in range(before + 1, after)):
                 j = end     # the original has unmatched paragraphs here: those are the counterparts, if any
                 continue
             for n, run in ((j - 1, range(j, end)), (end, range(end - 1, j - 1, -1))):
-                k = match.get(n)
+                to = match.get(n)
                 for r in run:
-                    if k is None or r in match or self.b[r].heading != self.b[n].heading or \
-                            self.la[k] < ROOM * (filled[k] + self.lb[r]):
+                    if to is None or r in match or self.b[r].heading != self.b[n].heading or \
+                            self.la[to] < ROOM * (filled[to] + self.lb[r]):
                         break
-                    match[r] = k
-                    filled[k] += self.lb[r]
+                    match[r] = to
+                    filled[to] += self.lb[r]
             j = end
 
 
@@ -185,7 +185,7 @@ def _dp(na: int, nb: int, score, beads, skip: float) -> list[tuple[int, int, int
                     best[i + n][j + m], back[i + n][j + m] = s, (n, m)
     out, i, j = [], na, nb
     while i or j:
-        n, m = back[i][j]
+        n, m = back[i][j] or (0, 0)     # every cell on the way back was reached
         i, j = i - n, j - m
         if n and m:
             out.append((i, n, j, m))

@@ -29,7 +29,7 @@ EN = """# Stardust tool guide
 
 ## Installation
 
-Stardust 2.4 needs Python 3.11 or later: before installing, check the Python version on your system, and install the packages it depends on with dnf:
+Stardust 2.4 needs Python 3.11 or later: before installing, check the Python version of your system, then install its packages with dnf:
 
 ```
 dnf install -y stardust-cli
@@ -37,15 +37,16 @@ dnf install -y stardust-cli
 
 ## Configuration
 
-The configuration file of Stardust is /etc/stardust/stardust.conf: change the line port=8420 in it to make the service listen on another port.
+Stardust's configuration file is /etc/stardust/stardust.conf: change its line port=8420 to make the service listen on another port.
 
 Stardust writes its logs to the /var/log/stardust folder by default, one new file a day, and deletes old log files after 14 days.
 
 ## Upgrading
 
-When upgrading from version 2.3 to version 2.4, first run the stardust backup command to back up all data, then install the package of the new version.
+When upgrading from version 2.3 to 2.4, first run the stardust backup command to back up all data, then install the new version's package.
 """
-PORT = "The configuration file of Stardust is /etc/stardust/stardust.conf: change the line port=8420 in it to make the service listen on another port."
+PORT = ("Stardust's configuration file is /etc/stardust/stardust.conf: "
+        "change its line port=8420 to make the service listen on another port.")
 LOGS = "Stardust writes its logs to the /var/log/stardust folder by default, one new file a day, and deletes old log files after 14 days."
 UPGRADE = EN.strip().splitlines()[-1]
 EXTRA = "Tip: the community forum of the project answers questions about every part of Stardust on weekdays."
