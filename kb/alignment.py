@@ -36,6 +36,7 @@ _ANCHOR = re.compile(r"[\w$~/-][\w.:/@+#=~$-]*[\w/]|[0-9]", re.ASCII)
 _BEADS = [(1, 1), (1, 0), (0, 1), (2, 1), (1, 2), (3, 1), (1, 3)]
 ROOM = 0.7             # an original paragraph takes more translated ones while as long as 0.7 of them
 SECTION_SKIP = 0.0     # sections are paired only on good evidence: unpaired ones are aligned pooled
+BAND = 80              # items either side of the diagonal the alignment may stray (pages differ by far less)
 SKIP = -0.5            # score of leaving one paragraph (or section) unmatched; a match must do better
 
 
@@ -169,12 +170,14 @@ def _dp(na: int, nb: int, score, beads, skip: float) -> list[tuple[int, int, int
     """The monotonic matching of na items with nb items that scores best: [(i, n, j, m)], a[i:i+n] ~ b[j:j+m].
 
     Leaving an item unmatched scores `skip`; `score(i, n, j, m)` scores matching a[i:i+n] with b[j:j+m].
+    Only matchings within BAND items of the diagonal are tried, so long pages cost time in proportion to length.
     """
     best = [[-math.inf] * (nb + 1) for _ in range(na + 1)]
     back: list[list[tuple[int, int] | None]] = [[None] * (nb + 1) for _ in range(na + 1)]
     best[0][0] = 0.0
     for i in range(na + 1):
-        for j in range(nb + 1):
+        centre = i * nb // max(na, 1)
+        for j in range(max(0, centre - BAND), min(nb, centre + BAND) + 1):
             if best[i][j] == -math.inf:
                 continue
             for n, m in beads:
