@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from .alignment import align_translations
 from .errors import BadDocument, CorpusError
 from .text import detect_language
 from .types import Document, Paragraph
@@ -124,6 +125,7 @@ def load_corpus(folder: Path, max_file_mb: float = 20.0, strict: bool = False,
     if strict and problems:
         raise CorpusError(f"{len(problems)} corpus file(s) could not be used (--strict)", problems)
     _link_mkdocs_translations(docs)
+    align_translations(docs)     # a translation's paragraphs take their originals' ids (kb/alignment.py)
     if parsed is not None:
         parsed.clear()
         parsed.update(fresh)

@@ -249,11 +249,7 @@ def _docs_meta(docs: list[Document]) -> dict:
             orig = by_id.get(d.translation_of)
             if orig is None:
                 log.warning("%s says it translates %s, which is not in the corpus: indexed on its own", d.id, d.translation_of)
-            elif len(orig.paragraphs) != len(d.paragraphs):
-                log.warning("%s has %d paragraphs but its original %s has %d: not aligned, so its citations "
-                            "carry no original (keep one paragraph per paragraph)", d.id, len(d.paragraphs),
-                            orig.id, len(orig.paragraphs))
-            else:
+            else:       # its paragraphs carry their originals' ids (kb/alignment.py); the others, ids of their own
                 aligned = orig.id
         meta[d.id] = {"title": d.title, "url": d.url, "date": d.date, "lang": d.lang, "author": d.author,
                       "translation_of": d.translation_of, "aligned_to": aligned, "paragraphs": {}}
