@@ -27,7 +27,8 @@ from .types import Answer, Citation, Hit
 SOURCES = 3                      # units come from the three best sources, ...
 RANK_BONUS = (0.15, 0.08, 0.0)   # ... a little more readily from the better ranked ones
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
-SHAPE_BONUS = 0.15               # "how do I…" prefers a step with its command; "which…" a list or table
+SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
+LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
 PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outside the unit count half
 RESTATES = 0.25                  # a sentence with less than this share of its weight outside the question restates it
 RESTATE_PENALTY = 0.5            # ... and goes after any that says something
@@ -94,6 +95,7 @@ class Unit:
     kind: str = "prose"
     code: list[int] = field(default_factory=list)   # which of `spans` are commands
     cut: bool = False            # a window of an over-long sentence: shown with "…"
+    lead: tuple[int, int] = (0, 0)   # the span that says what a structured unit is about
 
     @property
     def start(self) -> int:
@@ -141,14 +143,16 @@ class Answerer:
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks = set(tokenize(text))
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
-                    u.spans = _rows(h, u.spans, lambda s, e: cover(set(tokenize(h.text[s:e]))))
+                    u.spans = _rows(h, u.spans, lambda s, e: cover(set(tokenize(h.text[s:e])))
+                                    + _names(set(tokenize(h.text[s:e].split("|")[0])), weights))
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
                     toks = set(tokenize(text))
                 penalty = RESTATE_PENALTY if u.kind == "prose" and restates(list(toks)) else 0.0
-                if u.kind != "prose":        # a structured unit answers with its lead-in, question or header
-                    toks |= set(tokenize(h.text[:h.lead] + " " + " ".join(h.heading)))
+                said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
+                toks |= said                  # a structured unit answers with its lead-in, question or header
                 u.rank, u.tokens, u.fits = rank, toks, fits(qtype, text, question)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
+                           + LEAD_SHARE * cover(said)
                            + (FITS_BONUS if u.fits else 0.0) + (SHAPE_BONUS if u.kind in shape else 0.0))
                 units.append(u)
         units.sort(key=lambda u: -u.score)
@@ -187,7 +191,7 @@ def _units(h: Hit, budget: int) -> list[Unit]:
     """The candidate answers in one passage (unscored)."""
     text, lead = h.text, h.lead
     body = _line_spans(text, lead) if lead or h.kind != "prose" else []
-    units = [Unit(0.0, 0, spans, set(), False, kind, code) for kind, spans, code in _structured(h, body)]
+    units = [Unit(0.0, 0, spans, set(), False, kind, code, lead=said) for kind, spans, code, said in _structured(h, body)]
     start = lead if h.kind in ("faq", "step") and lead else 0    # never the question of a FAQ or a step's bare title
     for s, e in _sentences(text, start):
         s += (m.end() if (m := _ITEM_MARK.match(text, s)) and m.end() < e else 0)
@@ -199,20 +203,20 @@ def _units(h: Hit, budget: int) -> list[Unit]:
 
 
 def _structured(h: Hit, body: list[tuple[int, int]]):
-    """(kind, spans, command indices) for the structured units of a passage: see the module docstring."""
+    """(kind, spans, command indices, lead span) for the structured units of a passage: see the module docstring."""
     text, lead = h.text, h.lead
     head = [(s, e) for s, e in _line_spans(text[:lead], 0)] if lead else []
     if h.kind == "list" and body:
         tops = [i for i, (s, e) in enumerate(body) if not text[s].isspace()]
-        yield "list", head + (body if len(body) <= MAX_ITEMS else [body[i] for i in tops])[:MAX_ITEMS], []
+        yield "list", head + (body if len(body) <= MAX_ITEMS else [body[i] for i in tops])[:MAX_ITEMS], [], (0, lead)
         for a, b in zip(tops, tops[1:] + [len(body)]):
             if b - a > 1:                                     # an item with sub-items leads into them
-                yield "list", body[a:min(b, a + 1 + MAX_ITEMS)], []
+                yield "list", body[a:min(b, a + 1 + MAX_ITEMS)], [], body[a]
     elif h.kind == "faq" and body:
         if m := _ANSWER_MARK.match(text, body[0][0]):       # "A：" / "答：" is not part of the answer
             body = [(m.end(), body[0][1])] * (m.end() < body[0][1]) + body[1:]
         yield "faq", body[:MAX_ITEMS], [i for i, (s, e) in enumerate(body[:MAX_ITEMS])
-                                        if is_command(text[s:e]) and _COMMAND_LIKE.search(text[s:e])]
+                                        if is_command(text[s:e]) and _COMMAND_LIKE.search(text[s:e])], (0, lead)
     elif h.kind == "step" and body:
         run = []
         for s, e in body:
@@ -222,13 +226,13 @@ def _structured(h: Hit, body: list[tuple[int, int]]):
         if run:
             said = _sentences(text[:lead], 0)[-2:] if lead else []     # what the command does, on one line
             instruction = [(said[0][0], said[-1][1])] if said and "\n" not in text[said[0][0]:said[-1][1]] else said[-1:]
-            yield "step", instruction + run, list(range(len(instruction), len(instruction) + len(run)))
+            yield "step", instruction + run, list(range(len(instruction), len(instruction) + len(run))), (0, lead)
     elif h.kind == "table" and body:
-        yield "table", head + body, []         # narrowed to the rows asked about by _rows
+        yield "table", head + body, [], (0, lead)         # narrowed to the rows asked about by _rows
 
 
 def _rows(h: Hit, spans: list[tuple[int, int]], cover) -> list[tuple[int, int]]:
-    """A table unit's caption and column names, with the rows that cover the most of the question
+    """A table unit's caption and column names, with the rows that name or cover the most of the question
     (up to MAX_ITEMS, in their order); the first rows when none says more than the others."""
     head = [(s, e) for s, e in spans if s < h.lead]
     rows = [(s, e) for s, e in spans if s >= h.lead]
@@ -236,6 +240,11 @@ def _rows(h: Hit, spans: list[tuple[int, int]], cover) -> list[tuple[int, int]]:
     top = max(scores, default=0.0)
     picked = [r for r, c in zip(rows, scores) if c >= top - 1e-9] if top > 0 else rows
     return head + picked[:MAX_ITEMS]
+
+
+def _names(key: set[str], weights: dict) -> float:
+    """1 when the question names this row by its key (first cell), whatever that key's words weigh."""
+    return 1.0 if key and key <= weights.keys() else 0.0
 
 
 def _line_spans(text: str, start: int) -> list[tuple[int, int]]:
