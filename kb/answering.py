@@ -24,14 +24,15 @@ from .text import Tokenizer, split_sentences
 from .types import Answer, Citation, Hit
 
 # How a candidate unit scores: the share of the question's weight (idf) it covers, plus these bonuses.
-SOURCES = 3                      # units come from the three best sources, ...
-RANK_BONUS = (0.15, 0.08, 0.0)   # ... a little more readily from the better ranked ones
+SOURCES = 4                      # units come from the four best sources, ...
+RANK_BONUS = (0.15, 0.08, 0.0, -0.05)  # ... a little more readily from the better ranked ones
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
 LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
 PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outside the unit count half
 RESTATES = 0.25                  # a sentence with less than this share of its weight outside the question restates it
 RESTATE_PENALTY = 0.5            # ... and goes after any that says something
+UNSEEN_SOURCES = 3               # words none of the three best sources uses count as unseen
 TYPE_SOURCES = 2                 # a typed question is refused unless one of the two best sources has such a sentence
 CONTEXT_DIVISOR = 3              # the previous question's words count a third as much as the question's own
 # A further sentence joins the answer only if it adds this share of the question's weight not yet covered,
@@ -120,7 +121,7 @@ class Answerer:
         weights = {t: ix.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context))}
         weights.update({t: ix.idf(t) for t in corrected(ix, tokenize(question))})
         total = sum(weights.values()) or 1.0
-        passages = " ".join(h.text + (h.original or "") for h in hits[:SOURCES])
+        passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
         unseen = sum(w * (1 - coverage(ix, t, passages)) for t, w in weights.items()) / total
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
