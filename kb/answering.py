@@ -150,7 +150,8 @@ class Answerer:
                     toks = set(tokenize(text))
                 penalty = RESTATE_PENALTY if u.kind == "prose" and restates(list(toks)) else 0.0
                 said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
-                toks |= said                  # a structured unit answers with its lead-in, question or header
+                if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
+                    toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens, u.fits = rank, toks, fits(qtype, text, question)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
                            + LEAD_SHARE * cover(said)
@@ -192,8 +193,8 @@ def _units(h: Hit, budget: int) -> list[Unit]:
     """The candidate answers in one passage (unscored)."""
     text, lead = h.text, h.lead
     body = _line_spans(text, lead) if lead or h.kind != "prose" else []
-    units = [Unit(0.0, 0, spans, set(), False, kind, code, lead=said) for kind, spans, code, said in _structured(h, body)]
-    start = lead if h.kind in ("faq", "step") and lead else 0    # never the question of a FAQ or a step's bare title
+    units = [Unit(0.0, 0, spans, set(), False, kind, code, lead=said) for kind, spans, code, said in _structured(h, body, budget)]
+    start = lead if h.kind == "faq" else 0          # never the question of a FAQ
     for s, e in _sentences(text, start):
         s += (m.end() if (m := _ITEM_MARK.match(text, s)) and m.end() < e else 0)
         if text[s:e].strip() and is_command(text[s:e]) and h.kind == "step":
@@ -203,7 +204,7 @@ def _units(h: Hit, budget: int) -> list[Unit]:
     return units
 
 
-def _structured(h: Hit, body: list[tuple[int, int]]):
+def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
     """(kind, spans, command indices, lead span) for the structured units of a passage: see the module docstring."""
     text, lead = h.text, h.lead
     head = [(s, e) for s, e in _line_spans(text[:lead], 0)] if lead else []
@@ -216,8 +217,9 @@ def _structured(h: Hit, body: list[tuple[int, int]]):
     elif h.kind == "faq" and body:
         if m := _ANSWER_MARK.match(text, body[0][0]):       # "A：" / "答：" is not part of the answer
             body = [(m.end(), body[0][1])] * (m.end() < body[0][1]) + body[1:]
-        yield "faq", body[:MAX_ITEMS], [i for i, (s, e) in enumerate(body[:MAX_ITEMS])
-                                        if is_command(text[s:e]) and _COMMAND_LIKE.search(text[s:e])], (0, lead)
+        code = {(s, e) for s, e in body if is_command(text[s:e]) and _COMMAND_LIKE.search(text[s:e])}
+        body = _within(text, body[:MAX_ITEMS], code, budget)
+        yield "faq", body, [i for i, span in enumerate(body) if span in code], (0, lead)
     elif h.kind == "step" and body:
         run = []
         for s, e in body:
@@ -226,7 +228,8 @@ def _structured(h: Hit, body: list[tuple[int, int]]):
             run.append((s, e))
         if run:
             said = _sentences(text[:lead], 0)[-2:] if lead else []     # what the command does, on one line
-            instruction = [(said[0][0], said[-1][1])] if said and "\n" not in text[said[0][0]:said[-1][1]] else said[-1:]
+            said = said[-1:] if said and ("\n" in text[said[0][0]:said[-1][1]] or said[-1][1] - said[0][0] > budget) else said
+            instruction = [(said[0][0], said[-1][1])] if said else []
             yield "step", instruction + run, list(range(len(instruction), len(instruction) + len(run))), (0, lead)
     elif h.kind == "table" and body:
         yield "table", head + body, [], (0, lead)         # narrowed to the rows asked about by _rows
@@ -241,6 +244,23 @@ def _rows(h: Hit, spans: list[tuple[int, int]], cover) -> list[tuple[int, int]]:
     top = max(scores, default=0.0)
     picked = [r for r, c in zip(rows, scores) if c >= top - 1e-9] if top > 0 else rows
     return head + picked[:MAX_ITEMS]
+
+
+def _within(text: str, lines: list[tuple[int, int]], code: set, budget: int) -> list[tuple[int, int]]:
+    """The first lines whose prose (commands aside) fits the budget; a line that does not fit gives the whole
+    sentences of it that do (at least one)."""
+    out, left = [], budget
+    for s, e in lines:
+        if (s, e) in code:
+            out.append((s, e))
+            continue
+        if e - s > left:
+            fit = [(a, b) for a, b in _sentences(text[:e], s) if b - s <= left] or _sentences(text[:e], s)[:1] * (not out)
+            out += [(s, fit[-1][1])] if fit else []
+            break
+        out.append((s, e))
+        left -= e - s
+    return out
 
 
 def _names(key: set[str], weights: dict) -> float:
