@@ -210,7 +210,8 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
     head = [(s, e) for s, e in _line_spans(text[:lead], 0)] if lead else []
     if h.kind == "list" and body:
         tops = [i for i, (s, e) in enumerate(body) if not text[s].isspace()]
-        yield "list", head + (body if len(body) <= MAX_ITEMS else [body[i] for i in tops])[:MAX_ITEMS], [], (0, lead)
+        if len(body) <= MAX_ITEMS or len(tops) == len(body):  # a long nested list answers by its sub-lists
+            yield "list", head + body[:MAX_ITEMS], [], (0, lead)
         for a, b in zip(tops, tops[1:] + [len(body)]):
             if b - a > 1:                                     # an item with sub-items leads into them
                 yield "list", body[a:min(b, a + 1 + MAX_ITEMS)], [], body[a]
