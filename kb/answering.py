@@ -144,8 +144,8 @@ class Answerer:
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks = set(tokenize(text))
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
-                    u.spans = _rows(h, u.spans, lambda s, e: cover(set(tokenize(h.text[s:e])))
-                                    + _names(set(tokenize(h.text[s:e].split("|")[0])), weights))
+                    u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)))
+                                    + _names(set(tokenize(row.split("|")[0])), weights))
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
                     toks = set(tokenize(text))
                 penalty = RESTATE_PENALTY if u.kind == "prose" and restates(list(toks)) else 0.0
@@ -193,7 +193,8 @@ def _units(h: Hit, budget: int) -> list[Unit]:
     """The candidate answers in one passage (unscored)."""
     text, lead = h.text, h.lead
     body = _line_spans(text, lead) if lead or h.kind != "prose" else []
-    units = [Unit(0.0, 0, spans, set(), False, kind, code, lead=said) for kind, spans, code, said in _structured(h, body, budget)]
+    units = [Unit(0.0, 0, spans, set(), False, kind, code, lead=said)
+             for kind, spans, code, said in _structured(h, body, budget)]
     start = lead if h.kind == "faq" else 0          # never the question of a FAQ
     for s, e in _sentences(text, start):
         s += (m.end() if (m := _ITEM_MARK.match(text, s)) and m.end() < e else 0)
@@ -229,7 +230,8 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
             run.append((s, e))
         if run:
             said = _sentences(text[:lead], 0)[-2:] if lead else []     # what the command does, on one line
-            said = said[-1:] if said and ("\n" in text[said[0][0]:said[-1][1]] or said[-1][1] - said[0][0] > budget) else said
+            if said and ("\n" in text[said[0][0]:said[-1][1]] or said[-1][1] - said[0][0] > budget):
+                said = said[-1:]
             instruction = [(said[0][0], said[-1][1])] if said else []
             yield "step", instruction + run, list(range(len(instruction), len(instruction) + len(run))), (0, lead)
     elif h.kind == "table" and body:
@@ -241,7 +243,7 @@ def _rows(h: Hit, spans: list[tuple[int, int]], cover) -> list[tuple[int, int]]:
     (up to MAX_ITEMS, in their order); the first rows when none says more than the others."""
     head = [(s, e) for s, e in spans if s < h.lead]
     rows = [(s, e) for s, e in spans if s >= h.lead]
-    scores = [cover(s, e) for s, e in rows]
+    scores = [cover(h.text[s:e]) for s, e in rows]
     top = max(scores, default=0.0)
     picked = [r for r, c in zip(rows, scores) if c >= top - 1e-9] if top > 0 else rows
     return head + picked[:MAX_ITEMS]
