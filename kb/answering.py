@@ -1,4 +1,10 @@
-"""Extractive answers: the sentence(s) of the top sources that answer the question, each cited — or a refusal.
+"""Extractive answers: the part of the top sources that answers the question, cited — or a refusal.
+
+What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three); a list's
+lead-in with its items; a FAQ entry's answer, not its question; a step's instruction with its command, the
+command on a line of its own; a table's column names with the row(s) asked about. Units are scored by the
+share of the question's weight (idf) that they, their passage and its heading cover, so the question line of a
+FAQ, or a sentence that only restates the question, never beats the text that answers it.
 
 The refusal combines three signals, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
@@ -9,7 +15,7 @@ question whose detail the text never gives ("how much does a subscription cost?"
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .index import Index
 from .messages import message
@@ -17,10 +23,16 @@ from .spelling import corrected, coverage
 from .text import Tokenizer, split_sentences
 from .types import Answer, Citation, Hit
 
-# How a candidate sentence scores: the share of the question's weight (idf) it covers, plus these bonuses.
-SOURCES = 3                      # sentences come from the three best sources, ...
-RANK_BONUS = (0.15, 0.08, 0.0)   # ... a little more readily from the better ranked ones
-FITS_BONUS = 0.3                 # a sentence that can answer the question's type ("when" -> a date) goes first
+# How a candidate unit scores: the share of the question's weight (idf) it covers, plus these bonuses.
+SOURCES = 4                      # units come from the four best sources, ...
+RANK_BONUS = (0.15, 0.08, 0.0, -0.05)  # ... a little more readily from the better ranked ones
+FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
+SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
+LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
+PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outside the unit count half
+RESTATES = 0.25                  # a sentence with less than this share of its weight outside the question restates it
+RESTATE_PENALTY = 0.5            # ... and goes after any that says something
+UNSEEN_SOURCES = 3               # words none of the three best sources uses count as unseen
 TYPE_SOURCES = 2                 # a typed question is refused unless one of the two best sources has such a sentence
 CONTEXT_DIVISOR = 3              # the previous question's words count a third as much as the question's own
 # A further sentence joins the answer only if it adds this share of the question's weight not yet covered,
@@ -28,6 +40,7 @@ CONTEXT_DIVISOR = 3              # the previous question's words count a third a
 MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
+MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
 _QTYPES = {
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
@@ -41,7 +54,16 @@ _FITS = {
     "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
     "time": re.compile(r"[0-9]|[年月日]|初|底|\b(?:early|late|end of|year|month)\b", re.I),
 }
-_CLAUSE = re.compile(r"[，,、：:]\s*")
+# The shape of answer a question asks for: the passage kinds that give it.
+_SHAPES = {
+    ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
+    ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
+}
+_CLAUSE = re.compile(r"[；;，,、]\s*")
+_ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
+_ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
+_PROSE_LINE = re.compile(r"[。．！？；!?;:：,，]\s*$|[\u4e00-\u9fff]{4}")
+_COMMAND_LIKE = re.compile(r"^\s*(?:\$ |# |\[\w+@|sudo |yum |dnf |rpm |pip3? |git |vim? )|[=/|<>]")
 # "OpenCloudOS 8.5", "CentOS8", "V9", "ARM64" are names, not quantities ("early 2023" is a date).
 _VERSION = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]* ?\d+(?:\.\d+)*|\b[A-Za-z]+\d[\w.]*")
 
@@ -56,16 +78,33 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
     return bool(_FITS[qtype].search(sentence if qtype == "version" else _VERSION.sub(" ", sentence)))
 
 
+def is_command(line: str) -> bool:
+    """Does this line of a step (after its instruction) read as code rather than as a remark?"""
+    return bool(line.strip()) and not _PROSE_LINE.search(line) and not _ITEM_MARK.match(line)
+
+
 @dataclass
 class Unit:
-    """A candidate piece of an answer: a sentence of a source, or a run of clauses of an over-long one."""
+    """A candidate answer from one source: a sentence (or clauses) of prose, or the lines of a structured
+    passage that answer — a list with its lead-in, a FAQ answer, a step with its command, table rows."""
 
-    score: float                 # question weight covered, plus the rank and fits bonuses
+    score: float                 # question weight covered, plus the rank, fits and shape bonuses
     rank: int                    # which source (0 = the best)
-    start: int                   # character offsets into that source's text
-    end: int
+    spans: list[tuple[int, int]]  # character offsets into that source's text; one line each when structured
     tokens: set[str]
     fits: bool                   # can answer the question's type (see `fits`)
+    kind: str = "prose"
+    code: list[int] = field(default_factory=list)   # which of `spans` are commands
+    cut: bool = False            # a window of an over-long sentence: shown with "…"
+    lead: tuple[int, int] = (0, 0)   # the span that says what a structured unit is about
+
+    @property
+    def start(self) -> int:
+        return self.spans[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.spans[-1][1]
 
 
 class Answerer:
@@ -84,21 +123,42 @@ class Answerer:
         weights = {t: ix.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context))}
         weights.update({t: ix.idf(t) for t in corrected(ix, tokenize(question))})
         total = sum(weights.values()) or 1.0
-        passages = " ".join(h.text + (h.original or "") for h in hits[:SOURCES])
+        passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
         unseen = sum(w * (1 - coverage(ix, t, passages)) for t, w in weights.items()) / total
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
-        qtype = next((name for name, rx in _QTYPES.items() if rx.search(question.lower())), None)
+        low = question.lower()
+        qtype = next((name for name, rx in _QTYPES.items() if rx.search(low)), None)
+        shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
+
+        def cover(tokens) -> float:
+            return sum(w for t, w in weights.items() if t in tokens) / total
+
+        def restates(tokens) -> bool:
+            own = [ix.idf(t) for t in tokens]
+            return sum(w for t, w in zip(tokens, own) if t not in weights) < RESTATES * (sum(own) or 1.0)
 
         units = []
         for rank, h in enumerate(hits[:SOURCES]):
-            for s, e in split_sentences(h.text):
-                for cs, ce in ([(s, e)] if e - s <= budget else _clause_windows(h.text, s, e, budget)):
-                    toks = set(tokenize(h.text[cs:ce]))
-                    cover = sum(w for t, w in weights.items() if t in toks) / total
-                    ok = fits(qtype, h.text[cs:ce], question)
-                    units.append(Unit(cover + RANK_BONUS[rank] + (FITS_BONUS if ok else 0.0), rank, cs, ce, toks, ok))
+            around = set(tokenize(h.text + " " + " ".join(h.heading)))
+            for u in _units(h, budget):
+                text = "\n".join(h.text[s:e] for s, e in u.spans)
+                toks = set(tokenize(text))
+                if u.kind == "table":         # the rows asked about: those that cover the most of the question
+                    u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)))
+                                    + _names(set(tokenize(row.split("|")[0])), weights))
+                    text = "\n".join(h.text[s:e] for s, e in u.spans)
+                    toks = set(tokenize(text))
+                penalty = RESTATE_PENALTY if u.kind == "prose" and restates(list(toks)) else 0.0
+                said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
+                if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
+                    toks |= said              # a step with what it shows of its instruction
+                u.rank, u.tokens, u.fits = rank, toks, fits(qtype, text, question)
+                u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
+                           + LEAD_SHARE * cover(said)
+                           + (FITS_BONUS if u.fits else 0.0) + (SHAPE_BONUS if u.kind in shape else 0.0))
+                units.append(u)
         units.sort(key=lambda u: -u.score)
 
         refuse = (not units or z < cfg.min_z
@@ -112,31 +172,131 @@ class Answerer:
 
         best = units[0]
         chosen, covered, length = [best], set(best.tokens), best.end - best.start
-        for u in units[1:]:
+        for u in units[1:] if best.kind == "prose" else []:      # a structured unit answers on its own
             if len(chosen) >= cfg.max_sentences:
                 break
             gain = sum(w for t, w in weights.items() if t in u.tokens and t not in covered) / total
             overlaps = any(u.rank == c.rank and u.start < c.end and c.start < u.end for c in chosen)
-            if (gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score and not overlaps
-                    and length + u.end - u.start <= budget):
+            if (u.kind == "prose" and gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score
+                    and not overlaps and length + u.end - u.start <= budget):
                 chosen.append(u)
                 covered |= u.tokens
                 length += u.end - u.start
 
         order = list(dict.fromkeys(u.rank for u in chosen))          # sources in the order the answer uses them
-        spans = {r: [(u.start, u.end) for u in chosen if u.rank == r] for r in order}
-        citations = _citations([hits[r] for r in order], {i: spans[r] for i, r in enumerate(order)})
-        parts = []
-        for n, r in enumerate(order, 1):
-            for s, e in sorted(spans[r]):
-                parts.append(f"{hits[r].text[s:e]}[{n}]" if lang == "zh" else f"{hits[r].text[s:e]} [{n}]")
-        return Answer(question, ("" if lang == "zh" else " ").join(parts), lang, False, citations, signals=signals)
+        number = {r: n for n, r in enumerate(order, 1)}
+        spans = {i: [s for u in chosen if u.rank == r for s in u.spans] for i, r in enumerate(order)}
+        citations = _citations([hits[r] for r in order], spans)
+        text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
+        return Answer(question, text, lang, False, citations, signals=signals, commands=commands)
 
 
-def _clause_windows(text: str, s: int, e: int, budget: int) -> list[tuple[int, int]]:
-    """Contiguous runs of clauses of an over-long sentence that fit the answer's length budget."""
-    bounds = [s] + [m.end() + s for m in _CLAUSE.finditer(text[s:e])] + [e]
-    bounds = sorted(set(bounds))
+def _units(h: Hit, budget: int) -> list[Unit]:
+    """The candidate answers in one passage (unscored)."""
+    text, lead = h.text, h.lead
+    body = _line_spans(text, lead) if lead or h.kind != "prose" else []
+    units = [Unit(0.0, 0, spans, set(), False, kind, code, lead=said)
+             for kind, spans, code, said in _structured(h, body, budget)]
+    start = lead if h.kind == "faq" else 0          # never the question of a FAQ
+    for s, e in _sentences(text, start):
+        s += (m.end() if (m := _ITEM_MARK.match(text, s)) and m.end() < e else 0)
+        if text[s:e].strip() and is_command(text[s:e]) and h.kind == "step":
+            continue                                           # a command is shown with its instruction
+        for cs, ce, cut in ([(s, e, False)] if e - s <= budget else _clause_windows(text, s, e, budget)):
+            units.append(Unit(0.0, 0, [(cs, ce)], set(), False, cut=cut))
+    return units
+
+
+def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
+    """(kind, spans, command indices, lead span) for the structured units of a passage: see the module docstring."""
+    text, lead = h.text, h.lead
+    head = [(s, e) for s, e in _line_spans(text[:lead], 0)] if lead else []
+    if h.kind == "list" and body:
+        tops = [i for i, (s, e) in enumerate(body) if not text[s].isspace()]
+        if len(body) <= MAX_ITEMS or len(tops) == len(body):  # a long nested list answers by its sub-lists
+            yield "list", head + body[:MAX_ITEMS], [], (0, lead)
+        for a, b in zip(tops, tops[1:] + [len(body)]):
+            if b - a > 1:                                     # an item with sub-items leads into them
+                yield "list", body[a:min(b, a + 1 + MAX_ITEMS)], [], body[a]
+    elif h.kind == "faq" and body:
+        if m := _ANSWER_MARK.match(text, body[0][0]):       # "A：" / "答：" is not part of the answer
+            body = [(m.end(), body[0][1])] * (m.end() < body[0][1]) + body[1:]
+        code = {(s, e) for s, e in body if is_command(text[s:e]) and _COMMAND_LIKE.search(text[s:e])}
+        body = _within(text, body[:MAX_ITEMS], code, budget)
+        yield "faq", body, [i for i, span in enumerate(body) if span in code], (0, lead)
+    elif h.kind == "step" and body:
+        run = []
+        for s, e in body:
+            if not is_command(text[s:e]) or len(run) >= MAX_ITEMS:
+                break
+            run.append((s, e))
+        if run:
+            said = _sentences(text[:lead], 0)[-2:] if lead else []     # what the command does, on one line
+            if said and ("\n" in text[said[0][0]:said[-1][1]] or said[-1][1] - said[0][0] > budget):
+                said = said[-1:]
+            instruction = [(said[0][0], said[-1][1])] if said else []
+            yield "step", instruction + run, list(range(len(instruction), len(instruction) + len(run))), (0, lead)
+    elif h.kind == "table" and body:
+        yield "table", head + body, [], (0, lead)         # narrowed to the rows asked about by _rows
+
+
+def _rows(h: Hit, spans: list[tuple[int, int]], cover) -> list[tuple[int, int]]:
+    """A table unit's caption and column names, with the rows that name or cover the most of the question
+    (up to MAX_ITEMS, in their order); the first rows when none says more than the others."""
+    head = [(s, e) for s, e in spans if s < h.lead]
+    rows = [(s, e) for s, e in spans if s >= h.lead]
+    scores = [cover(h.text[s:e]) for s, e in rows]
+    top = max(scores, default=0.0)
+    picked = [r for r, c in zip(rows, scores) if c >= top - 1e-9] if top > 0 else rows
+    return head + picked[:MAX_ITEMS]
+
+
+def _within(text: str, lines: list[tuple[int, int]], code: set, budget: int) -> list[tuple[int, int]]:
+    """The first lines whose prose (commands aside) fits the budget; a line that does not fit gives the whole
+    sentences of it that do (at least one)."""
+    out, left = [], budget
+    for s, e in lines:
+        if (s, e) in code:
+            out.append((s, e))
+            continue
+        if e - s > left:
+            fit = [(a, b) for a, b in _sentences(text[:e], s) if b - s <= left] or _sentences(text[:e], s)[:1] * (not out)
+            out += [(s, fit[-1][1])] if fit else []
+            break
+        out.append((s, e))
+        left -= e - s
+    return out
+
+
+def _names(key: set[str], weights: dict) -> float:
+    """1 when the question names this row by its key (first cell), whatever that key's words weigh."""
+    return 1.0 if key and key <= weights.keys() else 0.0
+
+
+def _line_spans(text: str, start: int) -> list[tuple[int, int]]:
+    out, pos = [], start
+    for line in text[start:].split("\n"):
+        if line.strip():
+            out.append((pos, pos + len(line.rstrip())))
+        pos += len(line) + 1
+    return out
+
+
+def _sentences(text: str, start: int) -> list[tuple[int, int]]:
+    """Sentence spans of text[start:], a semicolon not ending one: a clause after it belongs to the same."""
+    out: list[tuple[int, int]] = []
+    for s, e in split_sentences(text[start:]):
+        s, e = s + start, e + start
+        if out and text[out[-1][1] - 1] in "；;" and "\n" not in text[out[-1][1]:s]:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def _clause_windows(text: str, s: int, e: int, budget: int) -> list[tuple[int, int, bool]]:
+    """Contiguous runs of clauses of an over-long sentence that fit the answer's length budget (cut=True)."""
+    bounds = sorted({s, e, *(m.end() + s for m in _CLAUSE.finditer(text[s:e]))})
     out = []
     for i in range(len(bounds) - 1):
         for j in range(i + 1, len(bounds)):
@@ -145,15 +305,37 @@ def _clause_windows(text: str, s: int, e: int, budget: int) -> list[tuple[int, i
             out.append((bounds[i], bounds[j]))
     if not out:
         out.append((s, s + budget))
-    return [(a, b - (len(text[a:b]) - len(text[a:b].rstrip(" ，,、：:")))) for a, b in out]
+    return [(a, b - (len(text[a:b]) - len(text[a:b].rstrip(" ，,、；;：:"))), b < e) for a, b in out]
+
+
+def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int], lang: str) -> tuple[str, list[str]]:
+    """The answer text with [n] markers, and its command lines. Prose runs on; a structured unit's lines each
+    stand on their own line, its marker after the first line that is not a command."""
+    parts, commands = [], []
+    for u in units:
+        text, mark = hits[u.rank].text, f"[{number[u.rank]}]" if lang == "zh" else f" [{number[u.rank]}]"
+        if u.kind == "prose":
+            parts.append(text[u.start:u.end] + ("…" if u.cut else "") + mark)
+            continue
+        lines = [text[s:e] for s, e in u.spans]
+        at = next((i for i in range(len(lines)) if i not in u.code), None)
+        if at is None:                               # commands alone: their heading says what they do
+            lines, at, u.code = [hits[u.rank].heading[-1] if hits[u.rank].heading else ""] + lines, 0, [i + 1 for i in u.code]
+        lines[at] += mark
+        commands += [lines[i] for i in u.code]
+        parts.append("\n".join(line for line in lines if line))
+    sep = "" if lang == "zh" else " "
+    return (sep if all(u.kind == "prose" for u in units) else "\n").join(parts), commands
 
 
 def _citations(hits: list[Hit], spans: dict[int, list[tuple[int, int]]]) -> list[Citation]:
     out = []
     for i, h in enumerate(hits):
-        qs = min((s for s, _ in spans.get(i, [])), default=0)
-        qe = max((e for _, e in spans.get(i, [])), default=0)
+        used = spans.get(i, [])
+        qs, qe = min((s for s, _ in used), default=0), max((e for _, e in used), default=0)
+        rows = [n for n, (s, e) in enumerate(h.rows) if any(a < e and s < b for a, b in used)]
         out.append(Citation(n=i + 1, text=h.text, quote=h.text[qs:qe], document=h.document, score=h.score,
                             original=h.original, url=h.url, date=h.date, doc_id=h.doc_id, para_id=h.para_id,
-                            lang=h.lang, heading=h.heading, quote_start=qs, quote_end=qe, kind=h.kind, lead=h.lead))
+                            lang=h.lang, heading=h.heading, quote_start=qs, quote_end=qe, kind=h.kind, lead=h.lead,
+                            rows=rows))
     return out

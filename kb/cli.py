@@ -129,7 +129,8 @@ def ask(ctx, question, k, as_json):
     if as_json:
         click.echo(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(ans.text)
+    for line in ans.text.split("\n"):     # commands indented as code (and coloured on a terminal)
+        click.echo(click.style(f"    {line}", fg="cyan") if line in ans.commands else line)
     shown = ans.citations or ans.related
     if shown:
         click.echo()

@@ -1,4 +1,5 @@
-"""Answers as chat HTML: every piece of text escaped, [n] markers linked to numbered source cards.
+"""Answers as chat HTML: every piece of text escaped, [n] markers linked to numbered source cards,
+an answer's commands (Answer.commands) shown as code on lines of their own.
 
 The chat shows this HTML as is, so nothing from a question or a document may reach it unescaped.
 """
@@ -37,8 +38,10 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
                 f'<p class="kb-text"><span class="kb-refused-icon" aria-hidden="true">?</span>{escape(answer.text)}</p>'
                 f"{related}</div>")
     known = {c.n for c in answer.citations}
-    text = _MARKER.sub(lambda m: _ref(int(m.group(1)), turn) if int(m.group(1)) in known else m.group(0),
-                       escape(answer.text))
+    text = "<br>".join(f'<code class="kb-code">{escape(line)}</code>' if line in answer.commands else
+                       _MARKER.sub(lambda m: _ref(int(m.group(1)), turn) if int(m.group(1)) in known else m.group(0),
+                                   escape(line))
+                       for line in answer.text.split("\n"))
     cards = "".join(_card(c, turn, lang) for c in answer.citations)
     sources = (f'<div class="kb-sources"><div class="kb-sources-title">{escape(message("ui_sources", lang))}</div>'
                f"{cards}</div>") if cards else ""

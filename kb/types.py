@@ -154,6 +154,7 @@ class Answer:
     mode: str = "extractive"
     seconds: float = 0.0
     signals: dict = field(default_factory=dict)   # what the refusal decision saw (closeness z, unseen share, ...)
+    commands: list[str] = field(default_factory=list)   # lines of `text` that are commands (shown as code)
 
     def to_dict(self) -> dict:
         """A JSON-safe dict; the REST API returns exactly this shape."""

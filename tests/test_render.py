@@ -97,3 +97,12 @@ def test_a_source_with_a_web_address_links_its_title():
             'rel="noopener noreferrer nofollow">Doc</a>') in html
     for bad in ["javascript:alert(1)", "//evil.example/x", "https://a.org/\" onclick=\"x", "ftp://a.org/x"]:
         assert 'class="kb-source"' not in answer_html(cited(url=bad)), bad
+
+
+def test_commands_show_as_code_escaped_on_lines_of_their_own():
+    ans = cited("Run this: [1]\necho '<b>' > /tmp/x && ls")
+    ans.commands = ["echo '<b>' > /tmp/x && ls"]
+    html = answer_html(ans)
+    assert 'Run this: <a class="kb-ref"' in html
+    assert "<br><code class=\"kb-code\">echo &#x27;&lt;b&gt;&#x27; &gt; /tmp/x &amp;&amp; ls</code>" in html
+    assert "<b>" not in html
