@@ -33,7 +33,7 @@ import soak
 
 sys.path.insert(0, str(common.ROOT / "tests"))
 import httpx  # noqa: E402  (after common: it puts the repository on sys.path)
-from support import ServerThread, Tricky, client, raw_get  # noqa: E402  (the tests' own helpers)
+from support import Recorder, ServerThread, Tricky, client, raw_get  # noqa: E402  (the tests' own helpers)
 
 from kb import KnowledgeBase  # noqa: E402
 from kb.feedback import record_feedback  # noqa: E402
@@ -313,6 +313,33 @@ def forwarded(kb, work: Path) -> None:
         cases=len(headers) * len(pages), broken=len(bad))
     row("forwarded headers", "X-Forwarded-Host and -Proto from the trusted proxy", 1, f"page root {root}",
         root == "https://kb.portal.example")
+
+
+def chat_events(kb, work: Path) -> None:
+    """The chat's Gradio events as an attacker calls them: only the queue reaches the engine."""
+    from kb.web import create_app
+    cfg = dataclasses.replace(kb.config, data_dir=work / "events", rate_limit=0)
+    rec = Recorder(kb)
+    with ServerThread(create_app(rec, config=cfg), cfg) as server, client("127.0.0.15") as c:
+        deps = c.get(f"{server.url}/config").json()["dependencies"]
+        invalid = [99, -1, 1e9, None, "0", True]
+        codes = [c.post(f"{server.url}{route}", json={"data": ["What is cgroupfs?"], "fn_index": f,
+                                                      "session_hash": "x"}).status_code
+                 for route in ("/gradio_api/run/predict", "/gradio_api/queue/join") for f in invalid]
+        row("chat events", f"unknown or invalid fn_index {invalid} on run/predict and queue/join", len(codes),
+            seen(codes), set(codes) == {404}, cases=len(codes), broken=sum(x != 404 for x in codes))
+        codes = [c.post(f"{server.url}/gradio_api/run/predict?q=What%20is%20cgroupfs%3F",
+                        json={"data": ["What is cgroupfs?"] * len(d["inputs"]), "fn_index": d["id"],
+                              "session_hash": f"s{i}"}).status_code for i, d in enumerate(deps)]
+        row("chat events", f"each of the page's {len(deps)} events called directly on the unqueued route, with ?q=",
+            len(deps), f"{seen(codes)}; questions that reached the engine: {len(rec.asked)}",
+            rec.asked == [] and 500 not in codes, cases=len(deps), broken=len(rec.asked) + codes.count(500))
+        private = [d["api_name"] for d in deps if d.get("api_visibility") != "public" and d.get("api_name")]
+        codes = [c.post(f"{server.url}/gradio_api/{how}/{name}", json={"data": ["What is cgroupfs?", None]}).status_code
+                 for name in private for how in ("call", "run")]
+        row("chat events", f"the {len(private)} private events called by name (call/ and run/)", len(codes),
+            f"{seen(codes)}; reached the engine: {len(rec.asked)}", set(codes) <= {404} and rec.asked == [],
+            cases=len(codes), broken=sum(x != 404 for x in codes))
 
 
 def connections(kb, work: Path) -> None:
@@ -704,7 +731,8 @@ def main():
         kb = KnowledgeBase.open(corpus=CORPUS, index_dir=work / "index", progress=False)
         sections = {"inputs": lambda: inputs(kb, work, args.repeat), "limits": lambda: limits(kb, work, args.repeat),
                     "files": lambda: files(kb, work), "question cost": lambda: question_cost(kb, work),
-                    "forwarded headers": lambda: forwarded(kb, work), "connections": lambda: connections(kb, work),
+                    "forwarded headers": lambda: forwarded(kb, work),
+                    "chat events": lambda: chat_events(kb, work), "connections": lambda: connections(kb, work),
                     "feedback": lambda: feedback_faults(kb, work), "workers": lambda: workers(work),
                     "corpus": lambda: corpus_faults(work, args.repeat), "corpus module": lambda: corpus_module(work),
                     "index": lambda: index_faults(work, args.repeat), "killed builds": lambda: killed_builds(work),

@@ -484,7 +484,9 @@ class GradioEvents:
             apps = [r.app for r in scope["app"].routes if hasattr(getattr(r, "app", None), "get_blocks")]
             fns = apps[0].get_blocks().fns.values() if apps else []   # no chat mounted: no events at all
             self.doors = {"run": {f._id for f in fns if not f.queue}, "queue": {f._id for f in fns if f.queue},
-                          "call": {f.api_name for f in fns if f.queue and f.api_visibility == "public"}}
+                          "call": {f.api_name for f in fns if f.queue and f.api_visibility == "public"},
+                          "inputs": {f._id: [_accepts(c) for c in f.inputs] for f in fns if not f.queue},
+                          "event": {f._id for f in fns if not f.queue and _takes_event(f.fn)}}
         return self.doors
 
     async def __call__(self, scope, receive, send):
@@ -512,6 +514,10 @@ class GradioEvents:
         if ok is False:
             log.warning("POST %s: no such event %.40r: 404", path, asked)
             return await send_json(send, 404, "No such event.")
+        if ok and path.startswith("/gradio_api/run/") and not _fits(json.loads(body), asked, doors):
+            # Gradio would print a traceback and answer 500 for a value its component or the handler cannot take.
+            log.warning("POST %s: values that event %d does not take: 422", path, asked)
+            return await send_json(send, 422, "Not a value this event takes.")
         replayed = False
 
         async def replay():
@@ -522,3 +528,36 @@ class GradioEvents:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _accepts(component):
+    """What one input of a quick event takes: a set of choices, a Python type, or None for anything."""
+    choices = getattr(component, "choices", None)
+    if choices:
+        return {c[1] if isinstance(c, (list, tuple)) else c for c in choices}
+    return {"Textbox": str, "Chatbot": list}.get(type(component).__name__)
+
+
+def _takes_event(fn) -> bool:
+    """Does a handler take Gradio's event data (a gr.SelectData or the like), which the request must then carry?"""
+    import typing
+
+    import gradio as gr
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:        # an annotation that does not resolve: no event data asked for by type
+        return False
+    return any(isinstance(h, type) and issubclass(h, gr.EventData) for h in hints.values())
+
+
+def _fits(request: dict, fn_index: int, doors: dict) -> bool:
+    """Do a quick event's values fit its inputs (count, choices, types) and carry the event data it takes?
+    None stands for an empty component."""
+    data, accepts = request.get("data"), doors["inputs"][fn_index]
+    if not isinstance(data, list) or len(data) != len(accepts):
+        return False
+    event = request.get("event_data")
+    if fn_index in doors["event"] and not (isinstance(event, dict) and {"index", "value"} <= event.keys()):
+        return False
+    return all(rule is None or value is None or (value in rule if isinstance(rule, set) else isinstance(value, rule))
+               for value, rule in zip(data, accepts))

@@ -30,7 +30,8 @@ STOPWORDS = frozenset(w for line in STOPWORDS_FILE.read_text(encoding="utf-8").s
                       if not line.startswith("#") for w in line.split())
 
 _ZH_FRAME = set("的了是吗呢吧么什怎哪谁几在和与")   # function characters: they weigh double, like "the" or "does"
-_SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\"']*|\.(?=\s|$)[”’」』）)\"']*|\n+")
+# Full-width marks end a sentence anywhere; ASCII ones only before a space or the end (not inside a URL's "?x=1").
+_SENTENCE_END = re.compile(r"[。！？；]+[”’」』）)\"']*|[!?;.]+[”’」』）)\"']*(?=\s|$)|\n+")
 
 
 def normalize(text: str) -> str:

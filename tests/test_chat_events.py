@@ -55,6 +55,21 @@ def test_an_unknown_or_invalid_fn_index_gets_404_and_one_log_line(chat, caplog, 
     assert rec.asked == [] and "Traceback" not in capfd.readouterr().err
 
 
+def test_quick_events_refuse_values_they_cannot_take_without_a_traceback(chat, capfd):
+    """Wrong values for the page's unqueued steps (a string for the chat history, a language that is not a choice,
+    a selection without its event data) get a 4xx, never Gradio's 500 and a traceback in the log."""
+    client, rec, deps = chat
+    codes = {}
+    for d in deps:
+        if not d["queue"]:
+            r = client.post("/gradio_api/run/predict", json={"data": ["xx"] * len(d["inputs"]), "fn_index": d["id"],
+                                                             "session_hash": "probe"})
+            codes[d["id"]] = r.status_code
+    assert codes and all(400 <= c < 500 or c == 200 for c in codes.values()), codes
+    assert 422 in codes.values()
+    assert rec.asked == [] and "Traceback" not in capfd.readouterr().err
+
+
 def test_private_events_cannot_be_called_by_name(chat):
     client, rec, deps = chat
     private = [d["api_name"] for d in deps if d["api_visibility"] != "public"]
