@@ -266,7 +266,7 @@ def question_cost(kb, work: Path) -> None:
             return self.inner.embed_query(text)
 
     spy = Spy(kb.embedder)
-    Retriever(kb.index, spy).search("What is cgroupfs?", k=3, context="\ufdfa" * 1000)
+    Retriever(kb.index, spy, kb.tokenizer).search("What is cgroupfs?", k=3, context="\ufdfa" * 1000)
     row("question cost", "a follow-up whose history is 1,000 × U+FDFA (18,000 characters once normalised)", 1,
         f"characters embedded per query: {spy.lengths}", max(spy.lengths) <= 1000)
 
