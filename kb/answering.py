@@ -157,7 +157,8 @@ class Answerer:
                 u.rank, u.tokens, u.fits = rank, toks, fits(qtype, text, question)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
                            + LEAD_SHARE * cover(said)
-                           + (FITS_BONUS if u.fits else 0.0) + (SHAPE_BONUS if u.kind in shape else 0.0))
+                           + (FITS_BONUS if u.fits else 0.0)
+                           + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0))
                 units.append(u)
         units.sort(key=lambda u: -u.score)
 
@@ -189,6 +190,14 @@ class Answerer:
         citations = _citations([hits[r] for r in order], spans)
         text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
         return Answer(question, text, lang, False, citations, signals=signals, commands=commands)
+
+
+_ENUMERATION = re.compile(r"[:：][^。！？!?]*?(?:[、，,；;][^、，,；;。]+){2,}")
+
+
+def _enumerates(text: str) -> bool:
+    """A sentence that lists things after a colon ("典型特性包括：A、B、C"): it answers "which…" like a list does."""
+    return bool(_ENUMERATION.search(text))
 
 
 def _units(h: Hit, budget: int) -> list[Unit]:

@@ -51,3 +51,21 @@ def test_the_cli_shows_commands_as_code(tmp_path):
                                    "ask", "efibootmgr 怎么安装？"])
     assert out.exit_code == 0, out.output
     assert "\n    sudo dnf install efibootmgr\n" in out.output
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory):
+    from conftest import CORPUS
+    from kb import KnowledgeBase
+    return KnowledgeBase.open(corpus=CORPUS, index_dir=tmp_path_factory.mktemp("bundled"), progress=False)
+
+
+@pytest.mark.parametrize("question, expected, vague", [
+    ("OpenCloudOS 8.5 的内核有哪些新特性？", "容器资源视图隔离(cgroupfs)、云原生SLI", "整体上OpenCloudOS的内核"),
+    ("Which kernel features does OpenCloudOS 8.5 bring?", "container resource view isolation (cgroupfs), cloud-native SLI",
+     "Overall, the OpenCloudOS kernel"),
+])
+def test_a_which_question_gets_the_sentence_that_lists_not_the_vague_summary(bundled, question, expected, vague):
+    """Prose that enumerates after a colon answers "which…" as a list does (the bundled corpus's kernel paragraph)."""
+    ans = bundled.ask(question)
+    assert not ans.refused and expected in ans.text and vague not in ans.text, ans.text
