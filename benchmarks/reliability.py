@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,7 +32,7 @@ import soak
 
 sys.path.insert(0, str(common.ROOT / "tests"))
 import httpx  # noqa: E402  (after common: it puts the repository on sys.path)
-from support import Recorder, ServerThread, Tricky, client, raw_get  # noqa: E402  (the tests' own helpers)
+from support import Recorder, ServerThread, Tricky, client, raw_get, slow_questions  # noqa: E402  (the tests' own helpers)
 
 from kb import KnowledgeBase  # noqa: E402
 from kb.feedback import record_feedback  # noqa: E402
@@ -273,18 +272,7 @@ def question_cost(kb, work: Path) -> None:
     cfg = dataclasses.replace(cfg, api_concurrency=1, queue_size=2, request_timeout=1.0)
     tricky = Tricky(kb, slow=2.0)
     with ServerThread(create_app(tricky, config=cfg), cfg) as server:
-        codes = {}
-
-        def ask(i):
-            with client(f"127.0.3.{i}") as c:
-                codes[i] = c.post(f"{server.url}/api/v1/ask", json={"question": "What is cgroupfs? slowly"}).status_code
-
-        threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-            time.sleep(0.05)
-        for t in threads:
-            t.join()
+        codes = slow_questions(server.url, 6)
         time.sleep(2.5)
     row("question cost", "6 slow questions at once (one answered at a time, 2 may wait, 1 s to start)", 6,
         f"{seen(sorted(codes.values()))}; answers that started: {tricky.started}",

@@ -214,9 +214,9 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
         from .markdown import markdown_blocks
         original = str(meta.get("translation_of") or "")    # a translation of an HTML page: one passage per
         separate = bool(original) and SUFFIXES.get(Path(original).suffix.lower()) != "markdown"   # paragraph, as there
-        blocks, links, title = markdown_blocks(body, lambda problem: log.warning("%s: %s", rel, problem), separate)
+        blocks, title = markdown_blocks(body, lambda problem: log.warning("%s: %s", rel, problem), separate)
     else:
-        blocks, links, title = {"html": _html_blocks, "text": _text_blocks}[kind](body)
+        blocks, title = {"html": _html_blocks, "text": _text_blocks}[kind](body)
     paragraphs, parts, pos = [], [], 0
     for block in blocks:
         text, heading = (block.text, block.heading) if kind == "markdown" else (_WS.sub(" ", block[0]).strip(), block[1])
@@ -323,7 +323,7 @@ def _html_blocks(body: str):
     deadline = time.monotonic() + MAX_PARSE_SECONDS
     soup = BeautifulSoup(body, "html.parser")
     title = soup.title.get_text(strip=True) if soup.title else None
-    blocks, links, headings = [], [], []
+    blocks, headings = [], []
     current, current_text = None, []
 
     def flush():
@@ -336,7 +336,6 @@ def _html_blocks(body: str):
         if href:
             href = real_url(str(href))
             text = a.get_text(" ", strip=True)
-            links.append((text, href))
             a.replace_with(_link_text(text, href) if text else "")
     # Depth first in document order, each node with its nearest block ancestor (a stack, not node.parents:
     # asking every text node for its ancestors costs depth x nodes).
@@ -367,11 +366,11 @@ def _html_blocks(body: str):
             inner = node if node.name in _BLOCKS else block
             stack.extend((child, inner) for child in reversed(node.contents))
     flush()
-    return [(t, [h for h in hs if h]) for t, hs in blocks], links, title
+    return [(t, [h for h in hs if h]) for t, hs in blocks], title
 
 
 def _text_blocks(body: str):
     """Blank lines separate paragraphs; a file without blank lines has one paragraph per line."""
     body = body.replace("\r\n", "\n")
     parts = re.split(r"\n\s*\n", body) if re.search(r"\n\s*\n", body) else body.split("\n")
-    return [(p.strip(), []) for p in parts if p.strip()], [], None
+    return [(p.strip(), []) for p in parts if p.strip()], None

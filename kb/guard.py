@@ -505,7 +505,8 @@ class GradioEvents:
             asked, ok = name, name in doors["call"]
         else:
             try:
-                asked = json.loads(body).get("fn_index")
+                request = json.loads(body)
+                asked = request.get("fn_index")
             except (ValueError, AttributeError):   # not a JSON object: Gradio's own 422 says so
                 asked = ok = None
             else:
@@ -514,7 +515,7 @@ class GradioEvents:
         if ok is False:
             log.warning("POST %s: no such event %.40r: 404", path, asked)
             return await send_json(send, 404, "No such event.")
-        if ok and path.startswith("/gradio_api/run/") and not _fits(json.loads(body), asked, doors):
+        if ok and path.startswith("/gradio_api/run/") and not _fits(request, asked, doors):
             # Gradio would print a traceback and answer 500 for a value its component or the handler cannot take.
             log.warning("POST %s: values that event %d does not take: 422", path, asked)
             return await send_json(send, 422, "Not a value this event takes.")

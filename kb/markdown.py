@@ -79,7 +79,7 @@ def _block(lead: str, body: list[str], part: _Part) -> Block:
 
 
 def markdown_blocks(body: str, warn=lambda message: None, separate: bool = False):
-    """Parse a Markdown page. Returns (blocks, links, title); problems found are passed to `warn` (one line each).
+    """Parse a Markdown page. Returns (blocks, title); problems found are passed to `warn` (one line each).
 
     With `separate`, every paragraph, list item, table row and code block is a block of its own, as the
     HTML reader makes them: a translation of an HTML page is aligned with it paragraph by paragraph.
@@ -122,7 +122,6 @@ class _Builder:
         self.faq: _Part | None = None
         self.headings: list[str] = []
         self.anchor, self.slugs, self.empty = "", set(), []  # type: tuple[str, set[str], list[str]]
-        self.links: list = []
         self.title: str | None = None
         self.section_start, self.level = 0, 0   # len(self.parts) when the current section began; its heading level
         self.remark: _Part | None = None        # the step whose last line is a remark that may introduce a command
@@ -163,8 +162,7 @@ class _Builder:
                 i = close + 1
                 continue
             elif t.type == "inline" and tokens[i - 1].type == "paragraph_open":
-                text, links = self._inline(t)
-                self.links.extend(links)
+                text = self._inline(t)
                 if _looks_like_table(t.content):
                     self.warn(f"table at line {t.map[0] + 1} has no '| --- |' line under its header: read as a table")
                     rows = [_cells(ln) for ln in t.content.split("\n") if ln.strip()]
@@ -192,7 +190,7 @@ class _Builder:
             self.warn(f"{len(self.empty)} empty section(s): " + ", ".join(f"'{h}'" for h in self.empty[:5])
                       + (" …" if len(self.empty) > 5 else ""))
         blocks = [b for p in self.parts for b in p.blocks(separate) if b.text.strip()]
-        return blocks, self.links, self.title
+        return blocks, self.title
 
     def _closed(self, t) -> bool:
         """False for a fence that runs to the end of the page without its closing marker (one that ends with
@@ -325,13 +323,11 @@ class _Builder:
             source = tokens[0] if tokens else None
             if source is None:
                 return ""
-            text, links = self._inline(source, hrefs, cell=True)
-            self.links.extend(links)
-            return _join_lines(text)
-        return _join_lines(self._inline(source, hrefs)[0])
+            return _join_lines(self._inline(source, hrefs, cell=True))
+        return _join_lines(self._inline(source, hrefs))
 
-    def _inline(self, token, hrefs: bool = True, cell: bool = False):
-        out, links, href, start = [], [], None, 0
+    def _inline(self, token, hrefs: bool = True, cell: bool = False) -> str:
+        out, href, start = [], None, 0
         for c in token.children or []:
             if c.type in ("text", "code_inline"):
                 out.append(c.content)
@@ -346,12 +342,11 @@ class _Builder:
                 href, start = real_url(c.attrs.get("href", "")), len(out)
             elif c.type == "link_close" and href is not None:
                 text = "".join(out[start:])
-                links.append((text, href))
                 out[start:] = [link_text(text, href) if hrefs else text]
                 href = None
             elif c.type == "image" and c.content.strip().lower() not in _GENERIC_ALT:
                 out.append(c.content)
-        return "".join(out), links
+        return "".join(out)
 
 
 def _join_lines(text: str) -> str:

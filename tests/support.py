@@ -117,3 +117,22 @@ def read_sse(lines):
         elif not line and data:
             yield event, json.loads("\n".join(data))
             event, data = None, []
+
+
+def slow_questions(url: str, n: int) -> dict:
+    """n slow questions to /api/v1/ask at once, each from its own client address; {i: status code}."""
+    import threading
+    import time
+    codes = {}
+
+    def ask(i):
+        with client(f"127.0.3.{i}") as c:
+            codes[i] = c.post(f"{url}/api/v1/ask", json={"question": "What is cgroupfs? slowly"}).status_code
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    return codes

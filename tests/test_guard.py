@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import CORPUS
-from support import ServerThread, Tricky, client, raw_get, read_sse
+from support import ServerThread, Tricky, client, raw_get, read_sse, slow_questions
 from kb.errors import KbError
 from kb.feedback import record_feedback
 from kb.web import create_app
@@ -328,23 +328,11 @@ def test_what_is_embedded_for_a_question_is_bounded_whatever_the_history(kb):
 def test_questions_past_the_engines_slots_wait_or_are_refused_and_a_timed_out_one_never_starts(kb, tmp_path):
     """One answer at a time, two may wait: of five slow questions at once one starts, two time out waiting (504)
     without ever starting, and two are refused at once (503) — no threads left computing for askers who left."""
-    import threading
     cfg = dataclasses.replace(kb.config, data_dir=tmp_path, rate_limit=0, api_concurrency=1, queue_size=2,
                               request_timeout=1.0)
     tricky = Tricky(kb, slow=2.0)
     with ServerThread(create_app(tricky, config=cfg), cfg) as server:
-        codes = {}
-
-        def ask(i):
-            with client(f"127.0.3.{i}") as c:
-                codes[i] = c.post(f"{server.url}/api/v1/ask", json={"question": "What is cgroupfs? slowly"}).status_code
-
-        threads = [threading.Thread(target=ask, args=(i,)) for i in range(5)]
-        for t in threads:
-            t.start()
-            time.sleep(0.05)
-        for t in threads:
-            t.join()
+        codes = slow_questions(server.url, 5)
         time.sleep(2.5)                         # long enough for any started answer to finish
         assert sorted(codes.values()) == [503, 503, 504, 504, 504], codes
         assert tricky.started == 1

@@ -66,6 +66,15 @@ FAULTS = {
 }
 
 
+def ask_in_a_child(ix):
+    """Open the index and ask one question in a child process (a native crash is then a failed run, not ours)."""
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s'); "
+            "from kb import KnowledgeBase; "
+            "kb = KnowledgeBase.open(corpus=sys.argv[1], index_dir=sys.argv[2], progress=False); "
+            "print(kb.ask('What is cgroupfs?').text)")
+    return subprocess.run([sys.executable, "-c", code, str(CORPUS), str(ix)], capture_output=True, text=True, timeout=300)
+
+
 def rebuild_lines(caplog):
     return [r.getMessage() for r in caplog.records if r.name == "kb" and "rebuilding" in r.getMessage()]
 
@@ -95,11 +104,7 @@ def test_a_faiss_file_cut_inside_its_header_is_caught_before_faiss_reads_it(tmp_
     ix = tmp_path / "ix"
     KnowledgeBase.open(corpus=CORPUS, index_dir=ix, progress=False)
     cut("dense.faiss", lambda n: 30)(ix)
-    code = ("import logging, sys; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s'); "
-            "from kb import KnowledgeBase; "
-            "kb = KnowledgeBase.open(corpus=sys.argv[1], index_dir=sys.argv[2], progress=False); "
-            "print(kb.ask('What is cgroupfs?').text)")
-    run = subprocess.run([sys.executable, "-c", code, str(CORPUS), str(ix)], capture_output=True, text=True, timeout=300)
+    run = ask_in_a_child(ix)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = [line for line in run.stderr.splitlines() if "rebuilding" in line]
     assert len(lines) == 1 and "dense.faiss is 30 bytes" in lines[0] and "cgroupfs" in run.stdout
@@ -114,11 +119,7 @@ def test_a_manifest_without_files_and_a_truncated_faiss_file_do_not_crash(tmp_pa
     del m["files"]
     (live(ix) / "manifest.json").write_text(json.dumps(m))
     cut("dense.faiss", lambda n: 30)(ix)
-    code = ("import logging, sys; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s'); "
-            "from kb import KnowledgeBase; "
-            "kb = KnowledgeBase.open(corpus=sys.argv[1], index_dir=sys.argv[2], progress=False); "
-            "print(kb.ask('What is cgroupfs?').text)")
-    run = subprocess.run([sys.executable, "-c", code, str(CORPUS), str(ix)], capture_output=True, text=True, timeout=300)
+    run = ask_in_a_child(ix)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = [line for line in run.stderr.splitlines() if "rebuilding" in line]
     assert len(lines) == 1 and "lists no files" in lines[0] and "cgroupfs" in run.stdout

@@ -142,7 +142,7 @@ def test_mkdocs_addresses_and_heading_slugs():
     assert page_url("https://x.org/", "index.en.md") == "https://x.org/en/"
     assert slugify("1.1 文件系统类型") == "11"
     assert slugify("Migration steps: CentOS 8!") == "migration-steps-centos-8"
-    blocks, _, _ = markdown_blocks("# 指南\n\n甲。\n\n## 步骤\n\n乙。\n\n## 步骤\n\n丙。\n\n## Steps\n\n丁。\n")
+    blocks, _ = markdown_blocks("# 指南\n\n甲。\n\n## 步骤\n\n乙。\n\n## 步骤\n\n丙。\n\n## Steps\n\n丁。\n")
     assert [b.anchor for b in blocks] == ["_1", "_2", "_3", "steps"]
 
 
