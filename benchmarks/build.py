@@ -103,7 +103,7 @@ def _resume(corpus: Path, index: Path, kill_at: int) -> dict:
     """Kill a build (SIGKILL) once it has embedded `kill_at` chunks, then resume it and count what it embeds."""
     from kb import KnowledgeBase
     from kb.embedding import EmbeddingCache, make_embedder, query_key
-    from kb.index import _null_questions
+    from kb.store import null_questions as _null_questions
     emb = make_embedder("e5")
     path = EmbeddingCache(index / "embeddings", emb.id, emb.dim, writable=False).path
     record = 20 + 4 * emb.dim

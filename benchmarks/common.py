@@ -136,7 +136,7 @@ def synthetic_vectors(parents: list, pool_vectors, seed: int = 0, noise: float =
 def embed_for_real(chunks: list[Chunk], progress: bool = True):
     """Real vectors of `chunks` from the bundled model, through kb's content-hash cache in WORK (so once only)."""
     from kb.embedding import make_embedder
-    from kb.index import EmbeddingCache
+    from kb.embedding import EmbeddingCache
     emb = make_embedder("e5")
     return EmbeddingCache(WORK / "embeddings", emb.id, emb.dim).embed(chunks, emb, progress=progress)
 

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from kb import KnowledgeBase  # noqa: E402
 from kb.documents import load_corpus  # noqa: E402
 from kb.errors import CorpusError, KbError  # noqa: E402
-from kb.index import load_index  # noqa: E402
+from kb.store_faiss import load_index  # noqa: E402
 from kb.lifecycle import corpus_fingerprint  # noqa: E402
 
 import test_build_lock  # noqa: E402
@@ -343,7 +343,7 @@ def index_cases(workdir: Path) -> Iterator[Case]:
             with Lines() as seen:
                 kb = KnowledgeBase.open(corpus=CORPUS, index_dir=ix, progress=False)
             lines = [line for line in seen.lines if "rebuilding" in line]
-            ok = len(lines) == 1 and words in lines[0] and answers(kb) and load_index(ix).dense.ntotal == len(kb.index)
+            ok = len(lines) == 1 and words in lines[0] and answers(kb) and load_index(ix).stats().count == len(kb.index)
             yield "index", name, ok, lines[0] if lines else f"{len(lines)} rebuild lines"
         except Exception as e:
             yield "index", name, False, f"{type(e).__name__}: {str(e)[:160]}"
@@ -438,7 +438,7 @@ def parse_cache_cases(workdir: Path) -> Iterator[Case]:
         (corpus / "b.md").write_text("Hot patching needs no reboot.\n")
         try:
             kb = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
-            ok = not marker.exists() and {c.doc_id for c in kb.index.chunks} == {"good.md", "b.md"}
+            ok = not marker.exists() and {c.doc_id for c in kb.index} == {"good.md", "b.md"}
             yield "parse cache", name, ok, "no code ran, both files indexed" if ok else f"code ran: {marker.exists()}"
         except Exception as e:
             yield "parse cache", name, False, f"{type(e).__name__}: {str(e)[:160]}"
@@ -460,7 +460,7 @@ def lock_cases(workdir: Path) -> Iterator[Case]:
         outs = [p.communicate(timeout=600) for p in procs]
         try:
             index = load_index(ix)
-            ok = [p.returncode for p in procs] == [0, 0] and index.dense.ntotal == len(index.chunks) > 0
+            ok = [p.returncode for p in procs] == [0, 0] and index.stats().count == len(index) > 0
         except KbError as e:
             ok, outs = False, outs + [("", str(e))]
         yield "build lock", f"two builds at once, round {round_ + 1}", ok, \
@@ -475,7 +475,7 @@ def lock_cases(workdir: Path) -> Iterator[Case]:
     finally:
         holder.kill()
         holder.wait()
-    yield "build lock", "live index still whole after the refused build", load_index(ix).dense.ntotal > 0, "loads"
+    yield "build lock", "live index still whole after the refused build", load_index(ix).stats().count > 0, "loads"
 
 
 # ---------------------------------------------------------------- all

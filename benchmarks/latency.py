@@ -77,7 +77,7 @@ def _checksum_times(index_dir: Path) -> tuple[list[float], float]:
     """Seconds to check the live version's files against the manifest (5 runs), and their size in MB."""
     import json
 
-    from kb.index import verify_files
+    from kb.store_faiss import verify_files
     folder = index_dir / (index_dir / "CURRENT").read_text().strip()
     files = json.loads((folder / "manifest.json").read_text())["files"]
     return ([common.timed(verify_files, folder, files)[1] for _ in range(5)],
@@ -104,8 +104,8 @@ def _stage_timers(kb) -> dict:
                 stages.setdefault(key, []).append(time.perf_counter() - t0)
         setattr(obj, name, timed)
     wrap(kb.embedder, "embed_query", "embedding")
-    wrap(kb.index.dense, "search", "faiss")
-    wrap(kb.index.bm25, "top", "bm25")
+    wrap(kb.index, "dense", "dense search")
+    wrap(kb.index, "lexical", "bm25")
     wrap(kb.retriever, "search", "retrieval (all)")
     wrap(kb.answerer, "answer", "answering")
     return stages

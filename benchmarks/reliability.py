@@ -36,7 +36,7 @@ from support import Recorder, ServerThread, Tricky, client, raw_get, slow_questi
 
 from kb import KnowledgeBase  # noqa: E402
 from kb.feedback import record_feedback  # noqa: E402
-from kb.index import load_index  # noqa: E402
+from kb.store_faiss import load_index  # noqa: E402
 
 CORPUS = common.ROOT / "corpus"
 HOSTILE = common.ROOT / "tests" / "data" / "hostile"
@@ -592,7 +592,7 @@ def index_faults(work: Path, repeat: int) -> None:
             said = [line for line in handler.lines if "rebuilding" in line]
             lines += said
             ans = kbi.ask("What is cgroupfs?")
-            results.append(len(said) == 1 and not ans.refused and load_index(ix).dense.d == e5.dim)
+            results.append(len(said) == 1 and not ans.refused and load_index(ix).stats().dim == e5.dim)
         shown = lines[0].removesuffix(": rebuilding") if lines else "nothing logged"
         shown = re.sub(r" in /\S+", "", shown.replace(f"'{work}", "'…"), count=1)   # the folder, not the words
         shown = shown if len(shown) <= 110 else shown[:109] + "…"
@@ -634,7 +634,7 @@ def killed_builds(work: Path, rounds: int = 10) -> None:
             killed += 1
         proc.wait()
         index = load_index(ix)
-        whole += index.dense.ntotal == len(index.chunks) > 0
+        whole += index.stats().count == len(index) > 0
     answers = not KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False).ask("What is cgroupfs?").refused
     row("index", "build killed with SIGKILL at a random moment", rounds,
         f"killed mid-build {killed}×; live index loaded whole {whole}/{rounds}; then rebuilt and answering: "

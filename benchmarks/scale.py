@@ -63,7 +63,7 @@ def _prepare(n: int, pool: int) -> tuple[Path, Path]:
     import numpy as np
 
     from kb.embedding import make_embedder
-    from kb.index import EmbeddingCache
+    from kb.embedding import EmbeddingCache
     folder = common.WORK / f"scale-{n}"
     corpus, index = folder / "corpus", folder / "index"
     stamp = folder / "corpus.json"
@@ -122,7 +122,8 @@ def _stage_timers() -> dict:
     """Wrap kb's build stages to time them (parse, embedding look-up, FAISS, tokenize + BM25, save)."""
     import kb.base
     import kb.embedding
-    import kb.index
+    import kb.store
+    import kb.store_faiss
     times: dict[str, float] = {}
 
     def wrap(owner, name, key):
@@ -137,9 +138,9 @@ def _stage_timers() -> dict:
         setattr(owner, name, timed)
     wrap(kb.base, "load_corpus", "parse")
     wrap(kb.embedding.EmbeddingCache, "embed", "embed")
-    wrap(kb.index, "_dense_index", "faiss")
-    wrap(kb.index, "build_bm25", "bm25")
-    wrap(kb.index, "_save", "save")
+    wrap(kb.store_faiss, "_dense_index", "faiss")
+    wrap(kb.store, "build_bm25", "bm25")
+    wrap(kb.store_faiss, "_save", "save")
     return times
 
 
@@ -211,21 +212,21 @@ def _recall(kb, qs: list[str], index_dir: str) -> dict:
     truth = np.take_along_axis(idx, np.argsort(-sc, axis=1)[:, :10], 1)
     out = {"exact": False}
     settings = [1, 2, 4, 8, 16] if "IVF" not in ix.manifest["faiss"] else [16, 32, 64, 128]
-    current = ix.dense.nprobe if hasattr(ix.dense, "nprobe") else None
+    current = ix.faiss.nprobe if hasattr(ix.faiss, "nprobe") else None    # a FAISS setting, tuned here
     for value in settings:
         if current is not None:
-            ix.dense.nprobe = value
+            ix.faiss.nprobe = value
         found, times = [], []
         for row in q:
-            (_, i), t = common.timed(ix.dense.search, row[None, :], 10)
-            found.append(i[0])
+            hits, t = common.timed(ix.dense, row, 10)
+            found.append([f.id for f in hits])
             times.append(t)
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
         out[f"nprobe={value}"] = {"recall@10": round(recall, 4), "search_ms": common.summary_ms(times)["p50"]}
         if current is None:
             break
     if current is not None:
-        ix.dense.nprobe = current
+        ix.faiss.nprobe = current
         out["nprobe"] = current
     return out
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .index import Index
+from .store import Store
 from .messages import message
 from .spelling import corrected, coverage
 from .text import Tokenizer, split_sentences
@@ -110,7 +110,7 @@ class Unit:
 class Answerer:
     """Picks the answer sentences from retrieved passages (or refuses), with the knowledge base's tokenizer."""
 
-    def __init__(self, index: Index, config, tokenizer: Tokenizer):
+    def __init__(self, index: Store, config, tokenizer: Tokenizer):
         self.index, self.config, self.tokenizer = index, config, tokenizer
 
     def answer(self, question: str, lang: str, hits: list[Hit], context: str = "") -> Answer:
@@ -120,8 +120,8 @@ class Answerer:
         the question, so a follow-up like "那 V9 呢？" is judged as "…兼容 CentOS8 吗？那 V9 呢？".
         """
         cfg, ix, tokenize = self.config, self.index, self.tokenizer.tokenize
-        weights = {t: ix.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context))}
-        weights.update({t: ix.idf(t) for t in corrected(ix, tokenize(question))})
+        weights = {t: ix.lexicon.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context))}
+        weights.update({t: ix.lexicon.idf(t) for t in corrected(ix, tokenize(question))})
         total = sum(weights.values()) or 1.0
         passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
         unseen = sum(w * (1 - coverage(ix, t, passages)) for t, w in weights.items()) / total
@@ -136,7 +136,7 @@ class Answerer:
             return sum(w for t, w in weights.items() if t in tokens) / total
 
         def restates(tokens) -> bool:
-            own = [ix.idf(t) for t in tokens]
+            own = [ix.lexicon.idf(t) for t in tokens]
             return sum(w for t, w in zip(tokens, own) if t not in weights) < RESTATES * (sum(own) or 1.0)
 
         units = []

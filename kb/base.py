@@ -14,10 +14,11 @@ from .documents import load_corpus
 from .embedding import make_embedder
 from .errors import IndexProblem, StaleIndex
 from .generation import LLMAnswerer
-from .index import Index, build_index
-from .lifecycle import build_lock, expected_manifest, live_index, load_parsed, save_parsed, unsearchable, writable
+from .lifecycle import (build_lock, expected_manifest, live_index, load_parsed, published_index, save_parsed,
+                        unsearchable, writable)
 from .site import with_page_urls
 from .messages import message
+from .store import Store, build_index
 from .questions import check_k, check_question, follow_up_context, without_tags
 from .retrieval import Retriever
 from .text import Tokenizer
@@ -33,7 +34,7 @@ class KnowledgeBase:
     >>> kb.ask("OpenCloudOS 9 什么时候发布？").text
     """
 
-    def __init__(self, config: Config, index: Index, embedder, problems: list[str] | None = None,
+    def __init__(self, config: Config, index: Store, embedder, problems: list[str] | None = None,
                  tokenizer: Tokenizer | None = None):
         self.config, self.index, self.embedder = config, index, embedder
         self.problems = problems or []      # corpus files skipped at the last build, one line each
@@ -54,6 +55,8 @@ class KnowledgeBase:
             corpus: folder of documents (default: ./corpus, or KB_CORPUS).
             index_dir: where the index lives (default: .kb/<corpus name> beside the corpus, or KB_INDEX_DIR).
             embedder: "e5" (bundled, default) or "st:<sentence-transformers model name or path>".
+            overrides: any Config field, e.g. store="milvus", milvus_uri="kb.db" (kb/store.py); on a shared
+                store without a corpus folder here, the published index is served as it is.
             config: a full Config; the arguments above and `overrides` take precedence over it.
             rebuild: rebuild even if the index is up to date.
             progress: show progress bars while building.
@@ -64,6 +67,9 @@ class KnowledgeBase:
         cfg = dataclasses.replace(config or Config.from_env(), **{k: v for k, v in given.items() if v is not None})
         tokenizer = Tokenizer(cfg.user_dict)
         emb = make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
+        if cfg.store != "faiss" and not rebuild and not cfg.corpus.is_dir():
+            # a replica of a shared store: it serves what was published and builds nothing
+            return cls(cfg, published_index(cfg, emb), emb, tokenizer=tokenizer)
         expected = expected_manifest(cfg, emb.id)
         if not rebuild:
             try:
@@ -107,9 +113,7 @@ class KnowledgeBase:
         docs = with_page_urls(docs, cfg.corpus, cfg.source_base_url)      # citations link to the live pages
         chunks = [c for d in docs for c in chunk_document(d, cfg.chunk_chars)]
         problems += unsearchable(docs, chunks)
-        index = build_index(docs, chunks, emb, expected, cfg.index_path, progress=progress, write=write,
-                            index_type=cfg.index_type, approximate_above=cfg.approximate_above,
-                            tokenizer=tokenizer)
+        index = build_index(docs, chunks, emb, expected, cfg, progress=progress, write=write, tokenizer=tokenizer)
         if write:
             save_parsed(cfg.index_path, parsed)
         log.info("indexed %d chunks from %d documents in %.1f s", len(chunks), len(docs), time.perf_counter() - t0)

@@ -28,7 +28,11 @@ class Config:
     # --- chunking
     chunk_chars: int = 400                 # a chunk packs whole sentences up to this many characters
 
-    # --- index
+    # --- index (kb/store.py)
+    store: str = "faiss"                   # "faiss": a folder on this machine; "milvus": a Milvus server (or Milvus Lite)
+    milvus_uri: str = ""                   # a path ending .db (embedded Milvus Lite) or http://host:19530;
+                                           # default: milvus.db in the index folder
+    milvus_token: str = ""                 # "user:password" or an API key, when the server asks for one
     index_type: str = "auto"               # "flat" (exact); "ivf" or "hnsw" (approximate); "auto": flat, then IVF ...
     approximate_above: int = 200_000       # ... above this many chunks (KB_HNSW_ABOVE, its old name, still works)
     build_wait: float = 600.0              # seconds a build waits for another build of the same index to finish
@@ -48,7 +52,7 @@ class Config:
     max_sentences: int = 3
     max_chars_zh: int = 150
     max_chars_en: int = 350
-    # Closeness is measured in standard deviations above off-topic questions (see index._null_baseline),
+    # Closeness is measured in standard deviations above off-topic questions (see store.null_baseline),
     # so the same thresholds hold for any embedding model.
     min_z: float = 0.5                     # not this much closer than off-topic questions: refuse
     max_unseen: float = 0.45               # this share of the question's weight in words the corpus never uses: refuse,

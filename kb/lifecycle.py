@@ -20,8 +20,8 @@ from pathlib import Path
 from . import text
 from .config import Config
 from .documents import SUFFIXES, corpus_files
-from .errors import IndexProblem, StaleIndex
-from .index import FORMAT, Index, load_index
+from .errors import IndexProblem, KbError, StaleIndex
+from .store import FORMAT, Store, store_class
 from .types import Document, Paragraph
 
 log = logging.getLogger("kb")
@@ -45,16 +45,31 @@ def expected_manifest(cfg: Config, embedder_id: str) -> dict:
             "source_base_url": cfg.source_base_url, "index_type": cfg.index_type, "parser": parser_version()}
 
 
-def live_index(cfg: Config, emb, expected: dict) -> Index:
+def live_index(cfg: Config, emb, expected: dict) -> Store:
     """The live index when it was built from what `expected` says; else IndexProblem saying what changed."""
-    index = load_index(cfg.index_path)
+    index = store_class(cfg.store).open(cfg)
     stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
     if stale:
         raise StaleIndex("index is out of date (" + "; ".join(
             changed(k, index.manifest.get(k), expected[k]) for k in stale) + ")")
-    if index.dense.d != emb.dim:    # same model name, another model (e.g. a path now holding another)
-        raise IndexProblem(f"index in {cfg.index_path} holds vectors of dimension {index.dense.d} but the embedder "
-                           f"{emb.id} makes {emb.dim}")
+    return same_model(index, emb, cfg)
+
+
+def published_index(cfg: Config, emb) -> Store:
+    """A replica's index (a shared store, no corpus folder here): the published version, if of this model."""
+    index = store_class(cfg.store).open(cfg)
+    if index.manifest.get("embedder") != emb.id:
+        raise KbError(f"the published index was made with the embedder {index.manifest.get('embedder')}, not {emb.id}: "
+                      f"set KB_EMBEDDER to the model it was built with, or rebuild it with this one")
+    return same_model(index, emb, cfg)
+
+
+def same_model(index: Store, emb, cfg: Config) -> Store:
+    """The index, unless its vectors have another dimension than the embedder's (a path now holding another model)."""
+    dim = index.stats().dim
+    if dim != emb.dim:
+        raise IndexProblem(f"index in {cfg.index_path if cfg.store == 'faiss' else cfg.store} holds vectors of "
+                           f"dimension {dim} but the embedder {emb.id} makes {emb.dim}")
     return index
 
 

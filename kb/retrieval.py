@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused by source with reciprocal rank fusion.
+"""Hybrid retrieval: the store's dense and BM25 rankings fused by source with reciprocal rank fusion.
 
 A "source" is a paragraph; its aligned translations are the same source. Fusing ranks of sources,
 not chunks, means a paragraph found in both languages counts once, and BM25 (which only matches
@@ -6,9 +6,11 @@ the question's own language) cannot push the dense ranking of the other language
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 
-from .index import Index
+from .store import Found, Store
 from .site import with_anchor
 from .spelling import corrected
 from .text import Tokenizer, normalize
@@ -19,7 +21,7 @@ class Retriever:
     max_passage_chars = 1200   # a paragraph up to this long is cited whole, not just its closest chunk
     max_query_chars = 1000     # embedded per query, after normalising: at most ~1000 tokens, whatever the history holds
 
-    def __init__(self, index: Index, embedder, tokenizer: Tokenizer, candidates: int = 30, rrf_k: int = 60,
+    def __init__(self, index: Store, embedder, tokenizer: Tokenizer, candidates: int = 30, rrf_k: int = 60,
                  bm25_weight: float = 1.0):
         self.index, self.embedder, self.tokenizer = index, embedder, tokenizer
         self.candidates, self.rrf_k, self.bm25_weight = candidates, rrf_k, bm25_weight
@@ -37,41 +39,41 @@ class Retriever:
         if len(ix) == 0 or k <= 0:
             return []
         depth = min(max(self.candidates, 3 * k), len(ix))
-        ranked: list[tuple[list[int], float]] = []
-        dense: dict[int, float] = {}
+        ranked: list[tuple[list[Found], float]] = []
+        dense: dict[Hashable, float] = {}
         qvec = np.zeros(0, dtype=np.float32)     # the query's own vector (the first one embedded)
         for text, weight in [(query, 1.0)] + ([(f"{context} {query}", 0.5)] if context else []):
             vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
             qvec = vec if not qvec.size else qvec
-            scores, ids = ix.dense.search(vec[None, :].astype(np.float32), depth)
-            found = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0 and ix.chunks.embedded(i)}
-            tokens = [i for i in map(ix.vocab_id, corrected(ix, self.tokenizer.tokenize(text))) if i is not None]
-            top = ix.bm25.top(tokens, depth)[0].tolist() if tokens and self.bm25_weight > 0 and ix.bm25 else []
-            borrowed = [i for i in top if not ix.chunks.embedded(i)]
+            near = ix.dense(vec, depth)
+            top = ix.lexical(corrected(ix, self.tokenizer.tokenize(text)), depth) if self.bm25_weight > 0 else []
+            borrowed = [f for f in top if not f.embedded]
             if borrowed:    # found by their words, not embedded: ranked by meaning with the vector that stands for them
-                found.update(zip(borrowed, (ix.vectors(borrowed) @ vec).tolist()))
-                found = dict(sorted(found.items(), key=lambda kv: -kv[1]))
+                sims = (ix.vectors([f.id for f in borrowed]) @ vec).tolist()
+                near = sorted(near + [Found(f.id, s, f.source) for f, s in zip(borrowed, sims)], key=lambda f: -f.score)
+            found = {f.id: f.score for f in near}
             dense = dense or found
-            ranked.append((list(found), weight))
+            ranked.append((near, weight))
             if top:
                 ranked.append((top, weight * self.bm25_weight))
 
-        fused: dict[int, float] = {}
-        for chunk_ids, weight in ranked:
+        fused: dict[Hashable, float] = {}
+        for found_list, weight in ranked:
             seen = set()
-            for i in chunk_ids:
-                src = ix.source(i)
+            for f in found_list:
+                src = f.source
                 if src not in seen:     # rank sources, not chunks: the first chunk of a source sets its rank
                     fused[src] = fused.get(src, 0.0) + weight / (self.rrf_k + len(seen) + 1)
                     seen.add(src)
         best = sorted(fused, key=lambda src: fused[src], reverse=True)[:k]
         return [self._hit(src, fused[src], dense, qvec, lang) for src in best]
 
-    def _hit(self, src: int, score: float, dense: dict[int, float], qvec: np.ndarray, lang: str | None) -> Hit:
+    def _hit(self, src: Hashable, score: float, dense: dict[Hashable, float], qvec: np.ndarray,
+             lang: str | None) -> Hit:
         """Show the source in the preferred language: its whole paragraph, or the closest chunk of a long one."""
         ix = self.index
-        members = ix.members(src)
-        chunks = {i: ix.chunks[i] for i in members}    # made on demand from the columns: once each
+        chunks = ix.members(src)
+        members = list(chunks)
         pool = [i for i in members if lang and chunks[i].lang == lang] or members
         missing = [i for i in pool if i not in dense]
         sims = dict(dense)

@@ -23,13 +23,13 @@ def _speller(index) -> Speller:
     sp = _spellers.get(index)
     if sp is None:
         with _lock:
-            sp = _spellers.get(index) or _spellers.setdefault(index, Speller(index.bm25.vocab_dict))
+            sp = _spellers.get(index) or _spellers.setdefault(index, Speller(index.lexicon.vocab))
     return sp
 
 
 def corrected(index, tokens: list[str]) -> list[str]:
     """`tokens` with each word unknown to the index replaced by its likely intended corpus word (if any)."""
-    if index.bm25 is None:
+    if not index.lexicon.vocab:
         return tokens
     sp = _speller(index)
     return [t if t in sp.vocab else sp.correct(t) or t for t in tokens]
@@ -41,14 +41,14 @@ def coverage(index, token: str, passages: str) -> float:
     (Chinese: 不稳 ~ 稳定), or a shared stem with a corpus
     word (English: distro ~ distribution, installer ~ install). A lone unknown Chinese character is too
     ambiguous to count against the question."""
-    if index.seen(token):
+    if index.lexicon.seen(token):
         return 1.0
     if HAN_RE.search(token):
         han = "".join(HAN_RE.findall(token))
         if len(han) <= 2:
             return 1.0 if len(han) == 1 else sum(ch in passages for ch in han) / 2
         return sum(han[i:i + 2] in passages for i in range(len(han) - 1)) / (len(han) - 1)
-    if token.isascii() and token.isalpha() and len(token) >= 4 and index.bm25 is not None:
+    if token.isascii() and token.isalpha() and len(token) >= 4 and index.lexicon.vocab:
         return 1.0 if _speller(index).shares_stem(token) else 0.0
     return 0.0
 

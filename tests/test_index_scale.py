@@ -6,7 +6,7 @@ import pytest
 
 from kb import KnowledgeBase
 from kb.bm25 import build_bm25
-from kb.index import _dense_index, load_index
+from kb.store_faiss import _dense_index, load_index
 
 from conftest import CORPUS, DATA
 
@@ -42,7 +42,7 @@ def test_chunks_survive_the_columnar_round_trip(kb):
     assert [loaded.chunks[i] for i in range(len(loaded))] == list(kb.index.chunks)
     assert loaded.chunks[-1] == kb.index.chunks[len(kb.index) - 1]
     for i in range(len(loaded)):    # a translation and its original are one source
-        assert i in loaded.members(loaded.source(i))
+        assert i in loaded.chunks.members(loaded.chunks.source(i))
 
 
 def test_a_rebuild_tokenizes_only_new_chunks(corpus, tmp_path, monkeypatch):
@@ -53,7 +53,7 @@ def test_a_rebuild_tokenizes_only_new_chunks(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(Tokenizer, "tokenize", lambda self, text, *a: seen.append(text) or real(self, text, *a))
     shutil.copy(DATA / "mini" / "guide.md", corpus / "guide.md")
     again = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "ix", progress=False)
-    new = [c for c in again.index.chunks if c.doc_id == "guide.md"]
+    new = [c for c in again.index if c.doc_id == "guide.md"]
     assert len(seen) == len(new) > 0 and len(again.index) == len(first.index) + len(new)
     fresh = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "fresh", progress=False)
     for query in (["opencloudos"], ["迁移", "备份"]):    # reused tokens give the very index a full build gives

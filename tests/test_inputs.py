@@ -50,7 +50,7 @@ def sixty(tmp_path_factory):
     (folder / "notes.md").write_text("\n\n".join(f"Note {n}: cgroupfs gives container {n} its own view of "
                                                  f"{n * 7} resources." for n in range(1, 61)), encoding="utf-8")
     kb = KnowledgeBase.open(corpus=folder, index_dir=folder.parent / "index", progress=False)
-    assert len({kb.index.source(i) for i in range(len(kb.index))}) == 60
+    assert len({(c.doc_id, c.para_id) for c in kb.index}) == 60   # one source each
     return kb
 
 

@@ -28,8 +28,8 @@ def test_builds_with_the_models_own_dimension(st_kb):
     """all-MiniLM-L6-v2 makes 384-dimensional vectors (the bundled E5 makes 384 too, so the id must name MiniLM)."""
     m = st_kb.index.manifest
     assert m["embedder"] == f"st:{Path(minilm.get_model_path()).resolve()}|q=|p="
-    assert m["dim"] == st_kb.embedder.dim == st_kb.index.dense.d == 384
-    assert st_kb.index.dense.ntotal == m["chunks"] > 0
+    assert m["dim"] == st_kb.embedder.dim == st_kb.index.stats().dim == 384
+    assert st_kb.index.stats().count == m["chunks"] > 0
     assert st_kb.embedder.embed_query("cgroupfs").shape == (384,)
 
 

@@ -1,4 +1,4 @@
-"""The index folder: FAISS vectors + BM25 over the same jieba tokens + the chunks in columns + a manifest.
+"""FaissStore: the index as a folder on this machine: FAISS vectors + BM25 over kb's tokens + the chunks in columns.
 
 Layout (each build is a new version folder; CURRENT names the live one, switched atomically):
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import os
 import shutil
@@ -30,16 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .bm25 import BM25, build_bm25
-from .embedding import EmbeddingCache, query_key
+from .bm25 import BM25
 from .errors import IndexProblem
-from .text import Tokenizer, default_tokenizer
-from .types import Chunk, Document
+from .store import FORMAT, Found, Lexicon, Snapshot, Stats, Store
+from .types import Chunk
 
-__all__ = ["FORMAT", "Index", "ChunkTable", "EmbeddingCache", "build_index", "load_index"]
-
-FORMAT = 5     # 4: the manifest holds a checksum of every file; 5: passages know their kind and lead
-log = logging.getLogger("kb")
+__all__ = ["FORMAT", "FaissStore", "ChunkTable", "load_index"]
 
 
 class ChunkTable(Sequence):
@@ -142,123 +137,87 @@ def _members(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, ptr
 
 
-class Index:
-    """A loaded (or freshly built) index: everything retrieval and answering read."""
+class FaissStore(Store):
+    """A version folder on this machine: FAISS vectors, kb's BM25 arrays and the chunks, memory-mapped."""
 
-    def __init__(self, manifest: dict, chunks: ChunkTable, docs: dict, dense, bm25: BM25 | None):
-        self.manifest, self.chunks, self.docs, self.dense, self.bm25 = manifest, chunks, docs, dense, bm25
-        self.df = bm25.df if bm25 is not None else None
-        self.n_docs = max(len(chunks), 1)
+    def __init__(self, manifest: dict, chunks: ChunkTable, docs: dict, index, bm25: BM25 | None,
+                 index_dir: Path | None = None, version: str = "memory"):
+        self.manifest, self.chunks, self.docs, self.faiss, self.bm25 = manifest, chunks, docs, index, bm25
+        self.index_dir, self.version = index_dir, version
+        self.lexicon = Lexicon.of(bm25, len(chunks))
 
     def __len__(self):
         return len(self.chunks)
 
-    def vocab_id(self, token: str) -> int | None:
-        return self.bm25.vocab_dict.get(token) if self.bm25 is not None else None
+    def __iter__(self):
+        return iter(self.chunks)
 
-    def idf(self, token: str) -> float:
-        """BM25-style idf of a token; a token the corpus never uses gets None-like 0 df -> highest idf."""
-        i = self.vocab_id(token)
-        df = int(self.df[i]) if i is not None and self.df is not None else 0
-        return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
+    def dense(self, vector: np.ndarray, k: int) -> list[Found]:
+        k = min(k, len(self.chunks))
+        if k <= 0:
+            return []
+        scores, ids = self.faiss.search(vector.reshape(1, -1).astype(np.float32), k)
+        # FAISS pads with -1 when it finds fewer; a chunk without a vector of its own holds zeros
+        return [Found(int(i), float(s), self.chunks.source(i)) for i, s in zip(ids[0], scores[0])
+                if i >= 0 and self.chunks.embedded(i)]
 
-    def seen(self, token: str) -> bool:
-        i = self.vocab_id(token)
-        return i is not None and self.df is not None and int(self.df[i]) > 0
+    def lexical(self, tokens: list[str], k: int) -> list[Found]:
+        ids = [i for i in map(self.lexicon.vocab.get, tokens) if i is not None]
+        if not ids or self.bm25 is None:
+            return []
+        rows, scores = self.bm25.top(ids, k)
+        return [Found(i, float(s), self.chunks.source(i), self.chunks.embedded(i))
+                for i, s in zip(rows.tolist(), scores.tolist())]
 
-    def source(self, i: int) -> int:
-        """The source (paragraph, with its aligned translations) chunk i belongs to."""
-        return self.chunks.source(i)
+    def members(self, source) -> dict:
+        return {i: self.chunks[i] for i in self.chunks.members(source)}
 
-    def members(self, source: int) -> list[int]:
-        return self.chunks.members(source)
-
-    def original(self, chunk: Chunk) -> str | None:
-        """The aligned source-language paragraph of a translated chunk, else None."""
-        orig = self.docs[chunk.doc_id]["aligned_to"]
-        return self.docs[orig]["paragraphs"].get(chunk.para_id) if orig else None
-
-    def vectors(self, ids: list[int]) -> np.ndarray:
-        """The vectors that stand for these chunks (a chunk not embedded borrows its table's or section's)."""
+    def vectors(self, ids: list) -> np.ndarray:
         rows = [int(self.chunks.meta["vec"][i]) for i in ids]
-        return np.vstack([self.dense.reconstruct(r) if r >= 0 else np.zeros(self.dense.d, "float32")
-                          for r in rows]) if ids else np.zeros((0, self.dense.d), "float32")
+        d = self.faiss.d
+        return np.vstack([self.faiss.reconstruct(r) if r >= 0 else np.zeros(d, "float32")
+                          for r in rows]) if ids else np.zeros((0, d), "float32")
 
+    def latest(self) -> str:
+        try:
+            return (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip() if self.index_dir else self.version
+        except OSError:
+            return ""
 
-# ---------------------------------------------------------------- building
+    def stats(self) -> Stats:
+        folder = self.index_dir / self.version if self.index_dir else None
+        disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder and folder.is_dir() else None
+        return Stats(f"faiss:{type(self.faiss).__name__}", int(self.faiss.ntotal), int(self.faiss.d), self.version, disk)
 
-def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: dict, index_dir: Path,
-                progress: bool = True, write: bool = True, index_type: str = "auto", approximate_above: int = 200_000,
-                tokenizer: Tokenizer | None = None) -> Index:
-    """Embed (reusing cached vectors), tokenize (reusing the live version's tokens), index and save atomically.
+    # ------------------------------------------------------------ writing
 
-    With write=False (read-only deployment) nothing is written and the index lives in memory.
-    `index_type`: "flat" (exact), "ivf" or "hnsw" (approximate), or "auto": flat up to `approximate_above` chunks,
-    then IVF. `tokenizer`: the knowledge base's (default: kb's dictionary only); its hash is the manifest's "dictionary".
-    """
-    tokenizer = tokenizer or default_tokenizer()
-    manifest = {**manifest, "dictionary": tokenizer.hash}     # the tokens BM25 holds are this tokenizer's
-    meta = _docs_meta(docs)
-    cache = EmbeddingCache(index_dir / "embeddings", embedder.id, embedder.dim, writable=write)
-    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)   # a chunk not embedded stays zero
-    embedded = [i for i, c in enumerate(chunks) if c.embed]
-    if embedded:
-        vectors[embedded] = cache.embed([chunks[i] for i in embedded], embedder, progress=progress)
-    dense = _dense_index(vectors, embedder.dim, index_type, approximate_above)
-    del vectors
-    bm25 = build_bm25(chunks, _previous_bm25(index_dir, manifest), tokenizer.tokenize, progress) if chunks else None
-    nulls = _null_questions()
-    manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks),
-                "documents": len(docs), "faiss": type(dense).__name__,
-                "null": _null_baseline(dense, nulls, cache.embed_queries(nulls, embedder)) if dense.ntotal else {},
-                "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    index = Index(manifest, ChunkTable.from_chunks(chunks, meta), meta, dense, bm25)
-    if write:
-        _save(index, index_dir)
-        cache.compact({c.id for c in chunks} | {query_key(q) for q in nulls})
-    return index
+    @classmethod
+    def publish(cls, snapshot: Snapshot, cfg, write: bool = True) -> FaissStore:
+        """Index the vectors (flat, IVF or HNSW: cfg.index_type), then write a version folder and switch CURRENT."""
+        dense = _dense_index(snapshot.vectors, snapshot.vectors.shape[1], cfg.index_type, cfg.approximate_above)
+        manifest = {**snapshot.manifest, "faiss": type(dense).__name__}
+        store = cls(manifest, ChunkTable.from_chunks(snapshot.chunks, snapshot.docs), snapshot.docs, dense,
+                    snapshot.bm25)
+        if write:
+            store.index_dir, store.version = cfg.index_path, _save(store, cfg.index_path)
+        return store
 
+    @classmethod
+    def previous_tokens(cls, cfg, dictionary: str) -> tuple[list[str], BM25] | None:
+        index_dir = cfg.index_path
+        try:
+            folder = index_dir / (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+            old = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            if old.get("format") != FORMAT or old.get("dictionary") != dictionary:
+                return None
+            verify_files(folder, old.get("files"))     # never reuse the tokens of a damaged version
+            return ChunkTable.load(folder / "chunks").ids(), BM25.load(folder / "bm25")
+        except Exception:      # no live version, or a damaged one: tokenize everything
+            return None
 
-NULL_QUESTIONS = Path(__file__).parent / "data" / "null_questions.txt"
-
-
-def _null_questions() -> list[str]:
-    return [q for q in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if q and not q.startswith("#")]
-
-
-def _null_baseline(dense, lines: list[str], vectors: np.ndarray) -> dict:
-    """How close off-topic questions come to this corpus with this model: {lang: [mean, spread]} of top cosines.
-
-    Refusal measures a question's closeness in spreads above these, so one threshold fits any model's scale.
-    The spread is pooled over both languages: a dozen questions are too few for a stable per-language one.
-    """
-    from .text import detect_language
-    top = dense.search(vectors, 1)[0][:, 0]
-    langs = np.array([detect_language(q) for q in lines])
-    means = {lang: float(top[langs == lang].mean()) for lang in ("zh", "en")}
-    spread = max(float(np.sqrt(np.mean([(t - means[lang]) ** 2 for t, lang in zip(top, langs)]))), 0.005)
-    return {lang: [round(m, 4), round(spread, 4)] for lang, m in means.items()}
-
-
-def _docs_meta(docs: list[Document]) -> dict:
-    by_id = {d.id: d for d in docs}
-    meta = {}
-    for d in docs:
-        aligned = None
-        if d.translation_of:
-            orig = by_id.get(d.translation_of)
-            if orig is None:
-                log.warning("%s says it translates %s, which is not in the corpus: indexed on its own", d.id, d.translation_of)
-            else:       # its paragraphs carry their originals' ids (kb/alignment.py); the others, ids of their own
-                aligned = orig.id
-        meta[d.id] = {"title": d.title, "url": d.url, "date": d.date, "lang": d.lang, "author": d.author,
-                      "translation_of": d.translation_of, "aligned_to": aligned, "paragraphs": {}}
-    for d in docs:
-        orig = meta[d.id]["aligned_to"]
-        if orig:
-            meta[orig]["paragraphs"] = {p.id: p.text for p in by_id[orig].paragraphs}
-    return meta
-
+    @classmethod
+    def open(cls, cfg) -> FaissStore:
+        return load_index(cfg.index_path)
 
 def _dense_index(vectors: np.ndarray, dim: int, index_type: str, approximate_above: int):
     """Exact inner product for small corpora; above `approximate_above` chunks an approximate index.
@@ -294,22 +253,9 @@ def _dense_index(vectors: np.ndarray, dim: int, index_type: str, approximate_abo
 IVF_NPROBE = 64
 
 
-def _previous_bm25(index_dir: Path, manifest: dict) -> tuple[list[str], BM25] | None:
-    """The live version's chunk ids and BM25 (with every chunk's tokens), if tokenized with the same dictionary."""
-    try:
-        folder = index_dir / (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-        old = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if old.get("format") != FORMAT or old.get("dictionary") != manifest.get("dictionary"):
-            return None
-        verify_files(folder, old.get("files"))     # never reuse the tokens of a damaged version
-        return ChunkTable.load(folder / "chunks").ids(), BM25.load(folder / "bm25")
-    except Exception:      # no live version, or a damaged one: tokenize everything
-        return None
-
-
 # ---------------------------------------------------------------- saving
 
-def _save(index: Index, index_dir: Path) -> None:
+def _save(index: FaissStore, index_dir: Path) -> str:
     """Write a new version folder, then switch CURRENT with an atomic rename; old versions are removed after."""
     import faiss
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -318,7 +264,7 @@ def _save(index: Index, index_dir: Path) -> None:
     tmp.mkdir()
     index.chunks.save(tmp / "chunks")
     (tmp / "docs.json").write_text(json.dumps(index.docs, ensure_ascii=False), encoding="utf-8")
-    faiss.write_index(index.dense, str(tmp / "dense.faiss"))
+    faiss.write_index(index.faiss, str(tmp / "dense.faiss"))
     if index.bm25 is not None:
         index.bm25.save(tmp / "bm25")
     # Every file's size and checksum, so a damaged file is caught before FAISS or numpy map it (a short or
@@ -335,7 +281,7 @@ def _save(index: Index, index_dir: Path) -> None:
     for old in index_dir.iterdir():   # earlier versions and leftovers of killed builds
         if old.is_dir() and old.name != name and (old.name.startswith("v-") or old.name.endswith(".tmp")):
             shutil.rmtree(old, ignore_errors=True)
-
+    return name
 
 FULL_CHECK_BYTES = 16 << 20     # files up to this size are checksummed whole; larger ones are sampled
 SAMPLES, SAMPLE_BYTES = 256, 4096
@@ -391,7 +337,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 # ---------------------------------------------------------------- loading
 
-def load_index(index_dir: Path, mmap: bool = True) -> Index:
+def load_index(index_dir: Path, mmap: bool = True) -> FaissStore:
     """Load the live version; raise IndexProblem (one line, what is wrong) for anything missing or damaged.
 
     With mmap (the default) the vectors, chunks and BM25 arrays are mapped, not read: opening is quick
@@ -419,7 +365,7 @@ def load_index(index_dir: Path, mmap: bool = True) -> Index:
         dense = faiss.read_index(str(folder / "dense.faiss"), flags)
         if ivf:
             dense.nprobe = IVF_NPROBE
-            dense.make_direct_map()    # so a chunk's vector can be looked up (Index.vectors)
+            dense.make_direct_map()    # so a chunk's vector can be looked up (FaissStore.vectors)
         bm25 = BM25.load(folder / "bm25", mmap=mmap) if len(chunks) else None
     except IndexProblem:
         raise
@@ -429,4 +375,4 @@ def load_index(index_dir: Path, mmap: bool = True) -> Index:
         raise IndexProblem(f"index in {folder} is inconsistent ({dense.ntotal} vectors of dimension {dense.d}, "
                            f"{len(chunks)} chunks; the manifest says {manifest.get('chunks')} of dimension "
                            f"{manifest.get('dim')})")
-    return Index(manifest, chunks, docs, dense, bm25)
+    return FaissStore(manifest, chunks, docs, dense, bm25, index_dir, name)
