@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Hashable, Iterator
 from pathlib import Path
@@ -60,6 +61,8 @@ class _Client:
 
     def __init__(self, uri: str, token: str = ""):
         self.uri = uri
+        if _held_elsewhere(uri):     # else milvus-lite logs a traceback before pymilvus fails
+            raise StoreUnavailable(_explain(RuntimeError("another process holds the lock"), "open", uri))
         with self.errors("connect to"):
             self.raw = _milvus().MilvusClient(uri, token=token, timeout=10)
 
@@ -81,9 +84,33 @@ class _Client:
         return checked
 
 
+def _held_elsewhere(uri: str) -> bool:
+    """Is this Milvus Lite folder (a .db path) open in another process? It holds an advisory lock on db/LOCK."""
+    lock = Path(uri) / "LOCK"
+    if "://" in uri or not lock.exists():
+        return False
+    try:
+        import fcntl
+
+        import milvus_lite
+        servers = getattr(milvus_lite.server_manager_instance, "_servers", None)
+    except ImportError:
+        return False
+    if servers is None or os.path.abspath(uri) in servers:      # this process serves it: pymilvus shares it
+        return False
+    with open(lock, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
 def _explain(e: Exception, doing: str, uri: str) -> str:
-    text, cause = f"{type(e).__name__}: {e}", e.__cause__ or e.__context__
-    while cause is not None:          # milvus-lite's own error hides under pymilvus's
+    text, seen, cause = f"{type(e).__name__}: {e}", {id(e)}, e.__cause__ or e.__context__
+    while cause is not None and id(cause) not in seen:     # milvus-lite's own error hides under pymilvus's
+        seen.add(id(cause))
         text, cause = f"{text} <- {type(cause).__name__}: {cause}", cause.__cause__ or cause.__context__
     if "DataDirLocked" in text or "another process holds the lock" in text:
         return (f"Milvus Lite file {uri} is open in another process: for several processes run "
