@@ -42,7 +42,7 @@ def copy_pages(corpus: Path, pages: list[str], dest: Path) -> Path:
 def alignment_coverage(kb) -> dict:
     """English passages of documents that translate another: how many carry their original's text."""
     index = kb.index
-    twins = [c for c in index.chunks if c.lang == "en" and index.docs[c.doc_id].get("translation_of")]
+    twins = [c for c in index if c.lang == "en" and index.docs[c.doc_id].get("translation_of")]
     aligned = sum(index.original(c) is not None for c in twins)
     return {"english_twin_passages": len(twins), "aligned": aligned,
             "coverage": round(aligned / len(twins), 3) if twins else None}

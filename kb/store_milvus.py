@@ -338,8 +338,15 @@ def _ensure_passages(client: _Client, target: str, dim: int) -> None:
         ip = client.prepare_index_params()
         ip.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": 32, "efConstruction": 64})
         ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        client.create_collection(target, schema=s, index_params=ip, consistency_level="Strong")
+        _create(client, target, s, ip)
     client.load_collection(target)
+
+
+def _create(client: _Client, name: str, schema, index_params) -> None:
+    """A collection whose writes every later read sees; its indexes are built without waiting (Milvus Lite
+    cannot say when they are, and logs an error when asked), loading waits for what it needs."""
+    client.create_collection(name, schema=schema, consistency_level="Strong")
+    client.create_index(name, index_params, sync=False)
 
 
 def _ensure_meta(client: _Client, base: str) -> None:
@@ -352,7 +359,7 @@ def _ensure_meta(client: _Client, base: str) -> None:
         s.add_field("vector", DataType.FLOAT_VECTOR, dim=2)     # Milvus wants one; never searched
         ip = client.prepare_index_params()
         ip.add_index("vector", index_type="FLAT", metric_type="L2")
-        client.create_collection(base + "_meta", schema=s, index_params=ip, consistency_level="Strong")
+        _create(client, base + "_meta", s, ip)
     client.load_collection(base + "_meta")
 
 

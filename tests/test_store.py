@@ -105,8 +105,10 @@ def test_both_stores_rank_the_same_sources_for_the_same_question(kb, milvus_kb):
 # ------------------------------------------------------------------ the bundled eval on every store
 
 def eval_figures(kb) -> dict:
+    from kb.evaluation import format_report
     items = load_labelled(DATA / "eval.jsonl") + load_labelled(DATA / "heldout.jsonl")
     report = evaluate(kb, items)
+    print(f"\n{kb.index.stats().kind} {kb.config.milvus_uri}\n{format_report(report, ('lang', 'split'))}")
     return {f"{lang}/{m}": v for lang, row in report["metrics"].items() for m, v in row.items()
             if m not in ("questions", "p50_ms", "p95_ms")}
 
@@ -121,8 +123,8 @@ def test_the_bundled_eval_gives_the_same_figures_on_faiss_milvus_lite_and_a_milv
         assert figures.keys() == faiss.keys()
         far = {k: (faiss[k], figures[k]) for k in faiss if abs(faiss[k] - figures[k]) > 0.02}
         assert not far, f"{other.config.milvus_uri}: {far}"
-    # a replica: no corpus folder, nothing but its settings; it serves what was published
-    replica = KnowledgeBase.open(corpus=tmp_path / "no-corpus", index_dir=tmp_path / "replica", store="milvus",
+    # a replica: no corpus folder here (the same name, so the same collection), nothing but its settings
+    replica = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "replica", store="milvus",
                                  milvus_uri=milvus_server, progress=False)
     assert replica.index.version == served.index.version and not replica.ask("What is cgroupfs?").refused
 
