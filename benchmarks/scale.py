@@ -3,6 +3,7 @@
     python benchmarks/scale.py                       # 10k and 100k (about 10 minutes on 2 cores)
     python benchmarks/scale.py --sizes 1000000       # 1M (about 30 minutes, ~8 GB of memory at its peak)
     python benchmarks/scale.py --json
+    python benchmarks/scale.py --stores faiss,milvus --sizes 10000    # FAISS beside Milvus Lite (KB_STORE=milvus)
 
 Method. Texts are the real Chinese and English sentences of corpus/ and tests/data/mini/, cut at their
 commas and recombined (benchmarks/common.py): a chunk is 4-8 Chinese or 3-6 English clauses, every
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +41,8 @@ def main():
     p.add_argument("--sizes", default="10000,100000", help="comma-separated chunk counts [10000,100000]")
     p.add_argument("--pool", type=int, default=4000, help="chunks embedded for real [4000]")
     p.add_argument("--passes", type=int, default=3, help="timed passes over the questions [3]")
+    p.add_argument("--stores", default="faiss", help="comma-separated stores: faiss, milvus (Lite, a .db in the "
+                                                      "index folder) [faiss]")
     p.add_argument("--no-default", action="store_true", help="skip the bundled corpus row")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -47,13 +51,14 @@ def main():
         return _child(json.loads(args.child))
 
     rows = []
-    if not args.no_default:
-        folder = common.WORK / "scale-default"
-        shutil.rmtree(folder / "index", ignore_errors=True)
-        rows.append(_measure("default", common.ROOT / "corpus", folder / "index", args, add=False))
-    for n in [int(s) for s in args.sizes.split(",") if s]:
-        corpus, index = _prepare(n, args.pool)
-        rows.append(_measure(n, corpus, index, args, add=n <= 200_000))
+    for store in args.stores.split(","):
+        if not args.no_default:
+            folder = common.WORK / "scale-default"
+            shutil.rmtree(folder / "index", ignore_errors=True)
+            rows.append(_measure("default", common.ROOT / "corpus", folder / "index", args, add=False, store=store))
+        for n in [int(s) for s in args.sizes.split(",") if s]:
+            corpus, index = _prepare(n, args.pool)
+            rows.append(_measure(n, corpus, index, args, add=n <= 200_000, store=store))
     result = {"machine": common.machine(), "pool": args.pool, "rows": rows}
     common.emit(result, _tables(result), args.json)
 
@@ -88,20 +93,22 @@ def _prepare(n: int, pool: int) -> tuple[Path, Path]:
     return corpus, index
 
 
-def _measure(n, corpus: Path, index: Path, args, add: bool) -> dict:
-    label = f"{n:,}" if isinstance(n, int) else n
+def _measure(n, corpus: Path, index: Path, args, add: bool, store: str = "faiss") -> dict:
+    label = f"{n:,} on {store}" if isinstance(n, int) else f"{n} on {store}"
     _log(f"{label}: building")
-    row = {"size": n, "build": _run({"do": "build", "corpus": str(corpus), "index": str(index)})}
+    row = {"size": n, "store": store, "build": _run({"do": "build", "corpus": str(corpus), "index": str(index)}, store)}
     _log(f"{label}: opening and asking")
-    row["query"] = _run({"do": "query", "corpus": str(corpus), "index": str(index), "passes": args.passes})
+    row["query"] = _run({"do": "query", "corpus": str(corpus), "index": str(index), "passes": args.passes}, store)
     if add:
         _log(f"{label}: adding a document")
-        row["add"] = _run({"do": "add", "corpus": str(corpus), "index": str(index)})
+        row["add"] = _run({"do": "add", "corpus": str(corpus), "index": str(index)}, store)
     return row
 
 
-def _run(spec: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+def _run(spec: dict, store: str = "faiss") -> dict:
+    env = {**os.environ, "KB_STORE": store, "KB_MILVUS_URI": ""}      # Milvus Lite: milvus.db in the index folder
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                         env=env)
     if out.returncode != 0:
         sys.exit(f"benchmark step {spec['do']} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -154,11 +161,11 @@ def _build(spec: dict) -> dict:
             shutil.rmtree(old) if old.is_dir() else old.unlink()
     kb, seconds = common.timed(KnowledgeBase.open, corpus=spec["corpus"], index_dir=index, progress=False)
     stages = {k: round(v, 2) for k, v in times.items()}
-    version = index / (index / "CURRENT").read_text().strip()
-    disk = common.du_mb(version)
+    stats = kb.index.stats()
+    disk = stats.disk_bytes / 1e6 if stats.disk_bytes is not None else common.du_mb(index / "milvus.db")
     _, again = common.timed(KnowledgeBase.open, corpus=spec["corpus"], index_dir=index, rebuild=True, progress=False)
     return {"chunks": len(kb.index), "seconds": round(seconds, 2), "stages": stages, "rebuild_s": round(again, 2),
-            "disk_mb": round(disk, 1), "peak_rss_mb": round(common.peak_rss_mb()), "faiss": kb.index.manifest["faiss"]}
+            "disk_mb": round(disk, 1), "peak_rss_mb": round(common.peak_rss_mb()), "faiss": stats.kind}
 
 
 def _query(spec: dict) -> dict:
@@ -185,7 +192,7 @@ def _query(spec: dict) -> dict:
     result = {"chunks": len(kb.index), "imports_s": round(imports, 2), "open_s": round(open_s, 3),
               "rss_before_open_mb": round(rss0), "rss_open_mb": round(rss_open), "rss_mb": round(common.rss_mb()),
               "ask_ms": common.summary_ms(ask), "search_ms": common.summary_ms(search),
-              "embed_ms": common.summary_ms(embed), "faiss": kb.index.manifest["faiss"]}
+              "embed_ms": common.summary_ms(embed), "faiss": kb.index.stats().kind}
     result["recall"] = _recall(kb, qs, spec["index"])
     return result
 
@@ -196,33 +203,33 @@ def _recall(kb, qs: list[str], index_dir: str) -> dict:
 
     from kb.embedding import EmbeddingCache
     ix = kb.index
-    if not ix.manifest["faiss"].startswith(("IndexIVF", "IndexHNSW")):
+    if ix.manifest.get("faiss", "").startswith("IndexScalarQuantizer"):
         return {"exact": True}
     q = kb.embedder.embed_queries(qs)
     cache = EmbeddingCache(Path(index_dir) / "embeddings", kb.embedder.id, kb.embedder.dim, writable=False)
-    ids = ix.chunks.meta["id"]
+    ids = np.array(sorted({c.id for c in ix if c.embed}))       # content hashes: what both stores know a passage by
     scores_all, ids_all = [], []
-    for s in range(0, len(ix), 100_000):    # exact top 10 block by block, so the vectors never sit in memory twice
-        v = cache.get([k.decode() for k in ids[s:s + 100_000].tolist()])
+    for s in range(0, len(ids), 100_000):    # exact top 10 block by block, so the vectors never sit in memory twice
+        v = cache.get(ids[s:s + 100_000].tolist())
         sc = q @ v.T
         top = np.argpartition(-sc, 9, axis=1)[:, :10]
         scores_all.append(np.take_along_axis(sc, top, 1))
         ids_all.append(top + s)
     sc, idx = np.hstack(scores_all), np.hstack(ids_all)
-    truth = np.take_along_axis(idx, np.argsort(-sc, axis=1)[:, :10], 1)
+    truth = ids[np.take_along_axis(idx, np.argsort(-sc, axis=1)[:, :10], 1)]
     out = {"exact": False}
-    settings = [1, 2, 4, 8, 16] if "IVF" not in ix.manifest["faiss"] else [16, 32, 64, 128]
-    current = ix.faiss.nprobe if hasattr(ix.faiss, "nprobe") else None    # a FAISS setting, tuned here
+    settings = [16, 32, 64, 128] if "IVF" in ix.manifest.get("faiss", "") else [1]
+    current = getattr(getattr(ix, "faiss", None), "nprobe", None)    # a FAISS setting, tuned here
     for value in settings:
         if current is not None:
             ix.faiss.nprobe = value
         found, times = [], []
         for row in q:
             hits, t = common.timed(ix.dense, row, 10)
-            found.append([f.id for f in hits])
+            found.append([ix.members(f.source)[f.id].id for f in hits])
             times.append(t)
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
-        out[f"nprobe={value}"] = {"recall@10": round(recall, 4), "search_ms": common.summary_ms(times)["p50"]}
+        out[f"nprobe={value}" if current is not None else "as built"] = {"recall@10": round(recall, 4), "search_ms": common.summary_ms(times)["p50"]}
         if current is None:
             break
     if current is not None:
@@ -246,8 +253,7 @@ def _add(spec: dict) -> dict:
     added.write_text(text.replace("\n\n", f"\n\n({added.stem}) "), encoding="utf-8")   # every chunk new
     kb2, add_s = common.timed(KnowledgeBase.open, corpus=corpus, index_dir=index, progress=False)
     stages = {k: round(v, 2) for k, v in times.items()}
-    table = kb2.index.chunks
-    new = int((table.meta["doc"] == table.tables["docs"].index(added.relative_to(corpus).as_posix())).sum())
+    new = sum(1 for c in kb2.index if c.doc_id == added.relative_to(corpus).as_posix())
     embedded = cache() - before
     added.unlink()
     times.clear()
@@ -269,7 +275,7 @@ def _tables(result: dict) -> str:
                      q["ask_ms"]["p50"], q["ask_ms"]["p95"], q["search_ms"]["p50"], q["search_ms"]["p95"],
                      q["embed_ms"]["p50"], f"{a['add_s']} ({a['embedded']})" if a else "-"])
         for k, v in q["recall"].items():
-            if k.startswith("nprobe="):
+            if k.startswith("nprobe=") or k == "as built":
                 recall_rows.append([f"{q['chunks']:,}", k, v["recall@10"], v["search_ms"]])
     out = [common.machine_line(), "",
            common.table(rows, ["chunks", "index", "build s", "rebuild s", "disk MB", "build peak MB", "open +MB",

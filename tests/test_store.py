@@ -214,3 +214,33 @@ def test_a_lite_file_open_in_another_process_says_to_run_a_server(milvus_kb, tmp
                            capture_output=True, text=True, timeout=120)
     assert child.returncode != 0 and "Traceback" not in child.stderr
     assert "is open in another process" in child.stderr and "milvus-lite server" in child.stderr
+
+
+def test_an_interrupted_build_resumes_where_it_stopped(kb, tmp_path, monkeypatch, caplog):
+    import kb.store_milvus as sm
+    settings = dict(corpus=CORPUS, index_dir=with_cache(kb, tmp_path / "index"), store="milvus",
+                    milvus_uri=str(tmp_path / "kb.db"), progress=False)
+    real, calls = sm._Client.__getattr__, []
+
+    def dies_on_the_third_batch(self, name):
+        call = real(self, name)
+        if name != "upsert":
+            return call
+
+        def upsert(collection, rows):
+            if not collection.endswith("_meta"):
+                calls.append(len(rows))
+                if len(calls) == 3:
+                    raise KeyboardInterrupt      # the build is killed
+            return call(collection, rows)
+        return upsert
+    monkeypatch.setattr(sm, "BATCH", 8)
+    monkeypatch.setattr(sm._Client, "__getattr__", dies_on_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        KnowledgeBase.open(**settings)
+    monkeypatch.undo()
+    with caplog.at_level(logging.INFO, logger="kb"):
+        resumed = KnowledgeBase.open(**settings)
+    n = len(resumed.index)
+    assert f"{n - 16} passages written, 0 removed, 16 unchanged" in caplog.text
+    assert not resumed.ask("What is cgroupfs?").refused
