@@ -229,7 +229,8 @@ def _recall(kb, qs: list[str], index_dir: str) -> dict:
             found.append([ix.members(f.source)[f.id].id for f in hits])
             times.append(t)
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
-        out[f"nprobe={value}" if current is not None else "as built"] = {"recall@10": round(recall, 4), "search_ms": common.summary_ms(times)["p50"]}
+        label = f"nprobe={value}" if current is not None else "as built"
+        out[label] = {"recall@10": round(recall, 4), "search_ms": common.summary_ms(times)["p50"]}
         if current is None:
             break
     if current is not None:
