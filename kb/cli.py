@@ -113,7 +113,7 @@ def build(ctx, strict):
     logging.getLogger("kb").setLevel(logging.WARNING)   # the line below says what was indexed; warnings still show
     kb = _open(ctx, config, rebuild=True)
     m = kb.index.manifest
-    click.echo(f"indexed {m['chunks']} chunks from {m['documents']} documents into {kb.config.index_path}"
+    click.echo(f"indexed {m['chunks']} chunks from {m['documents']} documents into {kb.index.stats().where}"
                + (f" ({len(kb.problems)} file(s) skipped)" if kb.problems else ""))
 
 

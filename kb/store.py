@@ -49,6 +49,7 @@ class Stats:
     count: int           # passages
     dim: int             # vector dimension
     version: str         # the published version this store serves
+    where: str = ""      # the index folder, or the server and collection
     disk_bytes: int | None = None     # on this machine (None: held elsewhere)
 
 

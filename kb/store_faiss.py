@@ -187,7 +187,8 @@ class FaissStore(Store):
     def stats(self) -> Stats:
         folder = self.index_dir / self.version if self.index_dir else None
         disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder and folder.is_dir() else None
-        return Stats(f"faiss:{type(self.faiss).__name__}", int(self.faiss.ntotal), int(self.faiss.d), self.version, disk)
+        return Stats(f"faiss:{type(self.faiss).__name__}", int(self.faiss.ntotal), int(self.faiss.d), self.version,
+                     str(self.index_dir or "memory"), disk)
 
     # ------------------------------------------------------------ writing
 

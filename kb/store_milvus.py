@@ -185,7 +185,7 @@ class MilvusStore(Store):
         fields = self.client.describe_collection(self.collection)["fields"]
         dim = next(int(f["params"]["dim"]) for f in fields if f["name"] == "vector")
         count = int(self.client.get_collection_stats(self.collection)["row_count"])
-        return Stats("milvus:HNSW", count, dim, self.version, None)
+        return Stats("milvus:HNSW", count, dim, self.version, f"Milvus at {self.client.uri}, collection {self.base}")
 
     # ------------------------------------------------------------ opening
 
