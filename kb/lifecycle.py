@@ -45,17 +45,44 @@ def expected_manifest(cfg: Config, embedder_id: str) -> dict:
             "source_base_url": cfg.source_base_url, "index_type": cfg.index_type, "parser": parser_version()}
 
 
-def live_index(cfg: Config, emb, expected: dict) -> Index:
-    """The live index when it was built from what `expected` says; else IndexProblem saying what changed."""
+def live_index(cfg: Config, emb, expected: dict, partial: bool = False) -> Index:
+    """The live index when it was built from what `expected` says; else IndexProblem saying what changed.
+
+    A version still waiting for some of its vectors (kb/progressive.py) counts only with `partial`.
+    """
     index = load_index(cfg.index_path)
     stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
     if stale:
         raise StaleIndex("index is out of date (" + "; ".join(
             changed(k, index.manifest.get(k), expected[k]) for k in stale) + ")")
+    if index.manifest.get("pending") and not partial:
+        raise StaleIndex(f"index is still being embedded ({index.manifest['pending']} passages to go)")
     if index.dense.d != emb.dim:    # same model name, another model (e.g. a path now holding another)
         raise IndexProblem(f"index in {cfg.index_path} holds vectors of dimension {index.dense.d} but the embedder "
                            f"{emb.id} makes {emb.dim}")
     return index
+
+
+def current_version(folder: Path) -> str | None:
+    """The name of the live version (what CURRENT says), or None when there is none: a cheap look, no opening."""
+    try:
+        return (folder / "CURRENT").read_text(encoding="utf-8").strip() or None
+    except (OSError, ValueError):
+        return None
+
+
+def reloadable(index: Index, emb, dictionary: str) -> str | None:
+    """Why a newly published version cannot replace the one being served (None: it can).
+
+    Another process's build may have seen more documents (the corpus is not compared), but its vectors and tokens
+    must be this knowledge base's: same embedder, dimension and dictionary.
+    """
+    m = index.manifest
+    wrong = [changed(k, m.get(k), want) for k, want in (("embedder", emb.id), ("dictionary", dictionary))
+             if m.get(k) != want]
+    if index.dense.d != emb.dim:
+        wrong.append(f"dimension {index.dense.d} -> {emb.dim}")
+    return ", ".join(wrong) or None
 
 
 def unsearchable(docs: list, chunks: list) -> list[str]:
@@ -169,7 +196,7 @@ def build_lock(folder: Path, wait: float = 600.0):
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if not told:
+                if not told and wait > 0:
                     log.info("another build of %s is running: waiting for it to finish", folder)
                     told = True
                 if time.monotonic() > deadline:
