@@ -39,7 +39,7 @@ log = logging.getLogger("kb")
 
 @dataclass
 class Serving:
-    """One version of the index with the retriever and answerer over it: swapped whole, never changed in place."""
+    """One version of the index with the retriever and answerer over it: swapped whole (only `progress` moves)."""
 
     index: Index
     retriever: Retriever
