@@ -174,6 +174,7 @@ def test_an_unfinished_corpus_answers_by_its_words_and_says_so_until_its_vectors
     with ServerThread(create_app(kb), cfg) as server, client("127.0.0.23") as c:
         health = c.get(f"{server.url}/healthz").json()
         assert 0 <= health["indexing"]["progress"] < 0.5 and "%" in health["indexing"]["detail"]
+        assert "answers may improve" in c.get(f"{server.url}/config").text      # the chat's header says it too
         answer = c.post(f"{server.url}/api/v1/ask", json={"question": "What is cgroupfs?"}).json()
         assert not answer["refused"] and "cgroupfs" in answer["text"].lower()
         assert "Indexing" in answer["text"] and answer["signals"]["indexing"] < 0.5
