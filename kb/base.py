@@ -65,18 +65,18 @@ class KnowledgeBase:
         self._swapping = threading.Lock()
         self._looked = time.monotonic()                     # when CURRENT was last read
         self._unusable: str | None = None                   # a published version that could not be served
-        self.now = self._serving(index, version or current_version(config.index_path))
+        self.serving = self._prepare(index, version or current_version(config.index_path))
 
-    index = property(lambda self: self.now.index, doc="The index version being served.")
-    retriever = property(lambda self: self.now.retriever)
-    answerer = property(lambda self: self.now.answerer)
+    index = property(lambda self: self.serving.index, doc="The index version being served.")
+    retriever = property(lambda self: self.serving.retriever)
+    answerer = property(lambda self: self.serving.answerer)
 
     @property
     def indexing(self) -> float | None:
         """While the served version still waits for some of its vectors: the share made (0..1); else None."""
-        return self.now.progress
+        return self.serving.progress
 
-    def _serving(self, index: Index, version: str | None) -> Serving:
+    def _prepare(self, index: Index, version: str | None) -> Serving:
         cfg, progress = self.config, embedding_progress(self.config.index_path, index.manifest)
         if progress is not None:    # closeness cannot be judged without all the vectors: only the words decide
             cfg = dataclasses.replace(cfg, min_z=-math.inf, sure_z=math.inf)
@@ -92,7 +92,7 @@ class KnowledgeBase:
         Returns:
             Whether it swapped.
         """
-        every, now = self.config.reload_interval, self.now
+        every, now = self.config.reload_interval, self.serving
         if every <= 0 or time.monotonic() - self._looked < every or not self._swapping.acquire(blocking=False):
             return False
         try:
@@ -112,7 +112,7 @@ class KnowledgeBase:
                     self._unusable = name
                     log.warning("index version %s is not served (%s); still serving %s", name, e, now.version)
                 return False
-            self.now = self._serving(index, name)
+            self.serving = self._prepare(index, name)
             log.info("serving index version %s (%d chunks)", name, len(index))
             return True
         finally:
@@ -243,7 +243,7 @@ class KnowledgeBase:
         query = check_question(query, self.config.max_question_chars, self.tokenizer)
         lang = lang or self.tokenizer.detect_language(query)
         self.refresh()
-        return self.now.retriever.search(query, check_k(k, self.config.k, lang), lang)
+        return self.serving.retriever.search(query, check_k(k, self.config.k, lang), lang)
 
     def ask(self, question: str, k: int | None = None, history: list[str] | None = None, stream: bool = False):
         """Answer `question` in its language with cited sentences, or refuse when the corpus does not cover it.
@@ -273,7 +273,7 @@ class KnowledgeBase:
         lang = self.tokenizer.detect_language(question)
         k = check_k(k, self.config.k, lang)
         self.refresh()
-        now = self.now      # this question is answered from this version, whatever is published meanwhile
+        now = self.serving      # this question is answered from this version, whatever is published meanwhile
         if len(now.index) == 0:
             yield Answer(question, message("empty_kb", lang), lang, True)
             return

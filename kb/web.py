@@ -66,7 +66,7 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
     def healthz() -> dict:
         """200 once the index is loaded, with what it holds; `indexing` while vectors are still being made."""
         kb.refresh()
-        now = kb.now
+        now = kb.serving
         m, progress = now.index.manifest, now.progress
         return {"status": "ok", "documents": m.get("documents"), "chunks": m.get("chunks"),
                 "embedder": m.get("embedder"), "built": m.get("built"), "index": now.version, "version": __version__,

@@ -1,6 +1,7 @@
 """A running server picks up a rebuilt index without a restart, and a corpus whose vectors are not all made yet is
 served at once by its words, saying so, until the background embedding has published the whole index."""
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -82,6 +83,18 @@ def test_two_knowledge_bases_in_one_process_each_pick_up_their_own_rebuild(copy,
             assert "4242" in a.ask(NEW_QUESTION).text
     said = [r.getMessage() for r in caplog.records if bad.name in r.getMessage()]
     assert len(said) == 1 and "dense.faiss" in said[0] and good in said[0]
+
+    # Nor is one built with another model: its vectors would not be comparable with the questions'.
+    foreign = ix / "v-99999999T000001-0-beef"
+    shutil.copytree(ix / good, foreign)
+    manifest = json.loads((foreign / "manifest.json").read_text())
+    (foreign / "manifest.json").write_text(json.dumps({**manifest, "embedder": "st:another-model"}))
+    (ix / "CURRENT").write_text(foreign.name)
+    with caplog.at_level(logging.WARNING, logger="kb"):
+        time.sleep(0.15)
+        assert "4242" in a.ask(NEW_QUESTION).text
+    said = [r.getMessage() for r in caplog.records if foreign.name in r.getMessage()]
+    assert len(said) == 1 and "embedder" in said[0] and "st:another-model" in said[0]
 
 
 def test_a_running_kb_serve_answers_from_a_rebuild_with_no_failed_request(copy):
