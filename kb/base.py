@@ -144,7 +144,7 @@ class KnowledgeBase:
         tokenizer = Tokenizer(cfg.user_dict)
         emb = make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
         expected = expected_manifest(cfg, emb.id)
-        lexical_first = lexical_first and cfg.lexical_first_after > 0
+        lexical_first = lexical_first and cfg.lexical_first_after > 0 and cfg.reload_interval > 0   # else never whole
         if not rebuild:
             try:
                 version = current_version(cfg.index_path)
