@@ -74,6 +74,10 @@ class Config:
     allowed_origins: list[str] = field(default_factory=list)   # sites allowed to embed kb / call its API
     feedback_file: str = "feedback.jsonl"  # 👍/👎 log, one JSON object a line, inside data_path
     workers: int = 1                       # server processes over the same index (README: Speed and scale)
+    reload_interval: float = 1.0           # seconds between looks for a newer index a build published (0: never)
+    lexical_first_after: float = 10.0      # kb serve embeds this long, then serves by words while the rest of the
+                                           # vectors are made in the background (0, or reload_interval 0:
+                                           # wait for them all)
 
     # --- the chat page (kb/ui.py); what is left empty is said about the corpus itself
     title: str = ""                        # default: what the documents' titles share, e.g. "OpenCloudOS 8.5 knowledge base"

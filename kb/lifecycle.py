@@ -45,13 +45,18 @@ def expected_manifest(cfg: Config, embedder_id: str) -> dict:
             "source_base_url": cfg.source_base_url, "index_type": cfg.index_type, "parser": parser_version()}
 
 
-def live_index(cfg: Config, emb, expected: dict) -> Store:
-    """The live index when it was built from what `expected` says; else IndexProblem saying what changed."""
+def live_index(cfg: Config, emb, expected: dict, partial: bool = False) -> Store:
+    """The live index when it was built from what `expected` says; else IndexProblem saying what changed.
+
+    A version still waiting for some of its vectors (kb/progressive.py) counts only with `partial`.
+    """
     index = store_class(cfg.store).open(cfg)
     stale = [k for k, v in expected.items() if index.manifest.get(k) != v]
     if stale:
         raise StaleIndex("index is out of date (" + "; ".join(
             changed(k, index.manifest.get(k), expected[k]) for k in stale) + ")")
+    if index.manifest.get("pending") and not partial:
+        raise StaleIndex(f"index is still being embedded ({index.manifest['pending']} passages to go)")
     return same_model(index, emb, cfg)
 
 
@@ -71,6 +76,20 @@ def same_model(index: Store, emb, cfg: Config) -> Store:
         raise IndexProblem(f"index in {cfg.index_path if cfg.store == 'faiss' else cfg.store} holds vectors of "
                            f"dimension {dim} but the embedder {emb.id} makes {emb.dim}")
     return index
+
+
+def reloadable(index: Store, emb, dictionary: str) -> str | None:
+    """Why a newly published version cannot replace the one being served (None: it can).
+
+    Another process's build may have seen more documents (the corpus is not compared), but its vectors and tokens
+    must be this knowledge base's: same embedder, dimension and dictionary.
+    """
+    m = index.manifest
+    wrong = [changed(k, m.get(k), want) for k, want in (("embedder", emb.id), ("dictionary", dictionary))
+             if m.get(k) != want]
+    if (dim := index.stats().dim) != emb.dim:
+        wrong.append(f"dimension {dim} -> {emb.dim}")
+    return ", ".join(wrong) or None
 
 
 def unsearchable(docs: list, chunks: list) -> list[str]:
@@ -184,7 +203,7 @@ def build_lock(folder: Path, wait: float = 600.0):
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if not told:
+                if not told and wait > 0:
                     log.info("another build of %s is running: waiting for it to finish", folder)
                     told = True
                 if time.monotonic() > deadline:

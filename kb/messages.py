@@ -68,6 +68,14 @@ MESSAGES = {
         "zh": "知识库正在读取并嵌入文档，完成后本页会自动打开问答。",
         "en": "The knowledge base is reading and embedding its documents; this page opens the chat by itself when it is done.",
     },
+    # --- while vectors are still being made (kb/progressive.py): said with answers, by /healthz and on the page
+    "indexing_note": {"zh": "索引仍在建立中（已完成 {pct}%），回答可能还会改进。",
+                      "en": "Indexing {pct}% done: answers may improve."},
+    "indexing_refused": {
+        "zh": "知识库仍在建立索引（已完成 {pct}%），暂时还不能判断它是否涵盖这个问题，请稍后再问。",
+        "en": "The knowledge base is still being indexed ({pct}% done), so it cannot tell yet whether it covers "
+              "this question; please ask again later.",
+    },
     "ui_rate_limited": {"zh": "提问太频繁了，请 {s} 秒后再问。", "en": "Too many questions at once: please ask again in {s} s."},
     "ui_overloaded": {"zh": "服务器正忙，请稍后再问。", "en": "The server is busy right now: please ask again in a minute."},
 }

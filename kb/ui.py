@@ -174,8 +174,12 @@ class Chat:
     def header_html(self, lang: str) -> str:
         logo = (f'<img class="kb-logo" src="{escape(self.brand.logo)}" alt="" referrerpolicy="no-referrer">'
                 if self.brand.logo else "")
+        progress = getattr(self.kb, "indexing", None)      # vectors still being made (kb/progressive.py)
+        indexing = (f'<div class="kb-subtitle kb-indexing-note" role="status">'
+                    f'{escape(message("indexing_note", lang, pct=int(100 * progress)))}</div>'
+                    if progress is not None else "")
         return (f'<div class="kb-brand">{logo}<div><div class="kb-title">{escape(self.brand.title[lang])}</div>'
-                f'<div class="kb-subtitle">{escape(self.brand.subtitle[lang])}</div></div></div>')
+                f'<div class="kb-subtitle">{escape(self.brand.subtitle[lang])}</div>{indexing}</div></div>')
 
     def examples(self, lang: str) -> list[dict]:
         other = "en" if lang == "zh" else "zh"
@@ -278,11 +282,11 @@ class Chat:
     def pick_example(evt: gr.SelectData) -> str:
         return evt.value["text"] if isinstance(evt.value, dict) else str(evt.value)
 
-    @staticmethod
-    def opening(lang: str, request: gr.Request):
-        """On page load: the detected language, and the host page's opening question (?q=)."""
+    def opening(self, lang: str, request: gr.Request):
+        """On page load: the detected language, the host page's opening question (?q=), and the header as it is now
+        (it says how far indexing is while vectors are still being made)."""
         q = ((request.query_params.get("q") or "") if request else "").strip()
-        return lang, q or gr.skip()     # no question, no change: nothing joins the queue
+        return lang, q or gr.skip(), self.header_html(lang)    # no question, no change: nothing joins the queue
 
 
 # ------------------------------------------------------------------ before the page: while the index is built
@@ -387,7 +391,7 @@ def build_ui(kb, config=None) -> gr.Blocks:
             .success(chat.ask, **step2, api_visibility="private").failure(**undo)
         # The host page's opening question (?q=) changes `opening`, and is asked like a typed one; a page without
         # one changes nothing, so it costs no place in the queue.
-        demo.load(chat.opening, [lang], [lang, opening], js=_DETECT_LANG, **_QUICK)
+        demo.load(chat.opening, [lang], [lang, opening, header], js=_DETECT_LANG, **_QUICK)
         opening.change(**{**step1, "inputs": [opening, chatbot, session]}) \
             .success(chat.ask, **step2, api_visibility="private").failure(**undo)
 

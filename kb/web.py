@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -63,10 +64,14 @@ def create_app(kb=None, config: Config | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["status"])
     def healthz() -> dict:
-        """200 once the index is loaded, with what it holds."""
-        m = kb.index.manifest
+        """200 once the index is loaded, with what it holds; `indexing` while vectors are still being made."""
+        kb.refresh()
+        now = kb.serving
+        m, progress = now.index.manifest, now.progress
         return {"status": "ok", "documents": m.get("documents"), "chunks": m.get("chunks"),
-                "embedder": m.get("embedder"), "built": m.get("built"), "version": __version__}
+                "embedder": m.get("embedder"), "built": m.get("built"), "index": now.index.version, "version": __version__,
+                "indexing": None if progress is None else
+                {"progress": round(progress, 2), "detail": both("indexing_note", pct=math.floor(100 * progress))}}
 
     @app.get("/embed", include_in_schema=False)
     def embed(request: Request) -> RedirectResponse:
@@ -117,7 +122,8 @@ def serve(config: Config, progress: bool = True) -> None:
                       "choose another port with --port or KB_PORT") from None
     sock.listen(2048)   # from "ready" on, a connection waits in the backlog instead of being refused
     with ui.WhileIndexing(sock):   # meanwhile visitors see "indexing…" and the API says 503, instead of waiting silently
-        kb = KnowledgeBase.open(config=config, progress=progress)   # any build happens here, once, before workers start
+        # Any build happens here, once, before workers start; a long one goes on in the background (kb/progressive.py).
+        kb = KnowledgeBase.open(config=config, progress=progress, lexical_first=True)
         kb.search("warm up")   # load the query model now, so the first visitor's answer is as quick as the rest
     app = create_app(kb) if config.workers <= 1 else None
     port = sock.getsockname()[1]
@@ -155,7 +161,8 @@ def _worker_app() -> FastAPI:
     """The app of one worker process of `serve` with workers > 1 (uvicorn imports it by name)."""
     from .base import KnowledgeBase
     quiet_logs()
-    kb = KnowledgeBase.open(config=Config(**json.loads(os.environ["KB_SERVE_CONFIG"])), progress=False)
+    kb = KnowledgeBase.open(config=Config(**json.loads(os.environ["KB_SERVE_CONFIG"])), progress=False,
+                            lexical_first=True)
     kb.search("warm up")
     return create_app(kb)
 
