@@ -2,9 +2,14 @@
 port, raw HTTP requests. Imported by conftest.py and by the benchmark (which puts tests/ on sys.path)."""
 from __future__ import annotations
 
+import contextlib
 import http.client
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 
 class Recorder:
@@ -136,3 +141,53 @@ def slow_questions(url: str, n: int) -> dict:
     for t in threads:
         t.join()
     return codes
+
+
+@contextlib.contextmanager
+def milvus_lite_server(data_dir: Path):
+    """`milvus-lite server` on a free loopback port, as several processes share one Milvus: yields its URI."""
+    import socket
+    with free_socket() as sock:
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir), "--host",
+                             "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, "milvus-lite server exited"
+            assert time.monotonic() < deadline, "milvus-lite server did not listen within 60 s"
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class KbServe:
+    """`kb serve ARGS` in a process of its own on a free loopback port (started at once; `ready()` waits)."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        self.proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", "0", *args],
+                                     stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+        self.said: list[str] = []
+
+    def ready(self) -> str:
+        """Its URL once it says it is ready (its later lines are kept in `said`, read on in a thread)."""
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.said.append(line)
+            if "ready at " in line:
+                threading.Thread(target=lambda: self.said.extend(self.proc.stderr or ()), daemon=True).start()
+                return line.split("ready at ")[1].split()[0].rstrip("/")
+        raise AssertionError("kb serve stopped before it was ready:\n" + "".join(self.said[-20:]))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
