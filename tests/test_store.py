@@ -5,7 +5,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 from kb import KnowledgeBase
 from kb.errors import KbError
 from kb.evaluation import evaluate, load_labelled
+from support import milvus_lite_server
 
 pytest.importorskip("pymilvus")
 REPO = Path(__file__).resolve().parent.parent
@@ -36,22 +36,8 @@ def milvus_kb(kb, tmp_path_factory):
 @pytest.fixture(scope="module")
 def milvus_server(tmp_path_factory):
     """`milvus-lite server` on a free loopback port, as several processes would share it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = tmp_path_factory.mktemp("milvus-server")
-    proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data), "--host",
-                             "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        assert proc.poll() is None, "milvus-lite server exited"
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus-server")) as uri:
+        yield uri
 
 
 @pytest.fixture(params=["faiss", "milvus"])
