@@ -176,9 +176,12 @@ def gated(monkeypatch, kb):
     embedder.gate.set()
 
 
-def test_an_unfinished_corpus_answers_by_its_words_and_says_so_until_its_vectors_arrive(gated, tmp_path):
+@pytest.mark.parametrize("store", ["faiss", "milvus"])
+def test_an_unfinished_corpus_answers_by_its_words_and_says_so_until_its_vectors_arrive(gated, tmp_path, store):
+    if store == "milvus":
+        pytest.importorskip("pymilvus")
     cfg = Config(corpus=CORPUS, index_dir=tmp_path / "ix", lexical_first_after=0.01, reload_interval=0.1,
-                 rate_limit=0)
+                 rate_limit=0, store=store, milvus_uri=str(tmp_path / "kb.db") if store == "milvus" else "")
     t0 = time.monotonic()
     kb = KnowledgeBase.open(config=cfg, progress=False, lexical_first=True)
     opened = time.monotonic() - t0
