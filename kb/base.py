@@ -109,8 +109,8 @@ class KnowledgeBase:
                 why = reloadable(index, self.embedder, self.tokenizer.hash)
                 if why:
                     raise IndexProblem(f"it was built with another {why}")
-            except KbError as e:
-                if self._latest(now.index) == name:    # not just replaced by a newer one
+            except KbError as e:       # damaged or another model's (IndexProblem): never; unreachable: next look
+                if isinstance(e, IndexProblem) and self._latest(now.index) == name:    # not just replaced
                     self._unusable = name
                     log.warning("index version %s is not served (%s); still serving %s", name, e, now.index.version)
                 return False
