@@ -64,7 +64,7 @@ class _Client:
         if _held_elsewhere(uri):     # else milvus-lite logs a traceback before pymilvus fails
             raise StoreUnavailable(_explain(RuntimeError("another process holds the lock"), "open", uri))
         with self.errors("connect to"):
-            self.raw = _milvus().MilvusClient(uri, token=token, timeout=10)
+            self.raw = _milvus().MilvusClient(uri, token=token, timeout=30)   # a busy host is slow to answer
 
     @contextlib.contextmanager
     def errors(self, doing: str):
