@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Hashable, Iterator
 from pathlib import Path
 
@@ -57,14 +58,18 @@ def _milvus():
 
 
 class _Client:
-    """A MilvusClient whose every failure becomes one line that says what to do."""
+    """A MilvusClient whose every failure becomes one line that says what to do.
+
+    One per server and token in a process (`_client`): a MilvusClient is thread-safe and holds no state of
+    any knowledge base, and a new connection to an embedded Milvus Lite busy indexing can time out.
+    """
 
     def __init__(self, uri: str, token: str = ""):
         self.uri = uri
         if _held_elsewhere(uri):     # else milvus-lite logs a traceback before pymilvus fails
             raise StoreUnavailable(_explain(RuntimeError("another process holds the lock"), "open", uri))
         with self.errors("connect to"):
-            self.raw = _milvus().MilvusClient(uri, token=token, timeout=10)
+            self.raw = _milvus().MilvusClient(uri, token=token, timeout=30)   # a busy host is slow to answer
 
     @contextlib.contextmanager
     def errors(self, doing: str):
@@ -82,6 +87,17 @@ class _Client:
             with self.errors(f"{name.replace('_', ' ')} at"):
                 return call(*a, **k)
         return checked
+
+
+_clients: dict[tuple[str, str], _Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(uri: str, token: str) -> _Client:
+    with _clients_lock:
+        if (uri, token) not in _clients:
+            _clients[uri, token] = _Client(uri, token)
+        return _clients[uri, token]
 
 
 def _held_elsewhere(uri: str) -> bool:
@@ -192,7 +208,7 @@ class MilvusStore(Store):
     @classmethod
     def open(cls, cfg) -> MilvusStore:
         uri, token, base = _settings(cfg)
-        client = _Client(uri, token)
+        client = _client(uri, token)
         if client.has_collection(base + "_meta"):
             client.load_collection(base + "_meta")   # collections come back unloaded after a restart
         collection, _ = _published(client, base)
@@ -215,7 +231,7 @@ class MilvusStore(Store):
         """Bring the unpublished collection to `snapshot` (only rows that changed), write its meta, move the alias."""
         from .store_faiss import ChunkTable     # its `vec` column: which vector a chunk not embedded borrows
         uri, token, base = _settings(cfg)
-        client = _Client(uri, token)
+        client = _client(uri, token)
         dim = snapshot.vectors.shape[1]
         _ensure_meta(client, base)
         live, _ = _published(client, base)
