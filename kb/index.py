@@ -209,7 +209,7 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
     bm25 = build_bm25(chunks, _previous_bm25(index_dir, manifest), tokenizer.tokenize, progress) if chunks else None
     nulls = _null_questions()
     manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks),
-                "documents": len(docs), "faiss": type(dense).__name__,
+                "documents": len(docs), "faiss": type(dense).__name__, **getattr(embedder, "record", {}),
                 "null": _null_baseline(dense, nulls, cache.embed_queries(nulls, embedder)) if dense.ntotal else {},
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     index = Index(manifest, ChunkTable.from_chunks(chunks, meta), meta, dense, bm25)
