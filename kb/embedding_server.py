@@ -158,7 +158,7 @@ class ServerEmbedder(Embedder):
         try:
             out = np.asarray(vectors, dtype=np.float32)
         except (TypeError, ValueError):
-            out = np.zeros(0)
+            out = np.zeros(0, dtype=np.float32)
         if out.shape != (n, dims[0]) or not np.isfinite(out).all():
             raise KbError(f"embedding server {self.base_url} returned vectors that are not all finite numbers")
         return out
@@ -197,9 +197,9 @@ class BuildThrough(Embedder):
         self._cosine: float | None = None
         self._lock = threading.Lock()
 
-    id = property(lambda self: self.query.id)               # type: ignore[assignment]
-    dim = property(lambda self: self.query.dim)             # type: ignore[assignment]
-    batch_size = property(lambda self: self.build.batch_size)   # type: ignore[assignment]
+    id = property(lambda self: self.query.id)
+    dim = property(lambda self: self.query.dim)
+    batch_size = property(lambda self: self.build.batch_size)
 
     def embed_queries(self, texts):
         return self.query.embed_queries(texts)

@@ -1,5 +1,6 @@
 """Helpers shared by the tests and benchmarks (reliability.py, build.py): a real engine with tricks, a server on a
-loopback port, raw HTTP requests, llama.cpp's embedding server. Imported by conftest.py and by the benchmark (which puts tests/ on sys.path)."""
+loopback port, raw HTTP requests, llama.cpp's embedding server. Imported by conftest.py and by the benchmarks
+(which put tests/ on sys.path)."""
 from __future__ import annotations
 
 import http.client
