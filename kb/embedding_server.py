@@ -31,7 +31,7 @@ class ServerEmbedder(Embedder):
 
     batch = 32              # texts per request
     concurrency = 4         # requests in flight at once
-    timeout = 60.0          # seconds a request may take
+    timeout = 120.0         # seconds a request may take (queued behind the others on a busy server)
     retries = 5             # tries after the first: 0.5 + 1 + 2 + 4 + 8 s of backoff before giving up
     backoff = 0.5
     max_wait = 60.0         # longest sleep before a retry, whatever Retry-After says
