@@ -251,7 +251,7 @@ class EmbeddingCache:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(todo), unit="chunk", desc="embedding", disable=not progress, leave=False,
                        dynamic_ncols=True)
-            step = int(batch_size or getattr(embedder, "batch_size", 32))     # duck-typed embedders too
+            step: int = getattr(embedder, "batch_size", 32) if batch_size is None else batch_size   # duck-typed too
             for i in range(0, len(todo), step):
                 batch = todo[i:i + step]
                 self.add([c.id for c in batch], embedder.embed_passages([passage_text(c.embed_text) for c in batch]))
