@@ -35,8 +35,9 @@ def main():
     p.add_argument("--chunks", type=int, default=400, help="chunks in each test corpus [400]")
     p.add_argument("--no-resume", action="store_true", help="skip the kill-and-resume run")
     p.add_argument("--server", nargs="?", const="llama", metavar="SPEC",
-                   help="compare a build through an embedding server (openai:<base url>#<model>; "
-                        "default: start llama.cpp's server) with the bundled model's")
+                   help="compare a build through an embedding server (openai:<base url>#<model>; 'llama' "
+                        "(default): start llama.cpp's server; 'fake': one that answers at once, kb's plumbing "
+                        "alone) with the bundled model's")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -83,15 +84,21 @@ def _servers(spec: str, n: int, work: Path, as_json: bool) -> None:
     """The same corpus built in process (bundled e5) and through an embedding server; figures of each."""
     import contextlib
     sys.path.insert(0, str(common.ROOT / "tests"))
-    from support import LlamaEmbeddings
+    from support import FakeEmbeddings, LlamaEmbeddings, ServerThread
     corpus = work / "server-corpus"
     docs, chunks, _ = common.synthetic_corpus(n, n, seed=7)
     for d in docs:
         common.write_markdown(d, corpus)
-    with (LlamaEmbeddings(work) if spec == "llama" else contextlib.nullcontext()) as llama:
-        specs = {"bundled e5, in process": "e5", f"server {llama.MODEL if llama else spec}": llama.spec if llama else spec}
-        rows = [_server_build(label, s, corpus, work / f"index-{i}", one_at_a_time=bool(llama) and s == llama.spec)
-                for i, (label, s) in enumerate(specs.items())]
+    with contextlib.ExitStack() as stack:
+        name, one_at_a_time = spec, False
+        if spec == "llama":
+            llama = stack.enter_context(LlamaEmbeddings(work))
+            spec, name, one_at_a_time = llama.spec, llama.MODEL, True
+        elif spec == "fake":
+            thread = stack.enter_context(ServerThread(FakeEmbeddings(dim=384).app()))
+            spec, name = f"openai:{thread.url}/v1#fake", "fake (vectors at once)"
+        rows = [_server_build("bundled e5, in process", "e5", corpus, work / "index-0"),
+                _server_build(f"server {name}", spec, corpus, work / "index-1", one_at_a_time)]
     result = {"machine": common.machine(), "passages": len(chunks), "rows": rows}
     table = common.table([[r["embedder"], r["id"], r["build_s"], r["build_per_s"], r["embed_s"], r["embed_per_s"],
                            f"{100 * r['kb_overhead']:.1f}%", r["requests"]] for r in rows],

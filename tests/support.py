@@ -1,5 +1,5 @@
 """Helpers shared by the tests and benchmarks (reliability.py, build.py): a real engine with tricks, a server on a
-loopback port, raw HTTP requests, llama.cpp's embedding server. Imported by conftest.py and by the benchmarks
+loopback port, raw HTTP requests, embedding servers (llama.cpp's, a scripted one). Imported by conftest.py and by the benchmarks
 (which put tests/ on sys.path)."""
 from __future__ import annotations
 
@@ -182,3 +182,40 @@ class LlamaEmbeddings:
     def __exit__(self, *exc):
         self.proc.kill()
         self.proc.wait(10)
+
+
+class FakeEmbeddings:
+    """An OpenAI-compatible embeddings server whose vectors are a hash of each text (the same text, the same vector),
+    answered in reverse order; `faults` are (status, headers) answers given first, one per request."""
+
+    def __init__(self, dim: int = 8, key: str = ""):
+        self.dim, self.key, self.requests, self.texts = dim, key, 0, 0
+        self.faults: list[tuple[int, dict]] = []
+        self.dims = None            # per-request override: a list of dimensions, one per text
+
+    def vector(self, text: str, dim: int) -> list[float]:
+        import hashlib
+        import numpy as np
+        seed = int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "little")
+        return np.random.default_rng(seed).normal(size=dim).round(4).tolist()
+
+    def app(self):
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def embeddings(request):
+            self.requests += 1
+            if self.key and request.headers.get("authorization") != f"Bearer {self.key}":
+                return JSONResponse({"error": "invalid api key"}, 401)
+            if self.faults:
+                status, headers = self.faults.pop(0)
+                return JSONResponse({"error": "busy"}, status, headers)
+            texts = (await request.json())["input"]
+            self.texts += len(texts)
+            dims = self.dims or [self.dim] * len(texts)
+            data = [{"object": "embedding", "index": i, "embedding": self.vector(t, d)}
+                    for i, (t, d) in enumerate(zip(texts, dims))]
+            return JSONResponse({"object": "list", "data": data[::-1], "model": "fake"})
+
+        return Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])])

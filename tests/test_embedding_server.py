@@ -2,7 +2,6 @@
 killed with its server and resumed through another, the probe check before mixing two embedders (both ways),
 and the faults of a deterministic fake OpenAI-compatible server (429/5xx, shuffled order, wrong dimension, key).
 """
-import hashlib
 import json
 import threading
 import time
@@ -11,46 +10,12 @@ import numpy as np
 import pytest
 
 from conftest import CORPUS, ServerThread
+from support import FakeEmbeddings
 from kb import KnowledgeBase
 from kb.embedding import EmbeddingCache, make_embedder
 from kb.embedding_server import MIN_COSINE, ServerEmbedder
 from kb.errors import KbError
 from kb.index import load_index
-
-
-class FakeEmbeddings:
-    """An OpenAI-compatible embeddings server whose vectors are a hash of each text (the same text, the same vector),
-    answered in reverse order; `faults` are (status, headers) answers given first, one per request."""
-
-    def __init__(self, dim: int = 8, key: str = ""):
-        self.dim, self.key, self.faults, self.requests, self.texts = dim, key, [], 0, 0
-        self.dims = None            # per-request override: a list of dimensions, one per text
-
-    def vector(self, text: str, dim: int) -> list[float]:
-        seed = int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "little")
-        return np.random.default_rng(seed).normal(size=dim).round(4).tolist()
-
-    def app(self):
-        from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse
-        app = FastAPI()
-
-        @app.post("/v1/embeddings")
-        async def embeddings(request: Request):
-            self.requests += 1
-            if self.key and request.headers.get("authorization") != f"Bearer {self.key}":
-                return JSONResponse({"error": "invalid api key"}, 401)
-            if self.faults:
-                status, headers = self.faults.pop(0)
-                return JSONResponse({"error": "busy"}, status, headers)
-            texts = (await request.json())["input"]
-            self.texts += len(texts)
-            dims = self.dims or [self.dim] * len(texts)
-            data = [{"object": "embedding", "index": i, "embedding": self.vector(t, d)}
-                    for i, (t, d) in enumerate(zip(texts, dims))]
-            return {"object": "list", "data": data[::-1], "model": "fake"}
-
-        return app
 
 
 @pytest.fixture
