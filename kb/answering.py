@@ -46,6 +46,8 @@ PER_VERSION = 3                  # a question names a version and one of the 3 b
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
 _QTYPES = {
+    "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
+                       r"|\b(?:url|download link)\b"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
     "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: \w+){0,2} version"),
     "number": re.compile(r"多少|几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
@@ -53,6 +55,7 @@ _QTYPES = {
                        r"|what (?:year|date|month)|which (?:year|month)"),     # not "required when a feature is merged"
 }
 _FITS = {
+    "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
@@ -63,6 +66,7 @@ _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
     ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
 }
+_ENUMERATOR = re.compile(r"(?m)^\s*(?:[-*+]\s*)?\d+[.)、](?!\d)|[(（]\d+[.)、]")
 _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -77,6 +81,7 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
     and for "number" and "time" neither do version names."""
     if qtype is None:
         return True
+    sentence = _ENUMERATOR.sub(" ", sentence)          # "1. 每个commit…" is no count
     for number in set(re.findall(r"\d+(?:\.\d+)*", question)):
         sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
     return bool(_FITS[qtype].search(sentence if qtype == "version" else _VERSION.sub(" ", sentence)))
@@ -183,7 +188,9 @@ class Answerer:
             h = hits[units[0].rank]
             said = units[0].tokens | set(tokenize(" ".join([h.text, *h.heading, h.document, h.original or ""])))
             named = _names_in(question, lang, translated=h.lang != lang and not h.original)
-            names = {t for t in tokenize(" ".join(named)) if t not in versions and ix.seen(t)}   # unseen: see `unseen`
+            names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.seen(w.lower()) or not
+                                                                 (w.isalpha() and w.isupper()))))   # "EOL" translates
+                     if t not in versions}
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
 
         refuse = (not units or z < cfg.min_z
