@@ -51,22 +51,24 @@ _QTYPES = {
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
     "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: \w+){0,2} version"),
     "number": re.compile(r"多少|几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
-    "time": re.compile(r"什么时候|何时|哪一?年|几月|哪天|日期|^when\b|\bwhen (?:did|does|do|is|was|will|are|were)\b"
-                       r"|what (?:year|date|month)|which (?:year|month)"),     # not "required when a feature is merged"
+    # "when" asks only as a question word: not "what is required when a feature is merged"
+    "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
+                       r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
 }
 _FITS = {
     "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
-    "time": re.compile(r"[0-9]|[年月日]|初|底|之?后|之前|以前|\b(?:early|late|end of|year|month|after|before|once|until)\b", re.I),
+    "time": re.compile(r"(?:19|20)\d\d|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
+                       r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b", re.I),
 }
 # The shape of answer a question asks for: the passage kinds that give it.
 _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
     ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
 }
-_ENUMERATOR = re.compile(r"(?m)^\s*(?:[-*+]\s*)?\d+[.)、](?!\d)|[(（]\d+[.)、]")
+_ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
 _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -236,6 +238,7 @@ class Answerer:
         return Answer(question, text, lang, True, related=_citations(related, {}), signals={**signals, "scope": have})
 
 
+_QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 
 
@@ -244,7 +247,7 @@ def _names_in(question: str, lang: str, translated: bool = False) -> list[str]:
     or "_"; capitalised ones in a Chinese question; in an English one those with a capital not opening the
     question, unless the passage is in the other language (which translates them). Not "kernel", "hot patch":
     a Chinese question's plain English words are as translatable as an English question's."""
-    out = []
+    out = _QUOTED.findall(question) if lang == "zh" else []       # an error message quoted in a Chinese question
     for m in _NAME_WORD.finditer(question):
         w = m.group(0)
         if (any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]) or "_" in w
