@@ -245,7 +245,7 @@ def docs_meta(docs: list[Document]) -> dict:
             else:       # its paragraphs carry their originals' ids (kb/alignment.py); the others, ids of their own
                 aligned = orig.id
         meta[d.id] = {"title": d.title, "url": d.url, "date": d.date, "lang": d.lang, "author": d.author,
-                      "translation_of": d.translation_of, "aligned_to": aligned, "paragraphs": {}}
+                      "translation_of": d.translation_of, "aligned_to": aligned, "paragraphs": {}, "scope": d.scope}
     for d in docs:
         orig = meta[d.id]["aligned_to"]
         if orig:
