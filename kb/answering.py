@@ -190,7 +190,7 @@ class Answerer:
             h = hits[units[0].rank]
             said = units[0].tokens | set(tokenize(" ".join([h.text, *h.heading, h.document, h.original or ""])))
             named = _names_in(question, lang, translated=h.lang != lang and not h.original)
-            names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.seen(w.lower()) or not
+            names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
                      if t not in versions}
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
