@@ -1,6 +1,7 @@
 """Embedding throughput of a real kb build against the bare engine's, and what 100k and 1M chunks would take.
 
     python benchmarks/build.py [--chunks 400] [--json]
+    python benchmarks/build.py --server [openai:<base url>#<model>] [--chunks 64] [--json]
 
 A corpus of --chunks paragraph-length chunks (real clauses recombined, see common.py) and one of short
 chunks (1-2 clauses) are each built from scratch by `KnowledgeBase.open` (parse, chunk, embed every
@@ -8,6 +9,11 @@ chunk, tokenize, index, save), and the same texts are embedded by the bare engin
 32) just before and just after. On a shared machine those runs see different loads, so kb's own
 overhead is measured inside the build: its time minus the time spent in the model's calls. Then a build is killed half way and resumed: the
 content-hash cache means the resumed build embeds only what the killed one had not.
+
+With --server, the same paragraph corpus is built by the bundled model in process and through an
+OpenAI-compatible embedding server (KB_EMBEDDER=openai:...; by default llama.cpp's server with the test
+extra's Gemma 3 270M, started on a free loopback port: another, generative model, so the figures are the
+plumbing's throughput and overhead, not a GPU's).
 """
 from __future__ import annotations
 
@@ -28,6 +34,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--chunks", type=int, default=400, help="chunks in each test corpus [400]")
     p.add_argument("--no-resume", action="store_true", help="skip the kill-and-resume run")
+    p.add_argument("--server", nargs="?", const="llama", metavar="SPEC",
+                   help="compare a build through an embedding server (openai:<base url>#<model>; 'llama' "
+                        "(default): start llama.cpp's server; 'fake': one that answers at once, kb's plumbing "
+                        "alone) with the bundled model's")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -40,6 +50,11 @@ def main():
     emb = make_embedder("e5")
     emb.model.passage(["预热 warm-up"])
     work = Path(tempfile.mkdtemp(prefix="kb-build-"))
+    if args.server:
+        try:
+            return _servers(args.server, args.chunks, work, args.json)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     rows = []
     for kind, n_clauses in (("paragraph", None), ("short", (1, 2))):
         corpus = work / kind
@@ -63,6 +78,68 @@ def main():
         result["resume"] = _resume(work / "paragraph", work / "resume-index", args.chunks // 2)
     shutil.rmtree(work, ignore_errors=True)
     common.emit(result, _table(result), args.json)
+
+
+def _servers(spec: str, n: int, work: Path, as_json: bool) -> None:
+    """The same corpus built in process (bundled e5) and through an embedding server; figures of each."""
+    import contextlib
+    sys.path.insert(0, str(common.ROOT / "tests"))
+    from support import FakeEmbeddings, LlamaEmbeddings, ServerThread
+    corpus = work / "server-corpus"
+    docs, chunks, _ = common.synthetic_corpus(n, n, seed=7)
+    for d in docs:
+        common.write_markdown(d, corpus)
+    with contextlib.ExitStack() as stack:
+        name, one_at_a_time = spec, False
+        if spec == "llama":
+            llama = stack.enter_context(LlamaEmbeddings(work))
+            spec, name, one_at_a_time = llama.spec, llama.MODEL, True
+        elif spec == "fake":
+            thread = stack.enter_context(ServerThread(FakeEmbeddings(dim=384).app()))
+            spec, name = f"openai:{thread.url}/v1#fake", "fake (vectors at once)"
+        rows = [_server_build("bundled e5, in process", "e5", corpus, work / "index-0"),
+                _server_build(f"server {name}", spec, corpus, work / "index-1", one_at_a_time)]
+    result = {"machine": common.machine(), "passages": len(chunks), "rows": rows}
+    table = common.table([[r["embedder"], r["id"], r["build_s"], r["build_per_s"], r["embed_s"], r["embed_per_s"],
+                           f"{100 * r['kb_overhead']:.1f}%", r["requests"]] for r in rows],
+                         ["embedder", "id", "build s", "build passages/s", "embedding s", "embedding passages/s",
+                          "kb overhead", "requests"])
+    common.emit(result, "\n".join([common.machine_line(), "", table, "",
+                                    f"{len(chunks)} paragraph passages, each built from scratch (parse, embed, tokenize, "
+                                    "index, save, refusal baseline);",
+                                    "embedding: wall time inside the embedder's calls (the server's requests, "
+                                    "one in flight for the local llama.cpp server, else 4); kb overhead: the rest of the build"]), as_json)
+
+
+def _server_build(label: str, spec: str, corpus: Path, index: Path, one_at_a_time: bool = False) -> dict:
+    """One build from scratch with embedder `spec`; its time, the time inside embed_passages, requests sent."""
+    from kb import KnowledgeBase
+    from kb.embedding import make_embedder
+    emb = make_embedder(spec)
+    if one_at_a_time:
+        emb.concurrency = 1             # llama-cpp-python answers one request at a time: more would only queue
+    emb.embed_passages(["预热 warm-up"])            # load the model / open the connection / learn the dimension
+    sent = getattr(emb, "sent", None)              # a server embedder counts its requests
+    spent, before = [], sent["requests"] if sent else 0
+    real = emb.embed_passages
+
+    def timed(texts):
+        t0 = time.perf_counter()
+        try:
+            return real(texts)
+        finally:
+            spent.append(time.perf_counter() - t0)
+    emb.embed_passages = timed
+    try:
+        kb, seconds = common.timed(KnowledgeBase.open, corpus=corpus, index_dir=index, embedder=spec, rebuild=True,
+                                   progress=False)
+    finally:
+        del emb.embed_passages
+    n = sum(1 for i in range(len(kb.index)) if kb.index.chunks.meta["vec"][i] == i)
+    return {"embedder": label, "id": emb.id, "passages": n, "build_s": round(seconds, 2),
+            "build_per_s": round(n / seconds, 2), "embed_s": round(sum(spent), 2),
+            "embed_per_s": round(n / sum(spent), 2), "kb_overhead": round(1 - sum(spent) / seconds, 3),
+            "requests": sent["requests"] - before if sent else "-"}
 
 
 def _bare(emb, texts: list[str]) -> float:

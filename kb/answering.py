@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .store import Store
 from .messages import message
+from .scope import Scopes, Version, conflicts
 from .spelling import corrected, coverage
 from .text import Tokenizer, split_sentences
 from .types import Answer, Citation, Hit
@@ -40,25 +41,34 @@ CONTEXT_DIVISOR = 3              # the previous question's words count a third a
 MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
+MAX_MISSING = 0.35                # refuse when the answer's context says less than this share of the names asked about
+PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
 _QTYPES = {
+    "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
+                       r"|\b(?:url|download link)\b"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
     "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: \w+){0,2} version"),
     "number": re.compile(r"多少|几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
-    "time": re.compile(r"什么时候|何时|哪一?年|几月|哪天|日期|\bwhen\b|what (?:year|date|month)|which (?:year|month)"),
+    # "when" asks only as a question word: not "what is required when a feature is merged"
+    "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
+                       r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
 }
 _FITS = {
+    "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
-    "time": re.compile(r"[0-9]|[年月日]|初|底|\b(?:early|late|end of|year|month)\b", re.I),
+    "time": re.compile(r"(?:19|20)\d\d|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
+                       r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b", re.I),
 }
 # The shape of answer a question asks for: the passage kinds that give it.
 _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
     ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
 }
+_ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
 _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -73,6 +83,7 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
     and for "number" and "time" neither do version names."""
     if qtype is None:
         return True
+    sentence = _ENUMERATOR.sub(" ", sentence)          # "1. 每个commit…" is no count
     for number in set(re.findall(r"\d+(?:\.\d+)*", question)):
         sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
     return bool(_FITS[qtype].search(sentence if qtype == "version" else _VERSION.sub(" ", sentence)))
@@ -97,6 +108,8 @@ class Unit:
     code: list[int] = field(default_factory=list)   # which of `spans` are commands
     cut: bool = False            # a window of an over-long sentence: shown with "…"
     lead: tuple[int, int] = (0, 0)   # the span that says what a structured unit is about
+    off: bool = False            # about another version than the question asks (kb/scope.py)
+    scoped: bool = False         # about a version the question asks
 
     @property
     def start(self) -> int:
@@ -112,6 +125,7 @@ class Answerer:
 
     def __init__(self, index: Store, config, tokenizer: Tokenizer):
         self.index, self.config, self.tokenizer = index, config, tokenizer
+        self.scopes = Scopes({doc_id: meta.get("scope") or [] for doc_id, meta in index.docs.items()})
 
     def answer(self, question: str, lang: str, hits: list[Hit], context: str = "") -> Answer:
         """Compose the answer to `question` from `hits` (best first), or refuse with them as related passages.
@@ -123,8 +137,10 @@ class Answerer:
         weights = {t: ix.lexicon.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context))}
         weights.update({t: ix.lexicon.idf(t) for t in corrected(ix, tokenize(question))})
         total = sum(weights.values()) or 1.0
+        asked = self.scopes.asked(question)      # the versions it names: scope decides on those, not words
+        versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}
         passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
-        unseen = sum(w * (1 - coverage(ix, t, passages)) for t, w in weights.items()) / total
+        unseen = sum(w * (1 - coverage(ix, t, passages)) for t, w in weights.items() if t not in versions) / total
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
@@ -154,18 +170,38 @@ class Answerer:
                 said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
                     toks |= said              # a step with what it shows of its instruction
-                u.rank, u.tokens, u.fits = rank, toks, fits(qtype, text, question)
+                u.rank, u.tokens = rank, toks
+                u.fits = fits(qtype, text + ("\n" + h.heading[-1] if qtype == "version" and h.heading else ""), question)
+                about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
+                u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
                            + LEAD_SHARE * cover(said)
                            + (FITS_BONUS if u.fits else 0.0)
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0))
                 units.append(u)
         units.sort(key=lambda u: -u.score)
+        other = [u for u in units if u.off]          # about another version than the one asked
+        # When one of the best is about another version, the topic is one the docs give per version: only a
+        # passage about the version asked may answer, not one that names no version.
+        per_version = any(u.off for u in units[:PER_VERSION])
+        units = [u for u in units if not u.off and (u.scoped or not per_version)]
+        missing = 0.0
+        if units:       # the names, numbers and rare words asked about that the answer's context never says
+            h = hits[units[0].rank]
+            said = units[0].tokens | set(tokenize(" ".join([h.text, *h.heading, h.document, h.original or ""])))
+            named = _names_in(question, lang, translated=h.lang != lang and not h.original)
+            names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
+                                                                 (w.isalpha() and w.isupper()))))   # "EOL" translates
+                     if t not in versions}
+            missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
 
         refuse = (not units or z < cfg.min_z
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
-                  or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES)))
-        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype}
+                  or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES))
+                  or missing > MAX_MISSING)
+        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2)}
+        if not units and other:
+            return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)
         if refuse:
             related = [h for h in hits if len(tokenize(h.text)) >= RELATED_MIN_TOKENS][:3]
             return Answer(question, message("refused", lang), lang, True, related=_citations(related, {}),
@@ -191,6 +227,34 @@ class Answerer:
         text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
         return Answer(question, text, lang, False, citations, signals=signals, commands=commands)
 
+    def _out_of_scope(self, question: str, lang: str, asked: list[Version], hits: list[Hit], signals: dict) -> Answer:
+        """The refusal that says which versions the documents do cover, when none covers the one asked."""
+        have = list(dict.fromkeys(q.said[:len(q.said) - len(q.number)] + v.number    # said as the question says it
+                                  for h in hits for v in self.scopes.of(h.doc_id, h.heading, h.text)
+                                  for q in asked[:1] if not (q.name and v.name) or q.name == v.name))
+        join = "、".join if lang == "zh" else ", ".join
+        text = message("other_versions", lang, have=join(have), asked=join(dict.fromkeys(v.said for v in asked)))
+        related = list({h.chunk_id: h for h in hits}.values())[:3]
+        return Answer(question, text, lang, True, related=_citations(related, {}), signals={**signals, "scope": have})
+
+
+_QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
+_NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
+
+
+def _names_in(question: str, lang: str, translated: bool = False) -> list[str]:
+    """The names, versions and numbers a question asks about: words with a digit, a capital past the first letter
+    or "_"; capitalised ones in a Chinese question; in an English one those with a capital not opening the
+    question, unless the passage is in the other language (which translates them). Not "kernel", "hot patch":
+    a Chinese question's plain English words are as translatable as an English question's."""
+    out = _QUOTED.findall(question) if lang == "zh" else []       # an error message quoted in a Chinese question
+    for m in _NAME_WORD.finditer(question):
+        w = m.group(0)
+        if (any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]) or "_" in w
+                or (w[0].isupper() and (lang == "zh" or not translated and question[:m.start()].strip()))):
+            out.append(w)
+    return out
+
 
 _ENUMERATION = re.compile(r"[:：][^。！？!?]*?(?:[、，,；;][^、，,；;。]+){2,}")
 
@@ -209,7 +273,7 @@ def _units(h: Hit, budget: int) -> list[Unit]:
     start = lead if h.kind == "faq" else 0          # never the question of a FAQ
     for s, e in _sentences(text, start):
         s += (m.end() if (m := _ITEM_MARK.match(text, s)) and m.end() < e else 0)
-        if text[s:e].strip() and is_command(text[s:e]) and h.kind == "step":
+        if not text[s:e].strip() or (is_command(text[s:e]) and h.kind == "step"):
             continue                                           # a command is shown with its instruction
         for cs, ce, cut in ([(s, e, False)] if e - s <= budget else _clause_windows(text, s, e, budget)):
             units.append(Unit(0.0, 0, [(cs, ce)], set(), False, cut=cut))

@@ -143,7 +143,8 @@ class KnowledgeBase:
         Args:
             corpus: folder of documents (default: ./corpus, or KB_CORPUS).
             index_dir: where the index lives (default: .kb/<corpus name> beside the corpus, or KB_INDEX_DIR).
-            embedder: "e5" (bundled, default) or "st:<sentence-transformers model name or path>".
+            embedder: "e5" (bundled, default), "st:<sentence-transformers model name or path>" or
+                "openai:<embedding server base URL>#<model>".
             overrides: any Config field, e.g. store="milvus", milvus_uri="kb.db" (kb/store.py); on a shared
                 store without a corpus folder here, the published index is served as it is.
             config: a full Config; the arguments above and `overrides` take precedence over it.
@@ -158,7 +159,8 @@ class KnowledgeBase:
         given = dict(corpus=corpus, index_dir=index_dir, embedder=embedder, **overrides)
         cfg = dataclasses.replace(config or Config.from_env(), **{k: v for k, v in given.items() if v is not None})
         tokenizer = Tokenizer(cfg.user_dict)
-        emb = make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
+        emb = make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt, cfg.embedder_api_key,
+                            cfg.build_embedder)
         if cfg.store != "faiss" and not rebuild and not cfg.corpus.is_dir():
             # a replica of a shared store: it serves what was published, builds nothing, swaps to what is published
             return cls(cfg, published_index(cfg, emb), emb, tokenizer=tokenizer)
@@ -187,7 +189,8 @@ class KnowledgeBase:
         uses the index the other build just made when it is what this one would have built. With `lexical_first`
         see `open`: the build's lock then stays held by the background embedding until the whole index is out.
         """
-        emb = emb or make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt)
+        emb = emb or make_embedder(cfg.embedder, cfg.query_prompt, cfg.passage_prompt, cfg.embedder_api_key,
+                                   cfg.build_embedder)
         tokenizer = tokenizer or Tokenizer(cfg.user_dict)
         expected = expected or expected_manifest(cfg, emb.id)
         if not writable(cfg.index_path):

@@ -38,8 +38,12 @@ class Config:
     build_wait: float = 600.0              # seconds a build waits for another build of the same index to finish
 
     # --- embedding
-    embedder: str = "e5"                   # "e5" (bundled) or "st:<model name or local path>"
-    query_prompt: str = ""                 # sentence-transformers only, e.g. "query: "
+    embedder: str = "e5"                   # "e5" (bundled), "st:<model name or local path>" (sentence-transformers)
+                                           # or "openai:<base URL>#<model>" (an OpenAI-compatible embedding server)
+    embedder_api_key: str = ""             # bearer key of an openai: embedding server
+    build_embedder: str = ""               # embeds the passages when building instead (e.g. a GPU server of the
+                                           # same model); refused unless it matches `embedder` on probe texts
+    query_prompt: str = ""                 # st: and openai: models, e.g. "query: " and "passage: " for E5
     passage_prompt: str = ""
 
     # --- retrieval

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 from .alignment import align_translations
 from .errors import BadDocument, CorpusError
+from .scope import document_scope
 from .text import detect_language
 from .types import Document, Paragraph
 
@@ -162,7 +163,7 @@ def decode(raw: bytes) -> str:
     return str(best)
 
 
-FRONT_MATTER_FIELDS = ("title", "date", "author", "url", "lang", "translation_of")
+FRONT_MATTER_FIELDS = ("title", "date", "author", "url", "lang", "translation_of", "version")
 MAX_FRONT_MATTER = 16_384          # characters: front matter is a few lines of metadata
 MAX_FIELD = 1000                   # characters of one field's value
 
@@ -234,6 +235,7 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
     stem = Path(rel).name.split(".")[0]
     lang = _lang_from_name(rel) or detect_language(full[:3000])
     date = meta.get("date")
+    tops = dict.fromkeys(h for p in paragraphs for h in p.heading[:2])     # what its top headings say it is about
     return Document(
         id=rel, title=str(meta.get("title") or title or stem), text=full, paragraphs=paragraphs,
         lang=_norm_lang(str(meta.get("lang") or lang)),
@@ -241,6 +243,7 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
         author=str(meta["author"]) if meta.get("author") else None,
         url=str(meta["url"]) if meta.get("url") else None,
         translation_of=_resolve(rel, meta.get("translation_of")),
+        scope=document_scope(rel, str(meta.get("title") or title or ""), list(tops), meta.get("version")),
     )
 
 

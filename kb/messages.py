@@ -5,6 +5,10 @@ MESSAGES = {
         "zh": "抱歉，知识库中没有关于这个问题的内容。",
         "en": "Sorry, the knowledge base does not cover this question.",
     },
+    "other_versions": {
+        "zh": "文档只给出了 {have} 的相关内容，没有 {asked} 的。",
+        "en": "The documents cover this for {have}, not for {asked}.",
+    },
     "related": {"zh": "可能相关的段落：", "en": "Passages that may be related:"},
     "empty_kb": {
         "zh": "知识库是空的：请先在语料文件夹中添加文档。",

@@ -198,9 +198,10 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
     previous = store.previous_tokens(cfg, manifest["dictionary"])
     bm25 = build_bm25(chunks, previous, tokenizer.tokenize, progress) if chunks else None
     nulls = null_questions()
-    manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks),
-                "documents": len(docs), "null": null_baseline(vectors, nulls, cache.embed_queries(nulls, embedder))
-                if len(chunks) else {}, "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks), "documents": len(docs),
+                **getattr(embedder, "record", {}),      # the build embedder's same-model check, when there is one
+                "null": null_baseline(vectors, nulls, cache.embed_queries(nulls, embedder)) if len(chunks) else {},
+                "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     published = store.publish(Snapshot(manifest, docs_meta(docs), chunks, vectors, bm25), cfg, write=write)
     if write:
         cache.compact({c.id for c in chunks} | {query_key(q) for q in nulls})
@@ -245,7 +246,7 @@ def docs_meta(docs: list[Document]) -> dict:
             else:       # its paragraphs carry their originals' ids (kb/alignment.py); the others, ids of their own
                 aligned = orig.id
         meta[d.id] = {"title": d.title, "url": d.url, "date": d.date, "lang": d.lang, "author": d.author,
-                      "translation_of": d.translation_of, "aligned_to": aligned, "paragraphs": {}}
+                      "translation_of": d.translation_of, "aligned_to": aligned, "paragraphs": {}, "scope": d.scope}
     for d in docs:
         orig = meta[d.id]["aligned_to"]
         if orig:

