@@ -69,6 +69,8 @@ _SHAPES = {
     ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
 }
 _ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
+# Words that ask rather than say what is asked about ("哪几种", "whats"): no passage needs to contain them.
+_ASKING = re.compile(r"^(?:哪|什么|多少|几[个种次年]|怎么|怎样|如何|为什么|是否)|^(?:whats?|which|who|how|why|when|where)$")
 _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -134,8 +136,8 @@ class Answerer:
         the question, so a follow-up like "那 V9 呢？" is judged as "…兼容 CentOS8 吗？那 V9 呢？".
         """
         cfg, ix, tokenize = self.config, self.index, self.tokenizer.tokenize
-        weights = {t: ix.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context))}
-        weights.update({t: ix.idf(t) for t in corrected(ix, tokenize(question))})
+        weights = {t: ix.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context)) if not _ASKING.match(t)}
+        weights.update({t: ix.idf(t) for t in corrected(ix, tokenize(question)) if not _ASKING.match(t)})
         total = sum(weights.values()) or 1.0
         asked = self.scopes.asked(question)      # the versions it names: scope decides on those, not words
         versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}
@@ -185,7 +187,7 @@ class Answerer:
         # passage about the version asked may answer, not one that names no version.
         per_version = any(u.off for u in units[:PER_VERSION])
         units = [u for u in units if not u.off and (u.scoped or not per_version)]
-        missing = 0.0
+        missing, identified = 0.0, False
         if units:       # the names, numbers and rare words asked about that the answer's context never says
             h = hits[units[0].rank]
             said = units[0].tokens | set(tokenize(" ".join([h.text, *h.heading, h.document, h.original or ""])))
@@ -194,8 +196,11 @@ class Answerer:
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
                      if t not in versions}
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
+            # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
+            # however far its meaning (a table row of names) is from the question's.
+            identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
 
-        refuse = (not units or z < cfg.min_z
+        refuse = (not units or (z < cfg.min_z and not identified)
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES))
                   or missing > MAX_MISSING)
