@@ -196,6 +196,8 @@ class Answerer:
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
                      if t not in versions}
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
+            if any(not ix.seen(t) for t in names - said):
+                missing = 1.0       # a name the corpus never uses ("Elasticsearch"): the documents do not give it
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
             identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
