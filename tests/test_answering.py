@@ -135,3 +135,10 @@ def test_version_mentions_are_names_with_numbers_not_quantities():
     nine = Version("opencloudos", "9")
     assert not conflicts([nine], [Version("opencloudos", "9.0")]) and conflicts([nine], [Version("opencloudos", "8.6")])
     assert not conflicts([nine], [Version("stream", "23")])          # another product's version says nothing
+
+
+def test_a_name_the_documents_never_use_is_refused_though_the_topic_matches(releases):
+    ans = releases.ask("怎么把日志发送到 Elasticsearch？")
+    assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+    assert not releases.ask("怎么用 journalctl 查看日志？").refused
+
