@@ -41,7 +41,6 @@ CONTEXT_DIVISOR = 3              # the previous question's words count a third a
 MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
-MAX_MISSING = 0.35                # refuse when the answer's context says less than this share of the names asked about
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
@@ -205,7 +204,7 @@ class Answerer:
         refuse = (not units or (z < cfg.min_z and not identified)
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES))
-                  or missing > MAX_MISSING)
+                  or missing > cfg.max_missing)
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2)}
         if not units and other:
             return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)

@@ -18,14 +18,14 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development co
                                 "(CI has shared/ beside the clone; or set KB_DOCS_CORPUS)")
 
 # split -> metric -> floor: the figure on this subset (in the comment) less ~0.03 for ties that break differently.
-# Measured 2026-12-05 with answerability judged on the chosen unit (names it asks about that the answer's context
-# never says, answer types) and version scope (kb/scope.py). Answerable refused rose on the held-out part
-# (.086 -> .108) while its unanswerable refused rose from .281 to .438.
+# Measured 2026-12-05 with answers judged on the chosen unit (answer types, question words, model numbers) and
+# version scope (kb/scope.py). With KB_MAX_MISSING=0.35 (refuse when the answer's context lacks the names asked
+# about) unanswerable refused is .684 / .438, answerable refused .053 / .108; it is off by default (see Config).
 FLOORS = {
-    "docs_dev": {"recall@1": 0.66, "recall@3": 0.66, "keyword_acc": 0.70, "refusal_recall": 0.65},  # .687 .693 .727 .684
-    "docs_heldout": {"recall@1": 0.66, "recall@3": 0.66, "keyword_acc": 0.62, "refusal_recall": 0.40},  # .688 .688 .656 .438
+    "docs_dev": {"recall@1": 0.66, "recall@3": 0.66, "keyword_acc": 0.70, "refusal_recall": 0.42},  # .687 .693 .727 .447
+    "docs_heldout": {"recall@1": 0.66, "recall@3": 0.66, "keyword_acc": 0.62, "refusal_recall": 0.25},  # .688 .688 .656 .281
 }
-CEILINGS = {"docs_dev": {"answerable_refused": 0.08}, "docs_heldout": {"answerable_refused": 0.13}}      # [.053 .108]
+CEILINGS = {"docs_dev": {"answerable_refused": 0.06}, "docs_heldout": {"answerable_refused": 0.09}}      # [.033 .065]
 
 
 def pages() -> list[str]:
