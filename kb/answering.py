@@ -41,7 +41,6 @@ CONTEXT_DIVISOR = 3              # the previous question's words count a third a
 MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
-MAX_MISSING = 0.35                # refuse when the answer's context says less than this share of the names asked about
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
@@ -69,6 +68,8 @@ _SHAPES = {
     ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
 }
 _ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
+# Words that ask rather than say what is asked about ("哪几种", "whats"): no passage needs to contain them.
+_ASKING = re.compile(r"^(?:哪|什么|多少|几[个种次年]|怎么|怎样|如何|为什么|是否)|^(?:whats?|which|who|how|why|when|where)$")
 _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -134,8 +135,8 @@ class Answerer:
         the question, so a follow-up like "那 V9 呢？" is judged as "…兼容 CentOS8 吗？那 V9 呢？".
         """
         cfg, ix, tokenize = self.config, self.index, self.tokenizer.tokenize
-        weights = {t: ix.lexicon.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context))}
-        weights.update({t: ix.lexicon.idf(t) for t in corrected(ix, tokenize(question))})
+        weights = {t: ix.lexicon.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context)) if not _ASKING.match(t)}
+        weights.update({t: ix.lexicon.idf(t) for t in corrected(ix, tokenize(question)) if not _ASKING.match(t)})
         total = sum(weights.values()) or 1.0
         asked = self.scopes.asked(question)      # the versions it names: scope decides on those, not words
         versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}
@@ -185,7 +186,7 @@ class Answerer:
         # passage about the version asked may answer, not one that names no version.
         per_version = any(u.off for u in units[:PER_VERSION])
         units = [u for u in units if not u.off and (u.scoped or not per_version)]
-        missing = 0.0
+        missing, identified = 0.0, False
         if units:       # the names, numbers and rare words asked about that the answer's context never says
             h = hits[units[0].rank]
             said = units[0].tokens | set(tokenize(" ".join([h.text, *h.heading, h.document, h.original or ""])))
@@ -194,11 +195,16 @@ class Answerer:
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
                      if t not in versions}
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
+            if any(not ix.lexicon.seen(t) for t in names - said):
+                missing = 1.0       # a name the corpus never uses ("Elasticsearch"): the documents do not give it
+            # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
+            # however far its meaning (a table row of names) is from the question's.
+            identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
 
-        refuse = (not units or z < cfg.min_z
+        refuse = (not units or (z < cfg.min_z and not identified)
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES))
-                  or missing > MAX_MISSING)
+                  or missing > cfg.max_missing)
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2)}
         if not units and other:
             return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)

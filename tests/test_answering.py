@@ -135,3 +135,13 @@ def test_version_mentions_are_names_with_numbers_not_quantities():
     nine = Version("opencloudos", "9")
     assert not conflicts([nine], [Version("opencloudos", "9.0")]) and conflicts([nine], [Version("opencloudos", "8.6")])
     assert not conflicts([nine], [Version("stream", "23")])          # another product's version says nothing
+
+
+def test_with_max_missing_a_name_the_documents_never_use_is_refused_though_the_topic_matches(releases):
+    from kb import KnowledgeBase
+    strict = KnowledgeBase.open(corpus=releases.config.corpus, index_dir=releases.config.index_dir, progress=False,
+                                max_missing=0.35)
+    ans = strict.ask("怎么把日志发送到 Elasticsearch？")
+    assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+    assert not strict.ask("怎么用 journalctl 查看日志？").refused
+
