@@ -120,7 +120,7 @@ def test_a_changed_server_model_means_a_rebuild_not_a_mix(fake, tmp_path):
     make_embedder(cfg["embedder"])._dim = None         # as if kb restarted ...
     fake.dim = 16                                      # ... and the server now runs another model of that name
     again = KnowledgeBase.open(**cfg)
-    assert again.index.manifest["embedder"] == "openai:m@16" and again.index.dense.d == 16
+    assert again.index.manifest["embedder"] == "openai:m@16" and again.index.stats().dim == 16
 
 
 # ---------------------------------------------------------------- llama.cpp's real server
@@ -167,7 +167,7 @@ def test_a_build_through_a_real_server_resumes_after_the_server_died(resumed):
     assert "failed 2 times" in error and "run kb again (a build resumes" in error and "\n" not in error
     assert 8 <= cached < embedded                      # the killed build kept what it had embedded ...
     assert sent == embedded - cached                   # ... and the resumed one embedded only the rest
-    assert kb.index.manifest["embedder"] == "openai:gemma3-270m@640" and kb.index.dense.d == 640
+    assert kb.index.manifest["embedder"] == "openai:gemma3-270m@640" and kb.index.stats().dim == 640
 
 
 def test_questions_are_answered_through_the_server(resumed, llama):
