@@ -15,7 +15,7 @@ from kb import KnowledgeBase
 from kb.embedding import EmbeddingCache, make_embedder
 from kb.embedding_server import MIN_COSINE, ServerEmbedder
 from kb.errors import KbError
-from kb.index import load_index
+from kb.store_faiss import load_index
 
 
 @pytest.fixture
