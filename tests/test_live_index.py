@@ -3,7 +3,6 @@ served at once by its words, saying so, until the background embedding has publi
 import dataclasses
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from kb import KnowledgeBase
 from kb import progressive
 from kb.config import Config
 from kb.web import create_app
-from support import ServerThread, client
+from support import KbServe, ServerThread, client
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
@@ -99,15 +98,10 @@ def test_two_knowledge_bases_in_one_process_each_pick_up_their_own_rebuild(copy,
 def test_a_running_kb_serve_answers_from_a_rebuild_with_no_failed_request(copy):
     corpus, ix = copy
     env = {"KB_RATE_LIMIT": "0", "KB_RELOAD_INTERVAL": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", "0", "--corpus", str(corpus),
-                             "--index", str(ix)], stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **env})
+    server = KbServe("--corpus", str(corpus), "--index", str(ix), env=env)
     codes, stop = [], threading.Event()
     try:
-        for line in proc.stderr:
-            if "ready at" in line:
-                break
-        url = line.split("ready at ")[1].split()[0].rstrip("/")
+        url = server.ready()
 
         def ask(c):
             return c.post(f"{url}/api/v1/ask", json={"question": NEW_QUESTION}).json()
@@ -136,8 +130,7 @@ def test_a_running_kb_serve_answers_from_a_rebuild_with_no_failed_request(copy):
         assert len(codes) > 10 and set(codes) == {200}, {c: codes.count(c) for c in set(codes)}
     finally:
         stop.set()
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
 
 
 # ------------------------------------------------------------------ a corpus still being embedded
