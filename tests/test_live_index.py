@@ -217,4 +217,8 @@ def test_embedding_stopped_halfway_resumes_with_only_the_missing_vectors(gated, 
     assert whole.indexing is None and "pending" not in whole.index.manifest
     assert gated.passages == vectors(whole) - made
     # ...and the server that was serving the half-built version swaps to it.
-    wait_for(lambda: (first.refresh() or True) and first.indexing is None, 10)
+    def swapped_to_whole():
+        first.refresh()                 # a server looks between requests; here, each time it is asked
+        return first.indexing is None
+
+    wait_for(swapped_to_whole, 10)
