@@ -81,7 +81,7 @@ class KnowledgeBase:
         cfg, progress = self.config, embedding_progress(self.config.index_path, index.manifest)
         if progress is not None:    # closeness cannot be judged without all the vectors: only the words decide
             cfg = dataclasses.replace(cfg, min_z=-math.inf, sure_z=math.inf)
-        return Serving(index, Retriever(index, self.embedder, self.tokenizer, cfg.candidates, cfg.rrf_k,
+        return Serving(index, Retriever(index, self.embedder, self.tokenizer, cfg.candidates,
                                         cfg.bm25_weight), Answerer(index, cfg, self.tokenizer), progress)
 
     def refresh(self) -> bool:

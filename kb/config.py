@@ -49,8 +49,7 @@ class Config:
     # --- retrieval
     k: int = 5                             # sources returned by search / considered by ask
     candidates: int = 30                   # depth of each ranked list before fusion
-    rrf_k: int = 60                        # reciprocal rank fusion constant
-    bm25_weight: float = 1.0               # weight of the BM25 list in fusion (dense is 1.0)
+    bm25_weight: float = 1.5               # weight of BM25 against meaning (1.0) in fusion; 0 = meaning alone
 
     # --- answering
     max_sentences: int = 3

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: the store's dense and BM25 rankings fused by source with reciprocal rank fusion.
+"""Hybrid retrieval: the store's dense and BM25 candidates fused by source, on their standardised scores.
 
 A "source" is a paragraph; its aligned translations are the same source. Fusing ranks of sources,
 not chunks, means a paragraph found in both languages counts once, and BM25 (which only matches
@@ -21,10 +21,9 @@ class Retriever:
     max_passage_chars = 1200   # a paragraph up to this long is cited whole, not just its closest chunk
     max_query_chars = 1000     # embedded per query, after normalising: at most ~1000 tokens, whatever the history holds
 
-    def __init__(self, index: Store, embedder, tokenizer: Tokenizer, candidates: int = 30, rrf_k: int = 60,
-                 bm25_weight: float = 1.0):
+    def __init__(self, index: Store, embedder, tokenizer: Tokenizer, candidates: int = 30, bm25_weight: float = 1.5):
         self.index, self.embedder, self.tokenizer = index, embedder, tokenizer
-        self.candidates, self.rrf_k, self.bm25_weight = candidates, rrf_k, bm25_weight
+        self.candidates, self.bm25_weight = candidates, bm25_weight
 
     def search(self, query: str, k: int = 5, lang: str | None = None, context: str = "") -> list[Hit]:
         """The k best sources for `query`, each shown in `lang` when the corpus has that version.
@@ -39,7 +38,7 @@ class Retriever:
         if len(ix) == 0 or k <= 0:
             return []
         depth = min(max(self.candidates, 3 * k), len(ix))
-        ranked: list[tuple[list[Found], float]] = []
+        fused: dict[Hashable, float] = {}
         dense: dict[Hashable, float] = {}
         qvec = np.zeros(0, dtype=np.float32)     # the query's own vector (the first one embedded)
         for text, weight in [(query, 1.0)] + ([(f"{context} {query}", 0.5)] if context else []):
@@ -47,26 +46,33 @@ class Retriever:
             qvec = vec if not qvec.size else qvec
             near = ix.dense(vec, depth)
             top = ix.lexical(corrected(ix, self.tokenizer.tokenize(text)), depth) if self.bm25_weight > 0 else []
-            borrowed = [f for f in top if not f.embedded]
-            if borrowed:    # found by their words, not embedded: ranked by meaning with the vector that stands for them
-                sims = (ix.vectors([f.id for f in borrowed]) @ vec).tolist()
-                near = sorted(near + [Found(f.id, s, f.source) for f, s in zip(borrowed, sims)], key=lambda f: -f.score)
-            found = {f.id: f.score for f in near}
-            dense = dense or found
-            ranked.append((near, weight))
-            if top:
-                ranked.append((top, weight * self.bm25_weight))
-
-        fused: dict[Hashable, float] = {}
-        for found_list, weight in ranked:
-            seen = set()
-            for f in found_list:
-                src = f.source
-                if src not in seen:     # rank sources, not chunks: the first chunk of a source sets its rank
-                    fused[src] = fused.get(src, 0.0) + weight / (self.rrf_k + len(seen) + 1)
-                    seen.add(src)
+            sims = {f.id: f.score for f in near}
+            todo = [f.id for f in top if f.id not in sims]   # found by their words: their closeness in meaning too
+            if todo:      # (a passage not embedded is measured with the vector that stands for it)
+                sims.update(zip(todo, (ix.vectors(todo) @ vec).tolist()))
+            dense = dense or sims
+            for src, score in self._fuse(near + top, sims, top).items():
+                fused[src] = fused.get(src, 0.0) + weight * score
         best = sorted(fused, key=lambda src: fused[src], reverse=True)[:k]
         return [self._hit(src, fused[src], dense, qvec, lang) for src in best]
+
+    def _fuse(self, found: list[Found], sims: dict[Hashable, float], top: list[Found]) -> dict[Hashable, float]:
+        """Each candidate source's closeness in meaning and BM25 score (0 if its words did not match), each in
+        standard deviations above the candidates' mean, weighted together. Scores, not ranks: a passage that alone
+        holds the question's rare words stands out of the BM25 list by far and is not outvoted by generic
+        passages that are merely close in meaning, as it would be by rank fusion."""
+        source = {f.id: f.source for f in found}
+        meaning: dict[Hashable, float] = {}
+        words: dict[Hashable, float] = {}
+        for i, s in sims.items():
+            meaning[source[i]] = max(meaning.get(source[i], -1.0), s)
+        for f in top:
+            words[f.source] = max(words.get(f.source, 0.0), f.score)
+        pool = list(meaning)
+        z = _standard(np.array([meaning[s] for s in pool]))
+        if words:
+            z = (z + self.bm25_weight * _standard(np.array([words.get(s, 0.0) for s in pool]))) / (1 + self.bm25_weight)
+        return dict(zip(pool, z.tolist()))
 
     def _hit(self, src: Hashable, score: float, dense: dict[Hashable, float], qvec: np.ndarray,
              lang: str | None) -> Hit:
@@ -91,3 +97,9 @@ class Retriever:
                    score=round(score, 6), original=ix.original(c), url=with_anchor(d["url"], c.anchor), date=d["date"],
                    heading=c.heading, start=start, end=end, dense=max(sims[j] for j in members if j in sims),
                    kind=c.kind, lead=lead)
+
+
+def _standard(x: np.ndarray) -> np.ndarray:
+    """x in standard deviations above its mean (all zeros when there is no spread)."""
+    sd = float(x.std())
+    return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
