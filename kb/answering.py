@@ -26,7 +26,8 @@ from .types import Answer, Citation, Hit
 
 # How a candidate unit scores: the share of the question's weight (idf) it covers, plus these bonuses.
 SOURCES = 4                      # units come from the four best sources, ...
-RANK_BONUS = (0.15, 0.08, 0.0, -0.05)  # ... a little more readily from the better ranked ones
+RANK_BONUS = (0.15, 0.08, 0.0, -0.05)  # ... a little more readily from the better ranked ones,
+RETRIEVAL_SHARE = 0.3            # and less from a source the further its retrieval score is below the best's
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
 LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
@@ -176,6 +177,7 @@ class Answerer:
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
+                           - RETRIEVAL_SHARE * (hits[0].score - h.score)
                            + LEAD_SHARE * cover(said)
                            + (FITS_BONUS if u.fits else 0.0)
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0))
