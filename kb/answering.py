@@ -73,6 +73,8 @@ _ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
 _ASKING = re.compile(r"^(?:哪|什么|多少|几[个种次年]|怎么|怎样|如何|为什么|是否)|^(?:whats?|which|who|how|why|when|where)$")
 _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
+_LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
+_WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
 _PROSE_LINE = re.compile(r"[。．！？；!?;:：,，]\s*$|[\u4e00-\u9fff]{4}")
 _COMMAND_LIKE = re.compile(r"^\s*(?:\$ |# |\[\w+@|sudo |yum |dnf |rpm |pip3? |git |vim? )|[=/|<>]")
@@ -168,7 +170,7 @@ class Answerer:
                                     + _names(set(tokenize(row.split("|")[0])), weights))
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
                     toks = set(tokenize(text))
-                penalty = RESTATE_PENALTY if u.kind == "prose" and restates(list(toks)) else 0.0
+                penalty = RESTATE_PENALTY if u.kind == "prose" and (restates(list(toks)) or _LEADS_IN.search(text)) else 0.0
                 said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
                     toks |= said              # a step with what it shows of its instruction
@@ -281,7 +283,7 @@ def _units(h: Hit, budget: int) -> list[Unit]:
     start = lead if h.kind == "faq" else 0          # never the question of a FAQ
     for s, e in _sentences(text, start):
         s += (m.end() if (m := _ITEM_MARK.match(text, s)) and m.end() < e else 0)
-        if not text[s:e].strip() or (is_command(text[s:e]) and h.kind == "step"):
+        if not _WORDY.search(text[s:e]) or (is_command(text[s:e]) and h.kind == "step"):
             continue                                           # a command is shown with its instruction
         for cs, ce, cut in ([(s, e, False)] if e - s <= budget else _clause_windows(text, s, e, budget)):
             units.append(Unit(0.0, 0, [(cs, ce)], set(), False, cut=cut))
@@ -317,6 +319,8 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
                 said = said[-1:]
             instruction = [(said[0][0], said[-1][1])] if said else []
             yield "step", instruction + run, list(range(len(instruction), len(instruction) + len(run))), (0, lead)
+        else:                                                 # an instruction with items, not commands, under it
+            yield "list", head + body[:MAX_ITEMS], [], (0, lead)
     elif h.kind == "table" and body:
         yield "table", head + body, [], (0, lead)         # narrowed to the rows asked about by _rows
 
