@@ -1,5 +1,6 @@
-"""Answers as chat HTML: every piece of text escaped, [n] markers linked to numbered source cards,
-an answer's commands (Answer.commands) shown as code on lines of their own.
+"""Answers as chat HTML: every piece of text escaped, [n] markers linked to numbered source cards, and the
+answer's structure kept: list items as a list, table rows under their column names, commands (Answer.commands)
+as a code block.
 
 The chat shows this HTML as is, so nothing from a question or a document may reach it unescaped.
 """
@@ -8,11 +9,15 @@ from __future__ import annotations
 import re
 from email.utils import parsedate_to_datetime
 from html import escape
+from itertools import groupby
 
 from .messages import message
-from .types import Answer, Citation
+from .types import Answer, Citation, _lines
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# A list item's line: "- x", "* x", "1. x", "2) x", "3、x" (kb/markdown.py writes "-" and "1."; a model may write any)
+_ITEM = re.compile(r"(\s*)(?:[-*+•]\s+|(\d{1,2})(?:[.)]\s+|、\s*))(?=\S)")
+_RULE = re.compile(r"\s*:?-{3,}:?\s*")        # a Markdown table's |---|---| line
 # A web address in a passage: ASCII only, so one written straight into Chinese text ends where the Chinese begins.
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _URL_TAIL = ".,;:!?'\")]"       # sentence punctuation after an address is not part of it
@@ -37,18 +42,60 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
         return (f'<div class="kb-answer kb-refused" lang="{lang}">'
                 f'<p class="kb-text"><span class="kb-refused-icon" aria-hidden="true">?</span>{escape(answer.text)}</p>'
                 f"{related}</div>")
-    known = {c.n for c in answer.citations}
-    text = "<br>".join(f'<code class="kb-code">{escape(line)}</code>' if line in answer.commands else
-                       _MARKER.sub(lambda m: _ref(int(m.group(1)), turn) if int(m.group(1)) in known else m.group(0),
-                                   escape(line))
-                       for line in answer.text.split("\n"))
     cards = "".join(_card(c, turn, lang) for c in answer.citations)
     sources = (f'<div class="kb-sources"><div class="kb-sources-title">{escape(message("ui_sources", lang))}</div>'
                f"{cards}</div>") if cards else ""
     # The model's text was on screen while it streamed; say why the quoted answer replaced it.
     note = (f'<p class="kb-note">{escape(message("ui_fallback", lang))}</p>'
             if answer.signals.get("fallback") else "")
-    return f'<div class="kb-answer" lang="{lang}"><p class="kb-text">{text}</p>{note}{sources}</div>'
+    return f'<div class="kb-answer" lang="{lang}"><div class="kb-text">{_blocks(answer, turn)}</div>{note}{sources}</div>'
+
+
+def _blocks(answer: Answer, turn: int) -> str:
+    """The answer's lines as blocks: runs of list items as a list, of "a | b" lines as a table under the first
+    line's column names, of commands as one code block; other lines as a paragraph."""
+    known = {c.n for c in answer.citations}
+
+    def inline(s: str) -> str:
+        return _MARKER.sub(lambda m: _ref(int(m.group(1)), turn) if int(m.group(1)) in known else m.group(0), escape(s))
+
+    def kind(line: str) -> str:
+        if line in answer.commands:
+            return "code"
+        if m := _ITEM.match(line):
+            return "ol" if m.group(2) else "ul"
+        return "row" if len(_cells(line)) > 1 else "text"
+
+    lines = [line for line in answer.text.split("\n") if line.strip()]
+    out = []
+    for what, group in groupby(lines, kind):
+        run = list(group)
+        if what == "code":
+            code = "\n".join(run)
+            out.append(f'<pre class="kb-code"><code>{escape(code)}</code></pre>')
+        elif what in ("ul", "ol"):
+            items = []
+            for m, line in ((_ITEM.match(line), line) for line in run):
+                sub, n = ' class="kb-sub"' if m and m.group(1) else "", f' value="{int(m.group(2))}"' if m and m.group(2) else ""
+                items.append(f"<li{sub}{n}>{inline(line[m.end() if m else 0:])}</li>")
+            out.append(f'<{what} class="kb-list">{"".join(items)}</{what}>')
+        elif what == "row" and len(table := [c for c in map(_cells, run) if not all(_RULE.fullmatch(x) for x in c)]) > 1:
+            width = max(map(len, table))
+            head, *rows = ["".join(f"<{tag}>{inline(c)}</{tag}>" for c in row + [""] * (width - len(row)))
+                           for tag, row in zip(["th"] + ["td"] * len(table), table)]
+            out.append(f'<div class="kb-table-wrap"><table class="kb-table"><thead><tr>{head}</tr></thead>'
+                       f'<tbody>{"".join(f"<tr>{r}</tr>" for r in rows)}</tbody></table></div>')
+        else:
+            out.append(f'<p>{"<br>".join(inline(line) for line in run)}</p>')
+    return "".join(out)
+
+
+def _cells(line: str) -> list[str]:
+    """A table line's cells: "a | b | c" as kb writes rows, or "| a | b |" as Markdown does."""
+    cells = [c.strip() for c in line.strip().split("|")]
+    if line.strip().startswith("|") and len(cells) > 2:
+        cells = cells[1:-1] if line.strip().endswith("|") else cells[1:]
+    return cells
 
 
 def question_html(question: str) -> str:
