@@ -18,6 +18,10 @@ _MARKER = re.compile(r"\[(\d+)\]")
 # A list item's line: "- x", "* x", "1. x", "2) x", "3、x" (kb/markdown.py writes "-" and "1."; a model may write any)
 _ITEM = re.compile(r"(\s*)(?:[-*+•]\s+|(\d{1,2})(?:[.)]\s+|、\s*))(?=\S)")
 _RULE = re.compile(r"\s*:?-{3,}:?\s*")        # a Markdown table's |---|---| line
+# A cell longer than this wraps in a column at least 10em wide; a shorter one (a name, a version) never wraps.
+LONG_CELL = 16
+_LONG = ' class="kb-long"'
+_MARKS = re.compile(r"(?:\s*\[\d+\])+$")       # the [n] markers a line ends with
 # A web address in a passage: ASCII only, so one written straight into Chinese text ends where the Chinese begins.
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _URL_TAIL = ".,;:!?'\")]"       # sentence punctuation after an address is not part of it
@@ -80,10 +84,15 @@ def _blocks(answer: Answer, turn: int) -> str:
                 items.append(f"<li{sub}{n}>{inline(line[m.end() if m else 0:])}</li>")
             out.append(f'<{what} class="kb-list">{"".join(items)}</{what}>')
         elif what == "row" and len(table := [c for c in map(_cells, run) if not all(_RULE.fullmatch(x) for x in c)]) > 1:
+            # A table without a lead-in carries its [n] after the column names: say it under the table instead.
+            mark = _MARKS.search(table[0][-1])
+            table[0][-1] = table[0][-1][:mark.start()] if mark else table[0][-1]
+            caption = f"<caption>{inline(mark.group(0).strip())}</caption>" if mark else ""
             width = max(map(len, table))
-            head, *rows = ["".join(f"<{tag}>{inline(c)}</{tag}>" for c in row + [""] * (width - len(row)))
+            head, *rows = ["".join(f"<{tag}{_LONG * (len(c) > LONG_CELL)}>{inline(c)}</{tag}>"
+                                   for c in row + [""] * (width - len(row)))
                            for tag, row in zip(["th"] + ["td"] * len(table), table)]
-            out.append(f'<div class="kb-table-wrap"><table class="kb-table"><thead><tr>{head}</tr></thead>'
+            out.append(f'<div class="kb-table-wrap"><table class="kb-table">{caption}<thead><tr>{head}</tr></thead>'
                        f'<tbody>{"".join(f"<tr>{r}</tr>" for r in rows)}</tbody></table></div>')
         else:
             out.append(f'<p>{"<br>".join(inline(line) for line in run)}</p>')
@@ -138,11 +147,17 @@ def _card(c: Citation, turn: int, lang: str, numbered: bool = True) -> str:
 
 
 def _highlight(c: Citation) -> str:
-    """The passage with its quoted sentence in <mark>, located by the citation's offsets."""
-    s, e = c.quote_start, c.quote_end
-    if not c.quote or not (0 <= s < e <= len(c.text)) or c.text[s:e] != c.quote:
+    """The passage with what the answer used in <mark>: a table's rows, else the quote located by its offsets."""
+    lines = _lines(c.text, c.lead) if c.kind == "table" else []
+    spans = [lines[n] for n in c.rows if n < len(lines)] or [(c.quote_start, c.quote_end)]
+    if not lines and (not c.quote or not (0 <= c.quote_start < c.quote_end <= len(c.text))
+                      or c.text[c.quote_start:c.quote_end] != c.quote):
         return linked(c.text)
-    return f"{linked(c.text[:s])}<mark>{linked(c.text[s:e])}</mark>{linked(c.text[e:])}"
+    out, end = [], 0
+    for s, e in spans:
+        out += [linked(c.text[end:s]), f"<mark>{linked(c.text[s:e])}</mark>"]
+        end = e
+    return "".join(out) + linked(c.text[end:])
 
 
 def is_web_address(url: str) -> bool:
