@@ -78,11 +78,8 @@ def _blocks(answer: Answer, turn: int) -> str:
             code = "\n".join(run)
             out.append(f'<pre class="kb-code"><code>{escape(code)}</code></pre>')
         elif what in ("ul", "ol"):
-            items = []
-            for m, line in ((_ITEM.match(line), line) for line in run):
-                sub, n = ' class="kb-sub"' if m and m.group(1) else "", f' value="{int(m.group(2))}"' if m and m.group(2) else ""
-                items.append(f"<li{sub}{n}>{inline(line[m.end() if m else 0:])}</li>")
-            out.append(f'<{what} class="kb-list">{"".join(items)}</{what}>')
+            items = "".join(f"<li{_li_attrs(m)}>{inline(line[m.end():])}</li>" for line in run if (m := _ITEM.match(line)))
+            out.append(f'<{what} class="kb-list">{items}</{what}>')
         elif what == "row" and len(table := [c for c in map(_cells, run) if not all(_RULE.fullmatch(x) for x in c)]) > 1:
             # A table without a lead-in carries its [n] after the column names: say it under the table instead.
             mark = _MARKS.search(table[0][-1])
@@ -97,6 +94,12 @@ def _blocks(answer: Answer, turn: int) -> str:
         else:
             out.append(f'<p>{"<br>".join(inline(line) for line in run)}</p>')
     return "".join(out)
+
+
+def _li_attrs(item: re.Match) -> str:
+    """A sub-item is indented; a numbered item keeps its number."""
+    indent, n = item.group(1), item.group(2)
+    return (' class="kb-sub"' if indent else "") + (f' value="{int(n)}"' if n else "")
 
 
 def _cells(line: str) -> list[str]:
@@ -148,11 +151,13 @@ def _card(c: Citation, turn: int, lang: str, numbered: bool = True) -> str:
 
 def _highlight(c: Citation) -> str:
     """The passage with what the answer used in <mark>: a table's rows, else the quote located by its offsets."""
-    lines = _lines(c.text, c.lead) if c.kind == "table" else []
-    spans = [lines[n] for n in c.rows if n < len(lines)] or [(c.quote_start, c.quote_end)]
-    if not lines and (not c.quote or not (0 <= c.quote_start < c.quote_end <= len(c.text))
-                      or c.text[c.quote_start:c.quote_end] != c.quote):
-        return linked(c.text)
+    rows = _lines(c.text, c.lead) if c.kind == "table" else []
+    spans = sorted(rows[n] for n in set(c.rows) if 0 <= n < len(rows))
+    if not spans:
+        s, e = c.quote_start, c.quote_end
+        if not c.quote or not (0 <= s < e <= len(c.text)) or c.text[s:e] != c.quote:
+            return linked(c.text)
+        spans = [(s, e)]
     out, end = [], 0
     for s, e in spans:
         out += [linked(c.text[end:s]), f"<mark>{linked(c.text[s:e])}</mark>"]
