@@ -1,5 +1,6 @@
-"""Answers as chat HTML: every piece of text escaped, [n] markers linked to numbered source cards,
-an answer's commands (Answer.commands) shown as code on lines of their own.
+"""Answers as chat HTML: every piece of text escaped, [n] markers linked to numbered source cards, and the
+answer's structure kept: list items as a list, table rows under their column names, commands (Answer.commands)
+as a code block.
 
 The chat shows this HTML as is, so nothing from a question or a document may reach it unescaped.
 """
@@ -8,11 +9,19 @@ from __future__ import annotations
 import re
 from email.utils import parsedate_to_datetime
 from html import escape
+from itertools import groupby
 
 from .messages import message
-from .types import Answer, Citation
+from .types import Answer, Citation, _lines
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# A list item's line: "- x", "* x", "1. x", "2) x", "3、x" (kb/markdown.py writes "-" and "1."; a model may write any)
+_ITEM = re.compile(r"(\s*)(?:[-*+•]\s+|(\d{1,2})(?:[.)]\s+|、\s*))(?=\S)")
+_RULE = re.compile(r"\s*:?-{3,}:?\s*")        # a Markdown table's |---|---| line
+# A cell longer than this wraps in a column at least 10em wide; a shorter one (a name, a version) never wraps.
+LONG_CELL = 16
+_LONG = ' class="kb-long"'
+_MARKS = re.compile(r"(?:\s*\[\d+\])+$")       # the [n] markers a line ends with
 # A web address in a passage: ASCII only, so one written straight into Chinese text ends where the Chinese begins.
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _URL_TAIL = ".,;:!?'\")]"       # sentence punctuation after an address is not part of it
@@ -37,18 +46,68 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
         return (f'<div class="kb-answer kb-refused" lang="{lang}">'
                 f'<p class="kb-text"><span class="kb-refused-icon" aria-hidden="true">?</span>{escape(answer.text)}</p>'
                 f"{related}</div>")
-    known = {c.n for c in answer.citations}
-    text = "<br>".join(f'<code class="kb-code">{escape(line)}</code>' if line in answer.commands else
-                       _MARKER.sub(lambda m: _ref(int(m.group(1)), turn) if int(m.group(1)) in known else m.group(0),
-                                   escape(line))
-                       for line in answer.text.split("\n"))
     cards = "".join(_card(c, turn, lang) for c in answer.citations)
     sources = (f'<div class="kb-sources"><div class="kb-sources-title">{escape(message("ui_sources", lang))}</div>'
                f"{cards}</div>") if cards else ""
     # The model's text was on screen while it streamed; say why the quoted answer replaced it.
     note = (f'<p class="kb-note">{escape(message("ui_fallback", lang))}</p>'
             if answer.signals.get("fallback") else "")
-    return f'<div class="kb-answer" lang="{lang}"><p class="kb-text">{text}</p>{note}{sources}</div>'
+    return f'<div class="kb-answer" lang="{lang}"><div class="kb-text">{_blocks(answer, turn)}</div>{note}{sources}</div>'
+
+
+def _blocks(answer: Answer, turn: int) -> str:
+    """The answer's lines as blocks: runs of list items as a list, of "a | b" lines as a table under the first
+    line's column names, of commands as one code block; other lines as a paragraph."""
+    known = {c.n for c in answer.citations}
+
+    def inline(s: str) -> str:
+        return _MARKER.sub(lambda m: _ref(int(m.group(1)), turn) if int(m.group(1)) in known else m.group(0), escape(s))
+
+    def kind(line: str) -> str:
+        if line in answer.commands:
+            return "code"
+        if m := _ITEM.match(line):
+            return "ol" if m.group(2) else "ul"
+        return "row" if len(_cells(line)) > 1 else "text"
+
+    lines = [line for line in answer.text.split("\n") if line.strip()]
+    out = []
+    for what, group in groupby(lines, kind):
+        run = list(group)
+        if what == "code":
+            code = "\n".join(run)
+            out.append(f'<pre class="kb-code"><code>{escape(code)}</code></pre>')
+        elif what in ("ul", "ol"):
+            items = "".join(f"<li{_li_attrs(m)}>{inline(line[m.end():])}</li>" for line in run if (m := _ITEM.match(line)))
+            out.append(f'<{what} class="kb-list">{items}</{what}>')
+        elif what == "row" and len(table := [c for c in map(_cells, run) if not all(_RULE.fullmatch(x) for x in c)]) > 1:
+            # A table without a lead-in carries its [n] after the column names: say it under the table instead.
+            mark = _MARKS.search(table[0][-1])
+            table[0][-1] = table[0][-1][:mark.start()] if mark else table[0][-1]
+            caption = f"<caption>{inline(mark.group(0).strip())}</caption>" if mark else ""
+            width = max(map(len, table))
+            head, *rows = ["".join(f"<{tag}{_LONG * (len(c) > LONG_CELL)}>{inline(c)}</{tag}>"
+                                   for c in row + [""] * (width - len(row)))
+                           for tag, row in zip(["th"] + ["td"] * len(table), table)]
+            out.append(f'<div class="kb-table-wrap"><table class="kb-table">{caption}<thead><tr>{head}</tr></thead>'
+                       f'<tbody>{"".join(f"<tr>{r}</tr>" for r in rows)}</tbody></table></div>')
+        else:
+            out.append(f'<p>{"<br>".join(inline(line) for line in run)}</p>')
+    return "".join(out)
+
+
+def _li_attrs(item: re.Match) -> str:
+    """A sub-item is indented; a numbered item keeps its number."""
+    indent, n = item.group(1), item.group(2)
+    return (' class="kb-sub"' if indent else "") + (f' value="{int(n)}"' if n else "")
+
+
+def _cells(line: str) -> list[str]:
+    """A table line's cells: "a | b | c" as kb writes rows, or "| a | b |" as Markdown does."""
+    cells = [c.strip() for c in line.strip().split("|")]
+    if line.strip().startswith("|") and len(cells) > 2:
+        cells = cells[1:-1] if line.strip().endswith("|") else cells[1:]
+    return cells
 
 
 def question_html(question: str) -> str:
@@ -91,11 +150,19 @@ def _card(c: Citation, turn: int, lang: str, numbered: bool = True) -> str:
 
 
 def _highlight(c: Citation) -> str:
-    """The passage with its quoted sentence in <mark>, located by the citation's offsets."""
-    s, e = c.quote_start, c.quote_end
-    if not c.quote or not (0 <= s < e <= len(c.text)) or c.text[s:e] != c.quote:
-        return linked(c.text)
-    return f"{linked(c.text[:s])}<mark>{linked(c.text[s:e])}</mark>{linked(c.text[e:])}"
+    """The passage with what the answer used in <mark>: a table's rows, else the quote located by its offsets."""
+    rows = _lines(c.text, c.lead) if c.kind == "table" else []
+    spans = sorted(rows[n] for n in set(c.rows) if 0 <= n < len(rows))
+    if not spans:
+        s, e = c.quote_start, c.quote_end
+        if not c.quote or not (0 <= s < e <= len(c.text)) or c.text[s:e] != c.quote:
+            return linked(c.text)
+        spans = [(s, e)]
+    out, end = [], 0
+    for s, e in spans:
+        out += [linked(c.text[end:s]), f"<mark>{linked(c.text[s:e])}</mark>"]
+        end = e
+    return "".join(out) + linked(c.text[end:])
 
 
 def is_web_address(url: str) -> bool:

@@ -428,3 +428,122 @@ def test_while_the_index_is_built_the_page_says_indexing_then_opens_the_chat_by_
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# ------------------------------------------------------------------ structured answers: a list, a command, table rows
+
+LIST_Q, STEP_Q, TABLE_Q = "星河内核有哪些新特性？", "如何下载安装镜像？", "pkg-whiskey 的版本是多少？"
+CURL = "curl -O https://mirrors.example.org/xinghe/9.0/xinghe-9.0.iso"
+# A table wider than a phone (tests/data/structure has none): six columns, one of them sentences.
+WIDE_PAGE = """# 内核参数参考
+
+## 常用内核参数
+
+下表列出星河操作系统常用的内核参数：
+
+| 参数 | 默认值 | 取值范围 | 适用版本 | 生效方式 | 说明 |
+| --- | --- | --- | --- | --- | --- |
+| vm.swappiness | 60 | 0-200 | 9.0 及以上 | sysctl -w 立即生效 | 内核把匿名页换出到交换分区的倾向，越大越积极 |
+| net.core.somaxconn | 4096 | 128-65535 | 9.0 及以上 | sysctl -w 立即生效 | 每个监听套接字的连接队列最大长度 |
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """kb serving tests/data/structure/docs (lists, a how-to with commands, tables) and WIDE_PAGE on a loopback port."""
+    import dataclasses
+    import shutil
+
+    from conftest import DATA, ServerThread
+    from kb import KnowledgeBase
+    from kb.web import create_app
+    site = shutil.copytree(DATA / "structure", tmp_path_factory.mktemp("site") / "structure")
+    (site / "docs" / "params.md").write_text(WIDE_PAGE, encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=site / "docs", index_dir=tmp_path_factory.mktemp("site-index"), progress=False)
+    cfg = dataclasses.replace(kb.config, data_dir=tmp_path_factory.mktemp("site-data"))
+    with ServerThread(create_app(kb, config=cfg)) as server:
+        yield server
+
+
+LINES = "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length }"
+
+
+def inside(inner, outer):
+    """Is box `inner` within box `outer` (to the pixel)?"""
+    return (inner["x"] >= outer["x"] - 1 and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1)
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)])
+def test_list_command_and_table_answers_show_as_list_code_and_table(site, open_page, width, height):
+    page = open_page(site.url, locale="zh-CN", width=width, height=height)
+
+    def bubble(answer):
+        return answer.locator("xpath=ancestor::*[contains(concat(' ', @class, ' '), ' message ')][1]").bounding_box()
+
+    def no_sideways_scrolling():
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+    # A list: the lead-in, then its items as list items.
+    answer = ask(page, LIST_Q)
+    assert answer.locator(".kb-text p").first.inner_text().startswith("星河内核的新特性包括：")
+    assert answer.locator(".kb-text ul.kb-list > li").all_inner_texts() == [
+        "容器资源视图隔离，让容器看到自己的资源", "内存分层回收，降低大内存场景的回收开销", "在线热补丁，无需重启即可修复漏洞"]
+    assert inside(answer.locator(".kb-list").bounding_box(), bubble(answer))
+    no_sideways_scrolling()
+    answer.screenshot(path=OUT / f"answer-list-{width}.png")
+
+    # A how-to step: the instruction, then its command as code, exactly; a long line scrolls inside its block.
+    answer = ask(page, STEP_Q)
+    code = answer.locator(".kb-text pre.kb-code code")
+    assert code.count() == 1 and code.inner_text() == CURL
+    assert "下载安装镜像" in answer.locator(".kb-text").inner_text().split(CURL)[0]
+    pre = answer.locator(".kb-text pre.kb-code")
+    assert inside(pre.bounding_box(), bubble(answer)) and inside(pre.bounding_box(), answer.bounding_box())
+    if width < 500:    # the command is wider than a phone: it scrolls in its block, not the page
+        assert pre.evaluate("e => e.scrollWidth > e.clientWidth && getComputedStyle(e).overflowX === 'auto'")
+    no_sideways_scrolling()
+    answer.screenshot(path=OUT / f"answer-command-{width}.png")
+
+    # Table rows: under their column names, each value in its column's place; a wide table scrolls in its own box.
+    for name, question, columns, row in [
+            ("table", TABLE_Q, ["软件包", "版本", "架构"], ["pkg-whiskey", "3.1.1-4", "x86_64"]),
+            ("table-long-cell", "XFS 和 ext4 有什么区别？", ["文件系统", "说明"], None),    # no lead-in: [n] below
+            ("table-wide", "vm.swappiness 的默认值是多少？", ["参数", "默认值", "取值范围", "适用版本", "生效方式", "说明"],
+             ["vm.swappiness", "60", "0-200", "9.0 及以上", "sysctl -w 立即生效", "内核把匿名页换出到交换分区的倾向，越大越积极"])]:
+        answer = ask(page, question)
+        table = answer.locator(".kb-text table.kb-table")
+        heads = table.locator("thead th")
+        assert heads.all_inner_texts() == columns
+        cells = table.locator("tbody tr").first.locator("td")
+        assert cells.count() == len(columns)
+        if row:
+            assert cells.all_inner_texts() == row
+        else:                         # the source's [1] stands under the table, not in a column's name
+            assert table.locator("caption a.kb-ref").inner_text() == "[1]"
+        for i in range(len(columns)):
+            th, td = heads.nth(i).bounding_box(), cells.nth(i).bounding_box()
+            assert abs(th["x"] - td["x"]) < 1 and th["y"] < td["y"]              # the name right above its value
+            assert td["width"] >= 3.5 * 14                                       # never one character a line
+            if len(cells.nth(i).inner_text()) <= 16:                            # a name, a version: one line
+                assert cells.nth(i).evaluate(LINES) == 1 and heads.nth(i).evaluate(LINES) == 1
+        wrap = answer.locator(".kb-table-wrap")
+        assert inside(wrap.bounding_box(), bubble(answer)) and inside(wrap.bounding_box(), answer.bounding_box())
+        if name == "table-wide":      # scrolls sideways in its box on a phone only
+            assert wrap.evaluate("e => e.scrollWidth > e.clientWidth") == (width < 500)
+        no_sideways_scrolling()
+        answer.screenshot(path=OUT / f"answer-{name}-{width}.png")
+    page.screenshot(path=OUT / f"structured-answers-{width}.png")
+
+
+def test_rest_answers_carry_the_list_the_command_and_the_table_rows(site):
+    from support import client
+    with client() as http:
+        said = {q: http.post(f"{site.url}/api/v1/ask", json={"question": q}).json() for q in (LIST_Q, STEP_Q, TABLE_Q)}
+    assert "\n- 容器资源视图隔离，让容器看到自己的资源\n" in said[LIST_Q]["text"]
+    assert said[LIST_Q]["citations"][0]["kind"] == "list"
+    assert said[STEP_Q]["commands"] == [CURL] and f"\n{CURL}" in said[STEP_Q]["text"]
+    table = said[TABLE_Q]
+    assert table["text"].split("\n")[-2:] == ["软件包 | 版本 | 架构", "pkg-whiskey | 3.1.1-4 | x86_64"]
+    cited = table["citations"][0]
+    rows = cited["text"][cited["lead"] + 1:].split("\n")
+    assert cited["kind"] == "table" and [rows[n] for n in cited["rows"]] == ["pkg-whiskey | 3.1.1-4 | x86_64"]

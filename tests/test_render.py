@@ -104,5 +104,28 @@ def test_commands_show_as_code_escaped_on_lines_of_their_own():
     ans.commands = ["echo '<b>' > /tmp/x && ls"]
     html = answer_html(ans)
     assert 'Run this: <a class="kb-ref"' in html
-    assert "<br><code class=\"kb-code\">echo &#x27;&lt;b&gt;&#x27; &gt; /tmp/x &amp;&amp; ls</code>" in html
+    assert '</p><pre class="kb-code"><code>echo &#x27;&lt;b&gt;&#x27; &gt; /tmp/x &amp;&amp; ls</code></pre>' in html
     assert "<b>" not in html
+
+
+def test_list_items_show_as_a_list_under_their_lead_in():
+    html = answer_html(cited("Features: [1]\n- one <b>\n  - one's part\n- two\n3. three"))
+    assert ('<p>Features: <a class="kb-ref" href="#kb-0-1">[1]</a></p><ul class="kb-list"><li>one &lt;b&gt;</li>'
+            '<li class="kb-sub">one&#x27;s part</li><li>two</li></ul><ol class="kb-list"><li value="3">three</li></ol>'
+            ) in html
+
+
+def test_table_rows_show_under_their_column_names_with_the_marker_below():
+    html = answer_html(cited("Name | Size[1]\nzram | 4 GB\n<x> |"))
+    assert ('<table class="kb-table"><caption><a class="kb-ref" href="#kb-0-1">[1]</a></caption>'
+            "<thead><tr><th>Name</th><th>Size</th></tr></thead><tbody><tr><td>zram</td><td>4 GB</td></tr>"
+            "<tr><td>&lt;x&gt;</td><td></td></tr></tbody></table>") in html
+    markdown = answer_html(cited("| a | b |\n|---|:---:|\n| 1 | 2 |"))
+    assert "<thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody>" in markdown
+
+
+def test_a_table_source_marks_the_rows_the_answer_used():
+    passage = "Sizes:\nName | Size\nzram | 4 GB\nswap | 8 GB\ntmp | 1 GB"
+    html = answer_html(cited(text=passage, quote=passage[7:], quote_start=7, quote_end=len(passage), kind="table",
+                             lead=len("Sizes:\nName | Size"), rows=[0, 2]))
+    assert "Name | Size\n<mark>zram | 4 GB</mark>\nswap | 8 GB\n<mark>tmp | 1 GB</mark>" in html
