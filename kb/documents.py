@@ -235,7 +235,7 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
         parts.append(text)
         pos += len(text)
     if not paragraphs:
-        raise BadDocument("no text found")
+        raise BadDocument("front matter only, no text" if meta and not body.strip() else "no text found")
     full = "\n\n".join(parts)
     stem = Path(rel).name.split(".")[0]
     lang = _lang_from_name(rel) or detect_language(full[:3000])

@@ -196,7 +196,7 @@ def test_what_bad_pages_say_is_found(site_kb):
     """The pages warned about are still searchable, and answered from, for every part that was readable."""
     for query, doc, words in (("cuprite copper ore", "broken.md", "cuprite | copper ore"),
                               ("chalcedony hardness", "broken.md", "silica | chalcedony | 6.5"),
-                              ("nmcli connection show granite-link", "broken.md", "# nmcli connection show granite-link"),
+                              ("how to show the settings of the granite link", "broken.md", "# nmcli connection show granite-link"),
                               ("pumice", "broken.md", "mentions pumice"),
                               ("English page without its Chinese original", "lonely.en.md", "indexed on its own")):
         hit = site_kb.search(query, k=1)[0]
