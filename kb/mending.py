@@ -48,8 +48,7 @@ def mend_fences(md, lines: list[str], warn) -> list:
                     lines[k] = " " * indent + lines[k].expandtabs(4).lstrip(" ")
         elif open_ is not None:
             start = open_.map[0]
-            end = next((k for k in range(start + 2, len(lines))
-                        if not lines[k - 1].strip() and (_HEADING.match(lines[k]) or _reads_as_prose(lines[k]))), None)
+            end = next((k for k in range(start + 2, len(lines)) if not lines[k - 1].strip() and _resumes(lines, k)), None)
             if end is None:
                 warn(f"code block opened at line {start + 1} is never closed: the rest of the page is read as code")
                 break
@@ -80,7 +79,7 @@ def _runs_off(fence, lines: list[str]) -> bool:
 
 def _closes(fence, line: str) -> bool:
     m = _MARKER.match(line.lstrip(" \t>"))
-    return bool(m) and m.group(1)[0] == fence.markup[0] and len(m.group(1)) >= len(fence.markup)
+    return m is not None and m.group(1)[0] == fence.markup[0] and len(m.group(1)) >= len(fence.markup)
 
 
 def _cut_short(fence, lines: list[str]) -> int | None:
@@ -93,7 +92,14 @@ def _cut_short(fence, lines: list[str]) -> int | None:
             or lines[start].lstrip(" \t").startswith(">"):
         return None      # ended by the page, or by the next item of its list: CommonMark's reading is meant
     close = next((k for k in range(end, len(lines)) if _MARKER.match(lines[k])), None)
-    return close if close is not None and _closes(fence, lines[close]) else None
+    if close is None or not _closes(fence, lines[close]) or any(_resumes(lines, k) for k in range(end, close)):
+        return None      # the marker is another fence's, after text: the closing marker was left out
+    return close
+
+
+def _resumes(lines: list[str], k: int) -> bool:
+    """Does the page's text plainly resume at line k: a sentence of prose, or a heading after a blank line?"""
+    return _reads_as_prose(lines[k]) or (k > 0 and not lines[k - 1].strip() and bool(_HEADING.match(lines[k])))
 
 
 def _reads_as_prose(line: str) -> bool:

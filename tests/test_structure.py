@@ -205,12 +205,14 @@ def test_what_bad_pages_say_is_found(site_kb):
     assert "6.5" in answer.text and answer.citations[0].doc_id == "broken.md"
 
 
+PROSE = "The build writes its results into the out folder of the project, one folder for each target it was asked to build."
+
+
 @pytest.mark.parametrize("page, kinds, warning", [
     # a fence closed at the end of the page, '#' lines and all: nothing to mend
     ("## Run\n\n```\nmake\n\n# clean the tree\nmake clean\n```\n", [("step", "make\n# clean the tree\nmake clean")], None),
     # never closed, then a sentence of prose after a blank line: the code ends there
-    ("## Run\n\n```\nmake all\n\nThe build writes its results into the out folder of the project, one folder for each target it was asked to build.\n",
-     [("step", "make all"), ("prose", "The build writes its results into the out folder of the project, one folder for each target it was asked to build.")],
+    ("## Run\n\n```\nmake all\n\n" + PROSE + "\n", [("step", "make all"), ("prose", PROSE)],
      "code block opened at line 3 is never closed: read as code up to line 4"),
     # never closed, and nothing after it reads as text: code to the end, as before
     ("## Run\n\n```\nmake all\n\nmake clean\n", [("step", "make all\nmake clean")],
