@@ -217,6 +217,9 @@ PROSE = "The build writes its results into the out folder of the project, one fo
     # never closed, and nothing after it reads as text: code to the end, as before
     ("## Run\n\n```\nmake all\n\nmake clean\n", [("step", "make all\nmake clean")],
      "code block opened at line 3 is never closed: the rest of the page is read as code"),
+    # a closing marker left out in a list item: the next marker is another fence's, after text that resumes
+    ("1. Run:\n   ```\n   make\n" + PROSE + "\n\n## Next\n\n```\nmake test\n```\n",
+     [("step", "1. Run:\nmake"), ("prose", PROSE), ("step", "make test")], None),
     # a fence ended by the next item of its list is CommonMark's reading, not a mistake
     ("1. Build:\n   ```\n   make\n2. Install:\n   ```\n   make install\n   ```\n",
      [("step", "1. Build:\nmake"), ("step", "2. Install:\nmake install")], None),
