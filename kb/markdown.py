@@ -212,7 +212,7 @@ class _Builder:
             i += 1
         block = HtmlBlock("\n".join(self.lines[start:end]))
         for problem in block.problems:
-            self.warn(f"HTML table at line {start + 1}: {problem}; read as far as it goes")
+            self.warn(f"HTML table at line {start + 1}: {problem}")
         for kind, *rest in block.parts:
             if open_item is not None:
                 open_item["text"].append(rest[0] if kind == "text" else "; ".join(" | ".join(r) for r in [rest[0]] + rest[1]))

@@ -129,7 +129,7 @@ class HtmlBlock(HTMLParser):
         self.feed(html)
         self.close()
         if self._table is not None:
-            self.problems.append("its </table> is missing")
+            self.problems.append("its </table> is missing: read to the end of its block")
             self._end_table()
         self._flush()
 
@@ -192,9 +192,8 @@ class HtmlBlock(HTMLParser):
         if self._skip:
             return
         data = data.replace("\n", " ")      # line breaks in HTML source are spaces; <br> and blocks break lines
-        if self._table is not None and self._depth == 1:
-            if self._cell is not None:
-                self._cell.append(data)
+        if self._table is not None and self._depth == 1:       # text in a table but in no cell (a caption) follows it
+            (self._cell if self._cell is not None else self._text).append(data)
         elif self._table is not None:            # a table inside a cell: its text joins the cell
             (self._cell if self._cell is not None else self._text).append(data)
         else:
@@ -240,7 +239,8 @@ class HtmlBlock(HTMLParser):
         header = head[0] if head else []
         rows = head[1:] + rows
         if rows and any(len(r) > len(header) for r in rows) and header:
-            self.problems.append(f"{sum(len(r) > len(header) for r in rows)} row(s) have more cells than its header")
+            self.problems.append(f"{sum(len(r) > len(header) for r in rows)} row(s) have more cells than its header: "
+                                 "the extra cells are kept")
         if header or rows:
             self.parts.append(("table", header, [r + [""] * (len(header) - len(r)) for r in rows]))
 
