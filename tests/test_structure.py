@@ -237,7 +237,8 @@ def test_code_fences_never_closed_end_where_the_text_resumes(page, kinds, warnin
      [("table", "Port | Use | Note\n22 | ssh |")], None),
     # a table never closed is read as far as its block goes
     ("<table>\n<tr><th>Port</th><th>Use</th></tr>\n<tr><td>443</td><td>https</td></tr>\n\nAfter the table.\n",
-     [("table", "Port | Use\n443 | https"), ("prose", "After the table.")], "HTML table at line 1: its </table> is missing: read to the end of its block"),
+     [("table", "Port | Use\n443 | https"), ("prose", "After the table.")],
+     "HTML table at line 1: its </table> is missing: read to the end of its block"),
     # a row with more cells than the header: kept
     ("<table><tr><th>Port</th></tr><tr><td>80</td><td>http</td></tr></table>\n",
      [("table", "Port\n80 | http")], "HTML table at line 1: 1 row(s) have more cells than its header: the extra cells are kept"),
