@@ -38,7 +38,7 @@ def mend_fences(md, lines: list[str], warn) -> list:
     for _ in range(MAX_MENDS):
         fences = [t for t in tokens if t.type == "fence"]
         cut = next(((t, close) for t in fences if t.map[0] not in mended and (close := _cut_short(t, lines)) is not None), None)
-        open_ = next((t for t in reversed(fences) if _runs_off(t, lines)), None)
+        open_ = fences[-1] if fences and _runs_off(fences[-1], lines) else None     # only the last can run off
         if cut is not None:
             fence, close = cut
             start, indent = fence.map[0], _indent(lines[fence.map[0]])
