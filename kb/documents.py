@@ -144,8 +144,9 @@ def read_bounded(path: Path, max_file_mb: float) -> bytes:
     return raw
 
 
-def decode(raw: bytes) -> str:
-    """UTF-8 first, then GB18030 (a superset of GBK/GB2312), then charset detection; binary is refused."""
+def decode(raw: bytes, warn=lambda message: None) -> str:
+    """UTF-8 first, then GB18030 (a superset of GBK/GB2312), then charset detection; binary is refused.
+    A file that is not UTF-8 is read all the same, and `warn` is told which encoding was assumed."""
     if not raw.strip():
         raise BadDocument("empty file")
     head = raw[:8192]
@@ -153,13 +154,17 @@ def decode(raw: bytes) -> str:
         raise BadDocument("binary file, not text")
     for enc in ("utf-8-sig", "gb18030"):
         try:
-            return raw.decode(enc)
+            text = raw.decode(enc)
         except UnicodeDecodeError:
-            pass
+            continue
+        if enc != "utf-8-sig":
+            warn(f"not UTF-8: read as {enc.upper()} (save it as UTF-8 if its text looks wrong)")
+        return text
     from charset_normalizer import from_bytes
     best = from_bytes(raw).best()
     if best is None:
         raise BadDocument("not decodable as text (tried UTF-8, GB18030 and charset detection)")
+    warn(f"not UTF-8: read as {best.encoding} (save it as UTF-8 if its text looks wrong)")
     return str(best)
 
 
@@ -209,7 +214,7 @@ def split_front_matter(text: str) -> tuple[dict, str]:
 
 def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document:
     """Parse one file's bytes into a Document (the format is chosen by the file suffix)."""
-    meta, body = split_front_matter(decode(raw))
+    meta, body = split_front_matter(decode(raw, lambda problem: log.warning("%s: %s", rel, problem)))
     kind = SUFFIXES[Path(rel).suffix.lower()]
     if kind == "markdown":     # structure-aware: kinds, lead-ins, anchors (kb/markdown.py)
         from .markdown import markdown_blocks
@@ -230,7 +235,7 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
         parts.append(text)
         pos += len(text)
     if not paragraphs:
-        raise BadDocument("no text found")
+        raise BadDocument("front matter only, no text" if meta and not body.strip() else "no text found")
     full = "\n\n".join(parts)
     stem = Path(rel).name.split(".")[0]
     lang = _lang_from_name(rel) or detect_language(full[:3000])

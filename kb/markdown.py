@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from .documents import _link_text as link_text, real_url
+from .mending import HtmlBlock, mend_fences
 from .site import slugify, unique
 
 GROUP_CHARS = 400      # table rows and list items are grouped up to about this many characters
@@ -87,7 +88,7 @@ def markdown_blocks(body: str, warn=lambda message: None, separate: bool = False
     from markdown_it import MarkdownIt
     md = MarkdownIt("commonmark").enable("table")
     lines = _unfold_containers(body.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
-    tokens = md.parse("\n".join(lines))
+    tokens = mend_fences(md, lines, warn)       # code fences left open or indented less than their list item
     return _Builder(md, lines, warn).run(tokens, separate)
 
 
@@ -175,10 +176,11 @@ class _Builder:
                     open_item["text"].append(_join_lines(text))
                 else:
                     self._paragraph(text)
+            elif t.type == "html_block":
+                i = self._html(tokens, i, _item(stack))
+                continue
             elif t.type in ("fence", "code_block"):
                 code = _BLANK_LINES.sub("\n", t.content).strip("\n")
-                if t.type == "fence" and not self._closed(t):
-                    self.warn(f"code block opened at line {t.map[0] + 1} is never closed: the rest of the page is read as code")
                 if code.strip():
                     if (open_item := _item(stack)) is not None:
                         open_item["code"].append(code)
@@ -192,14 +194,33 @@ class _Builder:
         blocks = [b for p in self.parts for b in p.blocks(separate) if b.text.strip()]
         return blocks, self.title
 
-    def _closed(self, t) -> bool:
-        """False for a fence that runs to the end of the page without its closing marker (one that ends with
-        its list item or quote is closed by it, as CommonMark says)."""
-        end = t.map[1]
-        if any(line.strip() for line in self.lines[end:]):
-            return True
-        last = self.lines[end - 1].lstrip(" \t>").strip() if end - 1 < len(self.lines) else ""
-        return end - t.map[0] >= 2 and last.startswith(t.markup) and not last[len(t.markup):].strip(t.markup[0]).strip()
+    def _html(self, tokens, i: int, open_item: dict | None) -> int:
+        """An HTML block: its tables become table parts, its other text paragraphs. Returns the next token.
+        A table with blank lines in it is several blocks to markdown-it: it is read to its </table>."""
+        start, end = tokens[i].map
+        if "<table" in tokens[i].content.lower() and "</table>" not in tokens[i].content.lower():
+            end = next((k + 1 for k in range(end, len(self.lines)) if "</table>" in self.lines[k].lower()), end)
+        i, depth = i + 1, 0
+        while i < len(tokens):          # skip what markdown-it made of the table's lines after a blank one
+            t = tokens[i]
+            if t.nesting == -1 and depth:
+                depth -= 1
+            elif t.nesting != -1 and t.map and t.map[0] < end:
+                depth += t.nesting
+            else:
+                break
+            i += 1
+        block = HtmlBlock("\n".join(self.lines[start:end]))
+        for problem in block.problems:
+            self.warn(f"HTML table at line {start + 1}: {problem}")
+        for kind, *rest in block.parts:
+            if open_item is not None:
+                open_item["text"].append(rest[0] if kind == "text" else "; ".join(" | ".join(r) for r in [rest[0]] + rest[1]))
+            elif kind == "text":
+                self._paragraph(rest[0])
+            else:
+                self._table_part(*rest)
+        return i
 
     # ------------------------------------------------------------ structure
     def _heading(self, level: int, inline, where):

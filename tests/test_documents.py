@@ -87,6 +87,24 @@ def test_bad_files_are_named_and_skipped(tmp_path, caplog):
     assert "skipped blob.txt: binary file, not text" in caplog.text
 
 
+def test_files_without_text_or_not_in_utf8_are_warned_about_and_the_rest_is_found(tmp_path, caplog):
+    from kb import KnowledgeBase
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "basalt.md").write_text("# Basalt\n\nBasalt is a volcanic rock that cools quickly from lava.\n")
+    (folder / "empty.md").write_text("")
+    (folder / "draft.md").write_text("---\ntitle: Nothing written yet\n---\n")
+    (folder / "dessert.txt").write_bytes("The café serves crème brûlée every Friday evening.\n".encode("cp1252"))
+    (folder / "weekly.md").write_bytes("# 周报\n\n本周社区发布了新的内核补丁，欢迎大家试用。\n".encode("gbk"))
+    with caplog.at_level("WARNING", logger="kb"):
+        kb = KnowledgeBase.open(corpus=folder, index_dir=tmp_path / "index", progress=False)
+    assert sorted(kb.problems) == ["draft.md: front matter only, no text", "empty.md: empty file"]
+    assert "skipped draft.md" in caplog.text and "skipped empty.md" in caplog.text
+    assert "dessert.txt: not UTF-8: read as" in caplog.text and "weekly.md: not UTF-8: read as GB18030" in caplog.text
+    for query, doc in (("volcanic rock lava", "basalt.md"), ("café Friday evening", "dessert.txt"), ("内核补丁", "weekly.md")):
+        assert kb.search(query, k=1)[0].doc_id == doc, query
+
+
 def test_strict_mode_fails_with_the_list(tmp_path):
     with pytest.raises(CorpusError) as e:
         load_corpus(_bad_corpus(tmp_path), strict=True)
