@@ -48,7 +48,7 @@ _QTYPES = {
     "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
                        r"|\b(?:url|download link)\b"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
-    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: \w+){0,2} version"),
+    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: [\w-]+){0,5} version"),
     "number": re.compile(r"多少|几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
     # "when" asks only as a question word: not "what is required when a feature is merged"
     "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
@@ -148,6 +148,11 @@ class Answerer:
         qtype = next((name for name, rx in _QTYPES.items() if rx.search(low)), None)
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
+        # What the question asks a value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less versions and
+        # the names documents are scoped by. A typed answer must give its value on a line that names it.
+        subjects = [set(tokenize(w)) for w in _names_in(question, lang)
+                    if w.lower() not in self.scopes.names and not any(w in v.said for v in asked)]
+        subjects = [t for t in subjects if t]
 
         def cover(tokens) -> float:
             return sum(w for t, w in weights.items() if t in tokens) / total
@@ -172,7 +177,14 @@ class Answerer:
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
-                u.fits = fits(qtype, text + ("\n" + h.heading[-1] if qtype == "version" and h.heading else ""), question)
+                lines = [h.text[a:b] for a, b in u.spans]
+                # the value asked for, said of what the question asks about: on a line naming it, unless the
+                # heading or lead-in does ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17")
+                above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
+                on = _naming(lines, [t for t in subjects if not t <= above], tokenize) if qtype else []
+                last = set(tokenize(h.heading[-1])) if h.heading else set()
+                titled = qtype == "version" and last and (not subjects or any(t <= last for t in subjects))
+                u.fits = fits(qtype, "\n".join(on or lines) + ("\n" + h.heading[-1] if titled and not on else ""), question)
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
@@ -206,6 +218,11 @@ class Answerer:
                   or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES))
                   or missing > cfg.max_missing)
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2)}
+        if units:
+            b = units[0]; hb = hits[b.rank]
+            signals.update(zu=round((hb.dense - mean) / std, 2), fits0=b.fits, cov0=round(cover(b.tokens), 2),
+                           covctx=round(cover(b.tokens | set(tokenize(hb.text + " " + " ".join(hb.heading)))), 2),
+                           rank0=b.rank, kind0=b.kind, score0=round(b.score, 2), dense=[round((h.dense-mean)/std,1) for h in hits])
         if not units and other:
             return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)
         if refuse:
@@ -260,6 +277,13 @@ def _names_in(question: str, lang: str, translated: bool = False) -> list[str]:
                 or (w[0].isupper() and (lang == "zh" or not translated and question[:m.start()].strip()))):
             out.append(w)
     return out
+
+
+def _naming(lines: list[str], names: list[set[str]], tokenize) -> list[str]:
+    """The lines that name the most of `names` (each a set of tokens); none when no line names any."""
+    counts = [sum(t <= set(tokenize(line)) for t in names) for line in lines]
+    top = max(counts, default=0)
+    return [line for line, c in zip(lines, counts) if c == top] if top else []
 
 
 _ENUMERATION = re.compile(r"[:：][^。！？!?]*?(?:[、，,；;][^、，,；;。]+){2,}")
