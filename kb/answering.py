@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .store import Store
 from .messages import message
-from .scope import Scopes, Version, conflicts
+from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
 from .text import Tokenizer, split_sentences
 from .types import Answer, Citation, Hit
@@ -213,11 +213,17 @@ class Answerer:
             # however far its meaning (a table row of names) is from the question's.
             identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
 
-        refuse = (not units or (z < cfg.min_z and not identified)
+        # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there is none)
+        known = [v for vs in self.scopes.docs.values() for v in vs] + [v for h in hits for v in mentions(
+            " ".join([*h.heading, h.text, h.original or ""]))]
+        unknown = [q.said for q in asked if not any(v.covers(q) and v.number.count(".") >= q.number.count(".") for v in known)]
+        refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified)
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
-                  or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES))
+                  or (qtype is not None and not units[0].fits)
                   or missing > cfg.max_missing)
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2)}
+        if unknown:
+            signals["unknown"] = unknown
         if units:
             b = units[0]; hb = hits[b.rank]
             signals.update(zu=round((hb.dense - mean) / std, 2), fits0=b.fits, cov0=round(cover(b.tokens), 2),
