@@ -60,7 +60,9 @@ _FITS = {
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
     "time": re.compile(r"(?:19|20)\d\d|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
-                       r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b", re.I),
+                       r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b"
+                       r"|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+                       r"|nov(?:ember)?|dec(?:ember)?)\.? \d", re.I),
 }
 # The shape of answer a question asks for: the passage kinds that give it.
 _SHAPES = {
