@@ -203,13 +203,14 @@ class Answerer:
         missing, identified = 0.0, False
         if units:       # the names, numbers and rare words asked about that the answer's context never says
             h = hits[units[0].rank]
-            said = units[0].tokens | set(tokenize(" ".join([h.text, *h.heading, h.document, h.original or ""])))
+            said = units[0].tokens | set(tokenize(" ".join(     # the unit, its passage, heading path and document
+                part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document, g.original or ""))))
             named = _names_in(question, lang, translated=h.lang != lang and not h.original)
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
                      if t not in versions}
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
-            if any(not ix.lexicon.seen(t) for t in names - said):
+            if any(t in weights and coverage(ix, t, passages) == 0 for t in names - said):
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"): the documents do not give it
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
