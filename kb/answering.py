@@ -212,6 +212,8 @@ class Answerer:
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
             if any(t in weights and coverage(ix, t, passages) == 0 for t in names - said):
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"): the documents do not give it
+            if any(not set(tokenize(w)) <= said for w in named if _IDENTIFIER.search(w)):
+                missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") the context never says: it is not about it
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
             identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
@@ -270,6 +272,8 @@ class Answerer:
         return Answer(question, text, lang, True, related=_citations(related, {}), signals={**signals, "scope": have})
 
 
+# Identifiers, not words or versions: "GRUB_TIMEOUT", "x86_64", "MCX515A-CCAT", "H3C" (not "CentOS8", "V9", "2GB")
+_IDENTIFIER = re.compile(r"_|\d[A-Za-z]+\d|[A-Za-z]\d+[A-Za-z]{2,}|\d[A-Za-z]-")
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 
