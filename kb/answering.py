@@ -49,7 +49,7 @@ _QTYPES = {
                        r"|\b(?:url|download link)\b"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
     "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: [\w-]+){0,5} version"),
-    "number": re.compile(r"多少|几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
+    "number": re.compile(r"多少|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
     # "when" asks only as a question word: not "what is required when a feature is merged"
     "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
