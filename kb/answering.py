@@ -6,11 +6,18 @@ command on a line of its own; a table's column names with the row(s) asked about
 share of the question's weight (idf) that they, their passage and its heading cover, so the question line of a
 FAQ, or a sentence that only restates the question, never beats the text that answers it.
 
-The refusal combines three signals, because a similarity threshold alone cannot tell an on-topic
+The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
   1. dense similarity of the closest source (too far -> refuse);
   2. the share of the question's weight (idf) in words the corpus never uses ("吉祥物", "subscription");
-  3. the answer type: a "when" / "how much" question needs a sentence with a date or number.
+  3. the answer type: a "when" / "how much" / "which version" question needs a unit with a date, number or
+     version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it);
+  4. the names asked about (products, identifiers, model numbers) that the unit's context (its passage, heading
+     path, document title and the other sources from its document) never says: more than Config.max_missing
+     of the question's weight, or any identifier ("GRUB_TIMEOUT") or name the corpus never uses -> refuse;
+  5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2).
+An English question over Chinese pages is not refused for its English words: names are judged against the
+passage and its aligned original, and plain English words in a translated passage's question are not names.
 """
 from __future__ import annotations
 
@@ -34,7 +41,6 @@ PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outsi
 RESTATES = 0.25                  # a sentence with less than this share of its weight outside the question restates it
 RESTATE_PENALTY = 0.5            # ... and goes after any that says something
 UNSEEN_SOURCES = 3               # words none of the three best sources uses count as unseen
-TYPE_SOURCES = 2                 # a typed question is refused unless one of the two best sources has such a sentence
 CONTEXT_DIVISOR = 3              # the previous question's words count a third as much as the question's own
 # A further sentence joins the answer only if it adds this share of the question's weight not yet covered,
 # and scores at least this fraction of the best sentence: otherwise it is padding.
@@ -49,7 +55,8 @@ _QTYPES = {
                        r"|\b(?:url|download link)\b"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
     "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: [\w-]+){0,5} version"),
-    "number": re.compile(r"多少|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
+    "number": re.compile(r"多少|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost"
+                         r"|percent|what percentage"),     # "哪几种" asks which, not how many
     # "when" asks only as a question word: not "what is required when a feature is merged"
     "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
@@ -150,11 +157,10 @@ class Answerer:
         qtype = next((name for name, rx in _QTYPES.items() if rx.search(low)), None)
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
-        # What the question asks a value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less versions and
-        # the names documents are scoped by. A typed answer must give its value on a line that names it.
-        subjects = [set(tokenize(w)) for w in _names_in(question, lang)
-                    if w.lower() not in self.scopes.names and not any(w in v.said for v in asked)]
-        subjects = [t for t in subjects if t]
+        # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
+        # versions and the names documents are scoped by.
+        subjects = [t for w in _names_in(question, lang) if qtype and w.lower() not in self.scopes.names
+                    and not any(w in v.said for v in asked) if (t := set(tokenize(w)))]
 
         def cover(tokens) -> float:
             return sum(w for t, w in weights.items() if t in tokens) / total
@@ -179,14 +185,7 @@ class Answerer:
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
-                lines = [h.text[a:b] for a, b in u.spans]
-                # the value asked for, said of what the question asks about: on a line naming it, unless the
-                # heading or lead-in does ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17")
-                above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
-                on = _naming(lines, [t for t in subjects if not t <= above], tokenize) if qtype else []
-                last = set(tokenize(h.heading[-1])) if h.heading else set()
-                titled = qtype == "version" and last and (not subjects or any(t <= last for t in subjects))
-                u.fits = fits(qtype, "\n".join(on or lines) + ("\n" + h.heading[-1] if titled and not on else ""), question)
+                u.fits = self._fits(qtype, u, h, subjects, question)
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
@@ -218,23 +217,18 @@ class Answerer:
             # however far its meaning (a table row of names) is from the question's.
             identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
 
-        # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there is none)
-        known = [v for vs in self.scopes.docs.values() for v in vs] + [v for h in hits for v in mentions(
-            " ".join([*h.heading, h.text, h.original or ""]))]
-        unknown = [q.said for q in asked if not any(v.covers(q) and v.number.count(".") >= q.number.count(".") for v in known)]
+        # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2)
+        known = [v for vs in self.scopes.docs.values() for v in vs] + [
+            v for h in hits if asked for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))]
+        unknown = [q.said for q in asked if not any(v.covers(q) and v.number.count(".") >= q.number.count(".")
+                                                    for v in known)]
         refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified)
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not units[0].fits)
                   or missing > cfg.max_missing)
-        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2)}
-        if unknown:
-            signals["unknown"] = unknown
-        if units:
-            b = units[0]; hb = hits[b.rank]
-            signals.update(zu=round((hb.dense - mean) / std, 2), fits0=b.fits, cov0=round(cover(b.tokens), 2),
-                           covctx=round(cover(b.tokens | set(tokenize(hb.text + " " + " ".join(hb.heading)))), 2),
-                           rank0=b.rank, kind0=b.kind, score0=round(b.score, 2), dense=[round((h.dense-mean)/std,1) for h in hits])
-        if not units and other:
+        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2),
+                   **({"unknown": unknown} if unknown else {})}
+        if (not units or unknown) and other:
             return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)
         if refuse:
             related = [h for h in hits if len(tokenize(h.text)) >= RELATED_MIN_TOKENS][:3]
@@ -261,6 +255,20 @@ class Answerer:
         text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
         return Answer(question, text, lang, False, citations, signals=signals, commands=commands)
 
+    def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], question: str) -> bool:
+        """Does the unit give the value a typed question asks for, said of what it asks about? On the lines that name
+        that (not "- 支持 Go 模块抽象" beside "- 引入库 libpsx 2.64" for "Go 是什么版本"), unless its heading or
+        lead-in names it ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17"); a version also in that heading."""
+        if qtype is None:
+            return True
+        tokenize = self.tokenizer.tokenize
+        lines = [h.text[a:b] for a, b in u.spans]
+        above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
+        on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
+        title = set(tokenize(h.heading[-1])) if h.heading else set()
+        titled = qtype == "version" and not on and title and (not subjects or any(t <= title for t in subjects))
+        return fits(qtype, "\n".join(on or lines) + ("\n" + h.heading[-1] if titled else ""), question)
+
     def _out_of_scope(self, question: str, lang: str, asked: list[Version], hits: list[Hit], signals: dict) -> Answer:
         """The refusal that says which versions the documents do cover, when none covers the one asked."""
         have = list(dict.fromkeys(q.said[:len(q.said) - len(q.number)] + v.number    # said as the question says it
@@ -272,7 +280,7 @@ class Answerer:
         return Answer(question, text, lang, True, related=_citations(related, {}), signals={**signals, "scope": have})
 
 
-# Identifiers, not words or versions: "GRUB_TIMEOUT", "x86_64", "MCX515A-CCAT", "H3C" (not "CentOS8", "V9", "2GB")
+# Identifiers, not words or versions: "GRUB_TIMEOUT", "x86_64", "MCX515A-CCAT", "R3810G5" (not "CentOS8", "V9", "2GB")
 _IDENTIFIER = re.compile(r"_|\d[A-Za-z]+\d|[A-Za-z]\d+[A-Za-z]{2,}|\d[A-Za-z]-")
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
