@@ -6,11 +6,18 @@ command on a line of its own; a table's column names with the row(s) asked about
 share of the question's weight (idf) that they, their passage and its heading cover, so the question line of a
 FAQ, or a sentence that only restates the question, never beats the text that answers it.
 
-The refusal combines three signals, because a similarity threshold alone cannot tell an on-topic
+The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
   1. dense similarity of the closest source (too far -> refuse);
   2. the share of the question's weight (idf) in words the corpus never uses ("吉祥物", "subscription");
-  3. the answer type: a "when" / "how much" question needs a sentence with a date or number.
+  3. the answer type: a "when" / "how much" / "which version" question needs a unit with a date, number or
+     version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it);
+  4. the names asked about (products, identifiers, model numbers) that the unit's context (its passage, heading
+     path, document title and the other sources from its document) never says: more than Config.max_missing
+     of the question's weight, or any identifier ("GRUB_TIMEOUT") or name the corpus never uses -> refuse;
+  5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2).
+An English question over Chinese pages is not refused for its English words: names are judged against the
+passage and its aligned original, and plain English words in a translated passage's question are not names.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 
 from .store import Store
 from .messages import message
-from .scope import Scopes, Version, conflicts
+from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
 from .text import Tokenizer, split_sentences
 from .types import Answer, Citation, Hit
@@ -35,7 +42,6 @@ PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outsi
 RESTATES = 0.25                  # a sentence with less than this share of its weight outside the question restates it
 RESTATE_PENALTY = 0.5            # ... and goes after any that says something
 UNSEEN_SOURCES = 3               # words none of the three best sources uses count as unseen
-TYPE_SOURCES = 2                 # a typed question is refused unless one of the two best sources has such a sentence
 CONTEXT_DIVISOR = 3              # the previous question's words count a third as much as the question's own
 # A further sentence joins the answer only if it adds this share of the question's weight not yet covered,
 # and scores at least this fraction of the best sentence: otherwise it is padding.
@@ -49,8 +55,9 @@ _QTYPES = {
     "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
                        r"|\b(?:url|download link)\b"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
-    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: \w+){0,2} version"),
-    "number": re.compile(r"多少|几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost|percent|what percentage"),
+    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: [\w-]+){0,5} version"),
+    "number": re.compile(r"多少|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost"
+                         r"|percent|what percentage"),     # "哪几种" asks which, not how many
     # "when" asks only as a question word: not "what is required when a feature is merged"
     "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
@@ -61,7 +68,9 @@ _FITS = {
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
     "time": re.compile(r"(?:19|20)\d\d|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
-                       r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b", re.I),
+                       r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b"
+                       r"|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+                       r"|nov(?:ember)?|dec(?:ember)?)\.? \d", re.I),
 }
 # The shape of answer a question asks for: the passage kinds that give it.
 _SHAPES = {
@@ -151,6 +160,10 @@ class Answerer:
         qtype = next((name for name, rx in _QTYPES.items() if rx.search(low)), None)
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
+        # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
+        # versions and the names documents are scoped by.
+        subjects = [t for w in _names_in(question, lang) if qtype and w.lower() not in self.scopes.names
+                    and not any(w in v.said for v in asked) if (t := set(tokenize(w)))]
 
         def cover(tokens) -> float:
             return sum(w for t, w in weights.items() if t in tokens) / total
@@ -175,7 +188,7 @@ class Answerer:
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
-                u.fits = fits(qtype, text + ("\n" + h.heading[-1] if qtype == "version" and h.heading else ""), question)
+                u.fits = self._fits(qtype, u, h, subjects, question)
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
@@ -193,24 +206,33 @@ class Answerer:
         missing, identified = 0.0, False
         if units:       # the names, numbers and rare words asked about that the answer's context never says
             h = hits[units[0].rank]
-            said = units[0].tokens | set(tokenize(" ".join([h.text, *h.heading, h.document, h.original or ""])))
+            said = units[0].tokens | set(tokenize(" ".join(     # the unit, its passage, heading path and document
+                part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document, g.original or ""))))
             named = _names_in(question, lang, translated=h.lang != lang and not h.original)
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
                      if t not in versions}
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
-            if any(not ix.lexicon.seen(t) for t in names - said):
+            if any(t in weights and coverage(ix, t, passages) == 0 for t in names - said):
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"): the documents do not give it
+            if any(not set(tokenize(w)) <= said for w in named if _IDENTIFIER.search(w)):
+                missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") the context never says: it is not about it
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
             identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
 
-        refuse = (not units or (z < cfg.min_z and not identified)
+        # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2)
+        known = [v for vs in self.scopes.docs.values() for v in vs] + [
+            v for h in hits if asked for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))]
+        unknown = [q.said for q in asked if not any(v.covers(q) and v.number.count(".") >= q.number.count(".")
+                                                    for v in known)]
+        refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified)
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
-                  or (qtype is not None and not any(u.fits for u in units if u.rank < TYPE_SOURCES))
+                  or (qtype is not None and not units[0].fits)
                   or missing > cfg.max_missing)
-        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2)}
-        if not units and other:
+        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2),
+                   **({"unknown": unknown} if unknown else {})}
+        if (not units or unknown) and other:
             return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)
         if refuse:
             related = [h for h in hits if len(tokenize(h.text)) >= RELATED_MIN_TOKENS][:3]
@@ -237,6 +259,20 @@ class Answerer:
         text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
         return Answer(question, text, lang, False, citations, signals=signals, commands=commands)
 
+    def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], question: str) -> bool:
+        """Does the unit give the value a typed question asks for, said of what it asks about? On the lines that name
+        that (not "- 支持 Go 模块抽象" beside "- 引入库 libpsx 2.64" for "Go 是什么版本"), unless its heading or
+        lead-in names it ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17"); a version also in that heading."""
+        if qtype is None:
+            return True
+        tokenize = self.tokenizer.tokenize
+        lines = [h.text[a:b] for a, b in u.spans]
+        above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
+        on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
+        title = set(tokenize(h.heading[-1])) if h.heading else set()
+        titled = qtype == "version" and not on and title and (not subjects or any(t <= title for t in subjects))
+        return fits(qtype, "\n".join(on or lines) + ("\n" + h.heading[-1] if titled else ""), question)
+
     def _out_of_scope(self, question: str, lang: str, asked: list[Version], hits: list[Hit], signals: dict) -> Answer:
         """The refusal that says which versions the documents do cover, when none covers the one asked."""
         have = list(dict.fromkeys(q.said[:len(q.said) - len(q.number)] + v.number    # said as the question says it
@@ -248,6 +284,8 @@ class Answerer:
         return Answer(question, text, lang, True, related=_citations(related, {}), signals={**signals, "scope": have})
 
 
+# Identifiers, not words or versions: "GRUB_TIMEOUT", "x86_64", "MCX515A-CCAT", "R3810G5" (not "CentOS8", "V9", "2GB")
+_IDENTIFIER = re.compile(r"_|\d[A-Za-z]+\d|[A-Za-z]\d+[A-Za-z]{2,}|\d[A-Za-z]-")
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 
@@ -264,6 +302,13 @@ def _names_in(question: str, lang: str, translated: bool = False) -> list[str]:
                 or (w[0].isupper() and (lang == "zh" or not translated and question[:m.start()].strip()))):
             out.append(w)
     return out
+
+
+def _naming(lines: list[str], names: list[set[str]], tokenize) -> list[str]:
+    """The lines that name the most of `names` (each a set of tokens); none when no line names any."""
+    counts = [sum(t <= set(tokenize(line)) for t in names) for line in lines]
+    top = max(counts, default=0)
+    return [line for line, c in zip(lines, counts) if c == top] if top else []
 
 
 _ENUMERATION = re.compile(r"[:：][^。！？!?]*?(?:[、，,；;][^、，,；;。]+){2,}")

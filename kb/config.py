@@ -60,9 +60,9 @@ class Config:
     min_z: float = 0.5                     # not this much closer than off-topic questions: refuse
     max_unseen: float = 0.45               # this share of the question's weight in words the corpus never uses: refuse,
     sure_z: float = 10.0                   # ...unless the closest passage is this close
-    max_missing: float = 1.0               # refuse when the answer's context lacks more than this share of the question's
-                                           # weight in names it asks about (1.0: off). 0.35 doubles unanswerable refused on
-                                           # the OpenCloudOS docs but refuses two answerable bundled held-out questions
+    max_missing: float = 0.4               # refuse when the answer's context (its passage, heading path and the other
+                                           # sources from its document) lacks more than this share of the question's
+                                           # weight in names it asks about (1.0: off)
 
     # --- generative answers (optional): any OpenAI-compatible chat server; off while llm_base_url is empty
     llm_base_url: str = ""                 # e.g. http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1
