@@ -267,10 +267,12 @@ class Answerer:
             return True
         tokenize = self.tokenizer.tokenize
         lines = [h.text[a:b] for a, b in u.spans]
-        above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
-        on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
-        title = set(tokenize(h.heading[-1])) if h.heading else set()
-        titled = qtype == "version" and not on and title and (not subjects or any(t <= title for t in subjects))
+        on: list[str] = []
+        if subjects:
+            above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
+            on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
+        title = set(tokenize(h.heading[-1])) if qtype == "version" and not on and h.heading else set()
+        titled = bool(title) and (not subjects or any(t <= title for t in subjects))
         return fits(qtype, "\n".join(on or lines) + ("\n" + h.heading[-1] if titled else ""), question)
 
     def _out_of_scope(self, question: str, lang: str, asked: list[Version], hits: list[Hit], signals: dict) -> Answer:
