@@ -12,7 +12,7 @@ from html import escape
 from itertools import groupby
 
 from .messages import message
-from .types import Answer, Citation, _lines
+from .types import Answer, Citation, row_spans
 
 _MARKER = re.compile(r"\[(\d+)\]")
 # A list item's line: "- x", "* x", "1. x", "2) x", "3、x" (kb/markdown.py writes "-" and "1."; a model may write any)
@@ -151,7 +151,7 @@ def _card(c: Citation, turn: int, lang: str, numbered: bool = True) -> str:
 
 def _highlight(c: Citation) -> str:
     """The passage with what the answer used in <mark>: a table's rows, else the quote located by its offsets."""
-    rows = _lines(c.text, c.lead) if c.kind == "table" else []
+    rows = row_spans(c.text, c.lead) if c.kind == "table" else []
     spans = sorted(rows[n] for n in set(c.rows) if 0 <= n < len(rows))
     if not spans:
         s, e = c.quote_start, c.quote_end

@@ -95,7 +95,7 @@ class Hit:
     @property
     def rows(self) -> list[tuple[int, int]]:
         """A table passage's rows as (start, end) offsets in `text` (the column names come before them)."""
-        return _lines(self.text, self.lead) if self.kind == "table" else []
+        return row_spans(self.text, self.lead) if self.kind == "table" else []
 
     def to_dict(self) -> dict:
         return {**asdict(self), "rows": self.rows}
@@ -125,14 +125,14 @@ class Citation:
 
     def __post_init__(self):
         if self.kind == "table" and not self.rows and self.quote_end > self.quote_start:
-            self.rows = [n for n, (s, e) in enumerate(_lines(self.text, self.lead))
+            self.rows = [n for n, (s, e) in enumerate(row_spans(self.text, self.lead))
                          if s < self.quote_end and self.quote_start < e]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _lines(text: str, start: int) -> list[tuple[int, int]]:
+def row_spans(text: str, start: int) -> list[tuple[int, int]]:
     """(start, end) of each line of text[start:]."""
     out, pos = [], start
     for line in text[start:].split("\n"):
