@@ -222,8 +222,8 @@ class Answerer:
             identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
 
         # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2)
-        known = [v for vs in self.scopes.docs.values() for v in vs] + [
-            v for h in hits if asked for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))]
+        known = self.scopes.versions + [v for h in hits for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))
+                                        ] if asked else []
         unknown = [q.said for q in asked if not any(v.covers(q) and v.number.count(".") >= q.number.count(".")
                                                     for v in known)]
         refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified)

@@ -72,17 +72,18 @@ class Scopes:
 
     def __init__(self, doc_scopes: dict[str, list[str]]):
         self.docs = {d: parse(s) for d, s in doc_scopes.items()}
-        self.names = {v.name for vs in self.docs.values() for v in vs if v.name}
+        self.versions = [v for vs in self.docs.values() for v in vs]      # every document's, once per corpus
+        self.names = {v.name for v in self.versions if v.name}
+        self.numbers = {v.number for v in self.versions}
 
     def asked(self, question: str) -> list[Version]:
         """The versions the question names that the corpus scopes documents by ("OC 9.0" counts when some
         document is about 9.0, whatever it calls the product; "qcow2" does not)."""
-        known = {v.number for vs in self.docs.values() for v in vs}
         out = []
         for v in mentions(question):
             if v.name in self.names:
                 out.append(v)
-            elif ("." in v.number and v.number in known) or not v.name:
+            elif ("." in v.number and v.number in self.numbers) or not v.name:
                 out.append(Version("", v.number, v.said))
         return out
 
