@@ -9,7 +9,8 @@ FAQ, or a sentence that only restates the question, never beats the text that an
 The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
   1. dense similarity of the closest source (too far -> refuse);
-  2. the share of the question's weight (idf) in words the corpus never uses ("吉祥物", "subscription");
+  2. the share of the question's weight (idf) in words the corpus never uses ("吉祥物", "subscription"), and
+     the share that the unit and its heading path say (under Config.min_said: not about what is asked);
   3. the answer type: a "when" / "how much" / "which version" question needs a unit with a date, number or
      version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it);
   4. the names asked about (products, identifiers, model numbers) that the unit's context (its passage, heading
@@ -17,7 +18,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
      of the question's weight, or any identifier ("GRUB_TIMEOUT") or name the corpus never uses -> refuse;
   5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2).
 An English question over Chinese pages is not refused for its English words: names are judged against the
-passage and its aligned original, and plain English words in a translated passage's question are not names.
+passage and its aligned original, plain English words in a translated passage's question are not names, and a
+word whose Chinese translation (kb/translation.py) the passages use counts as said.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from .store import Store
 from .messages import message
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
+from .translation import translations
 from .text import Tokenizer, split_sentences
 from .types import Answer, Citation, Hit
 
@@ -47,6 +50,8 @@ CONTEXT_DIVISOR = 3              # the previous question's words count a third a
 # and scores at least this fraction of the best sentence: otherwise it is padding.
 MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
+SEE_ALSO = 2                     # an answer also shows up to two more sources as further reading, ...
+SEE_ALSO_MARGIN = 1.5            # ... that retrieval scored within this of the best (fused z-score units)
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
@@ -153,7 +158,11 @@ class Answerer:
         asked = self.scopes.asked(question)      # the versions it names: scope decides on those, not words
         versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}
         passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
-        unseen = sum(w * (1 - coverage(ix, t, passages)) for t, w in weights.items() if t not in versions) / total
+        # An English word is seen where the passages use its Chinese translation ("uninstall" in 卸载).
+        seen_as = {t: zh for phrase, zh in translations(question, ix.lexicon).items() for t in tokenize(phrase)
+                   } if lang == "en" else {}
+        unseen = sum(w * (1 - (1.0 if any(z in passages for z in seen_as.get(t, ())) else coverage(ix, t, passages)))
+                     for t, w in weights.items() if t not in versions) / total
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
@@ -203,9 +212,11 @@ class Answerer:
         # passage about the version asked may answer, not one that names no version.
         per_version = any(u.off for u in units[:PER_VERSION])
         units = [u for u in units if not u.off and (u.scoped or not per_version)]
-        missing, identified = 0.0, False
+        missing, identified, said_here = 0.0, False, 0.0
         if units:       # the names, numbers and rare words asked about that the answer's context never says
             h = hits[units[0].rank]
+            here = units[0].tokens | set(tokenize(" ".join(h.heading)))     # what the unit and its headings say
+            said_here = cover(here | {t for t in weights if any(z in here for z in seen_as.get(t, ()))})
             said = units[0].tokens | set(tokenize(" ".join(     # the unit, its passage, heading path and document
                 part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document, g.original or ""))))
             named = _names_in(question, lang, translated=h.lang != lang and not h.original)
@@ -226,11 +237,11 @@ class Answerer:
                                         ] if asked else []
         unknown = [q.said for q in asked if not any(v.covers(q) and v.number.count(".") >= q.number.count(".")
                                                     for v in known)]
-        refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified)
+        refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified) or said_here < cfg.min_said
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not units[0].fits)
                   or missing > cfg.max_missing)
-        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2),
+        signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2), "said": round(said_here, 2),
                    **({"unknown": unknown} if unknown else {})}
         if (not units or unknown) and other:
             return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)
@@ -256,8 +267,12 @@ class Answerer:
         number = {r: n for n, r in enumerate(order, 1)}
         spans = {i: [s for u in chosen if u.rank == r for s in u.spans] for i, r in enumerate(order)}
         citations = _citations([hits[r] for r in order], spans)
+        # Sources that retrieval ranks nearly as high as the one quoted: shown after it, as further reading.
+        also = [h for r, h in enumerate(hits[:SOURCES]) if r not in order and h.score >= hits[0].score - SEE_ALSO_MARGIN
+                and len(tokenize(h.text)) >= RELATED_MIN_TOKENS][:SEE_ALSO]
         text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
-        return Answer(question, text, lang, False, citations, signals=signals, commands=commands)
+        return Answer(question, text, lang, False, citations, related=_citations(also, {}, len(order) + 1), signals=signals,
+                      commands=commands)
 
     def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], question: str) -> bool:
         """Does the unit give the value a typed question asks for, said of what it asks about? On the lines that name
@@ -313,11 +328,12 @@ def _naming(lines: list[str], names: list[set[str]], tokenize) -> list[str]:
     return [line for line, c in zip(lines, counts) if c == top] if top else []
 
 
-_ENUMERATION = re.compile(r"[:：][^。！？!?]*?(?:[、，,；;][^、，,；;。]+){2,}")
+# Things listed after a colon ("典型特性包括：A、B、C"), or three or more joined by 、 ("分为成功、跳过、失败…六种")
+_ENUMERATION = re.compile(r"[:：][^。！？!?]*?(?:[、，,；;][^、，,；;。]+){2,}|(?:[^、。！？；;\s]{1,12}、){2,}[^、。！？；;\s]")
 
 
 def _enumerates(text: str) -> bool:
-    """A sentence that lists things after a colon ("典型特性包括：A、B、C"): it answers "which…" like a list does."""
+    """A sentence that lists things (see _ENUMERATION): it answers "which…" like a list does."""
     return bool(_ENUMERATION.search(text))
 
 
@@ -460,13 +476,14 @@ def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int], lang: s
     return (sep if all(u.kind == "prose" for u in units) else "\n").join(parts), commands
 
 
-def _citations(hits: list[Hit], spans: dict[int, list[tuple[int, int]]]) -> list[Citation]:
+def _citations(hits: list[Hit], spans: dict[int, list[tuple[int, int]]], first: int = 1) -> list[Citation]:
+    """Hits as Citations numbered from `first`, each quoting the spans the answer used of it (none: unquoted)."""
     out = []
     for i, h in enumerate(hits):
         used = spans.get(i, [])
         qs, qe = min((s for s, _ in used), default=0), max((e for _, e in used), default=0)
         rows = [n for n, (s, e) in enumerate(h.rows) if any(a < e and s < b for a, b in used)]
-        out.append(Citation(n=i + 1, text=h.text, quote=h.text[qs:qe], document=h.document, score=h.score,
+        out.append(Citation(n=first + i, text=h.text, quote=h.text[qs:qe], document=h.document, score=h.score,
                             original=h.original, url=h.url, date=h.date, doc_id=h.doc_id, para_id=h.para_id,
                             lang=h.lang, heading=h.heading, quote_start=qs, quote_end=qe, kind=h.kind, lead=h.lead,
                             rows=rows))

@@ -131,17 +131,17 @@ def ask(ctx, question, k, as_json):
         return
     for line in ans.text.split("\n"):     # commands indented as code (and coloured on a terminal)
         click.echo(click.style(f"    {line}", fg="cyan") if line in ans.commands else line)
-    shown = ans.citations or ans.related
-    if shown:
-        click.echo()
-        if ans.refused:
-            from .messages import message
-            click.echo(message("related", ans.language))
-    for c in shown:
-        click.echo(f"[{c.n}] {c.document} ({c.doc_id} {c.para_id})" if not ans.refused else f"- {c.document} ({c.para_id})")
-        click.echo(f"    {c.text}")
-        if c.original:
-            click.echo(f"    原文: {c.original}")
+    from .messages import message
+    for title, cards in ((None, ans.citations), ("related" if ans.refused else "see_also", ans.related)):
+        if cards:
+            click.echo()
+            if title:
+                click.echo(message(title, ans.language))
+        for c in cards:
+            click.echo(f"[{c.n}] {c.document} ({c.doc_id} {c.para_id})" if not title else f"- {c.document} ({c.para_id})")
+            click.echo(f"    {c.text}")
+            if c.original:
+                click.echo(f"    原文: {c.original}")
 
 
 @cli.command()

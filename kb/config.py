@@ -60,6 +60,7 @@ class Config:
     min_z: float = 0.5                     # not this much closer than off-topic questions: refuse
     max_unseen: float = 0.45               # this share of the question's weight in words the corpus never uses: refuse,
     sure_z: float = 10.0                   # ...unless the closest passage is this close
+    min_said: float = 0.1                  # the answer unit and its headings say less of the question than this: refuse
     max_missing: float = 0.4               # refuse when the answer's context (its passage, heading path and the other
                                            # sources from its document) lacks more than this share of the question's
                                            # weight in names it asks about (1.0: off)

@@ -7,8 +7,9 @@ its row key). A citation holds the evidence when an entry occurs in its heading 
 original, compared after kb's normalisation (NFKC, Simplified Chinese) with whitespace removed.
 
 Metrics (the issue's names in brackets): recall@1 / recall@3 [cited@1 / cited@3] = gold evidence in the first /
-first three citations, over answerable questions; keyword_acc [keywords] = answered and every keyword in the
-answer text; refusal_recall [unanswerable refused]; answerable_refused [answerable refused].
+first three sources an answer shows (its citations, then its further reading), over answerable questions;
+keyword_acc [keywords] = answered and every keyword in the answer text; refusal_recall [unanswerable refused];
+answerable_refused [answerable refused].
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def evaluate(kb, items: list[dict]) -> dict:
             "cross_lingual": bool(it.get("cross_lingual")), "answerable": bool(it["answerable"]),
             "refused": ans.refused,
             "at1": bool(cites) and _holds(cites[0], evidence),
-            "at3": any(_holds(c, evidence) for c in cites[:3]),
+            "at3": any(_holds(c, evidence) for c in (cites + ([] if ans.refused else ans.related))[:3]),
             "keywords": not ans.refused and all(k.lower() in ans.text.lower() for k in it.get("keywords", [])),
             "language_ok": ans.language == it["lang"], "ms": ms, "question": it["question"], "answer": ans.text,
         })

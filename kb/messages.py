@@ -10,6 +10,7 @@ MESSAGES = {
         "en": "The documents cover this for {have}, not for {asked}.",
     },
     "related": {"zh": "可能相关的段落：", "en": "Passages that may be related:"},
+    "see_also": {"zh": "另见", "en": "See also"},          # an answer's further reading
     "empty_kb": {
         "zh": "知识库是空的：请先在语料文件夹中添加文档。",
         "en": "The knowledge base is empty: add documents to the corpus folder first.",

@@ -40,19 +40,25 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     """
     lang = answer.language
     if answer.refused:
-        cards = "".join(_card(c, turn, lang, numbered=False) for c in answer.related)
-        related = (f'<div class="kb-sources"><div class="kb-sources-title">{escape(message("related", lang))}</div>'
-                   f"{cards}</div>") if cards else ""
         return (f'<div class="kb-answer kb-refused" lang="{lang}">'
                 f'<p class="kb-text"><span class="kb-refused-icon" aria-hidden="true">?</span>{escape(answer.text)}</p>'
-                f"{related}</div>")
+                f'{_related(answer, turn, "related")}</div>')
     cards = "".join(_card(c, turn, lang) for c in answer.citations)
     sources = (f'<div class="kb-sources"><div class="kb-sources-title">{escape(message("ui_sources", lang))}</div>'
                f"{cards}</div>") if cards else ""
     # The model's text was on screen while it streamed; say why the quoted answer replaced it.
     note = (f'<p class="kb-note">{escape(message("ui_fallback", lang))}</p>'
             if answer.signals.get("fallback") else "")
-    return f'<div class="kb-answer" lang="{lang}"><div class="kb-text">{_blocks(answer, turn)}</div>{note}{sources}</div>'
+    return (f'<div class="kb-answer" lang="{lang}"><div class="kb-text">{_blocks(answer, turn)}</div>{note}{sources}'
+            f'{_related(answer, turn, "see_also")}</div>')
+
+
+def _related(answer: Answer, turn: int, title: str) -> str:
+    """Unnumbered cards: a refusal's passages that may be related, or an answer's further reading."""
+    cards = "".join(_card(c, turn, answer.language, numbered=False) for c in answer.related)
+    further = " kb-further" if title == "see_also" else ""       # compact: the passage's first lines only
+    return (f'<div class="kb-sources kb-related{further}"><div class="kb-sources-title">{escape(message(title, answer.language))}'
+            f"</div>{cards}</div>") if cards else ""
 
 
 def _blocks(answer: Answer, turn: int) -> str:

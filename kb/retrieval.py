@@ -14,6 +14,7 @@ from .store import Found, Store
 from .site import with_anchor
 from .spelling import corrected
 from .text import Tokenizer, normalize
+from .translation import to_chinese
 from .types import Hit
 
 
@@ -45,7 +46,8 @@ class Retriever:
             vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
             qvec = vec if not qvec.size else qvec
             near = ix.dense(vec, depth)
-            top = ix.lexical(corrected(ix, self.tokenizer.tokenize(text)), depth) if self.bm25_weight > 0 else []
+            words = corrected(ix, self.tokenizer.tokenize(text)) + (to_chinese(text, ix.lexicon) if lang == "en" else [])
+            top = ix.lexical(words, depth) if self.bm25_weight > 0 else []
             sims = {f.id: f.score for f in near}
             todo = [f.id for f in top if f.id not in sims]   # found by their words: their closeness in meaning too
             if todo:      # (a passage not embedded is measured with the vector that stands for it)

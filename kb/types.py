@@ -151,7 +151,8 @@ class Answer:
     language: str                # "zh" or "en"
     refused: bool
     citations: list[Citation] = field(default_factory=list)
-    related: list[Citation] = field(default_factory=list)   # "may be related" passages of a refusal
+    related: list[Citation] = field(default_factory=list)   # a refusal's "may be related" passages; an answer's
+                                                            # further reading ("see also"), unquoted
     mode: str = "extractive"
     seconds: float = 0.0
     signals: dict = field(default_factory=dict)   # what the refusal decision saw (closeness z, unseen share, ...)

@@ -81,14 +81,18 @@ def test_chinese_and_english_questions_get_cited_answers(live, kb, open_page):
     expect(en).to_contain_text("container resource view isolation (cgroupfs)")
     expect(en.locator("a.kb-ref", has_text="[1]")).to_be_visible()
     expect(en.locator(".kb-card mark").first).to_have_text(kb.ask("What is cgroupfs?").citations[0].quote)
-    expect(en.locator(".kb-original")).to_contain_text("容器资源视图隔离")   # the Chinese the passage translates
+    expect(en.locator(".kb-original").first).to_contain_text("容器资源视图隔离")   # the Chinese the passage translates
 
     question = "OpenCloudOS 9 什么时候发布？"
     zh = ask(page, question)
     expect(zh).to_contain_text("2023")
     expect(zh.locator("a.kb-ref", has_text="[1]")).to_be_visible()
     expect(zh.locator(".kb-card mark").first).to_have_text(kb.ask(question).citations[0].quote)
-    expect(zh.locator(".kb-sources-title")).to_have_text("出处")
+    expect(zh.locator(".kb-sources-title").first).to_have_text("出处")
+    further = kb.ask(question).related      # sources retrieved nearly as high as the one quoted: "see also"
+    assert further
+    expect(zh.locator(".kb-related .kb-sources-title")).to_have_text("另见")
+    expect(zh.locator(".kb-related .kb-card")).to_have_count(len(further))
     page.screenshot(path=OUT / "chat-desktop.png", full_page=True)
 
     # [1] takes the reader to its card without leaving the page.

@@ -17,12 +17,16 @@ def _check_citations(ans):
         assert c.text[c.quote_start:c.quote_end] == c.quote and c.quote
         assert c.quote in ans.text
     assert f"[{len(ans.citations) + 1}]" not in ans.text
+    # Further reading ("see also"): sources retrieved nearly as high, numbered after the citations, quoted nowhere.
+    assert [c.n for c in ans.related] == list(range(len(ans.citations) + 1, len(ans.citations) + 1 + len(ans.related)))
+    assert all(not c.quote and c.text not in ans.text for c in ans.related)
 
 
 def test_chinese_question_gets_a_cited_chinese_answer(kb):
     ans = kb.ask("OpenCloudOS 9 什么时候发布？")
     assert not ans.refused and ans.language == "zh"
     assert "2023年初" in ans.text and "[1]" in ans.text
+    assert 1 <= len(ans.related) <= 2
     assert ans.citations[0].document == "OpenCloudOS 8.5 版本正式发布，完全兼容 CentOS8"
     assert ans.citations[0].original is None
     _check_citations(ans)

@@ -107,7 +107,8 @@ def test_the_bundled_eval_gives_the_same_figures_on_faiss_milvus_lite_and_a_milv
     for other in (milvus_kb, served):
         figures = eval_figures(other)
         assert figures.keys() == faiss.keys()
-        far = {k: (faiss[k], figures[k]) for k in faiss if abs(faiss[k] - figures[k]) > 0.02}
+        # Milvus ranks BM25 with its own implementation: one question of a language's 44 may go either way
+        far = {k: (faiss[k], figures[k]) for k in faiss if abs(faiss[k] - figures[k]) > 0.03}
         assert not far, f"{other.config.milvus_uri}: {far}"
     # a replica: no corpus folder here (the same name, so the same collection), nothing but its settings
     replica = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "replica", store="milvus",

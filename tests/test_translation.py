@@ -1,0 +1,48 @@
+"""English questions over Chinese-only pages: their words, through CC-CEDICT, become the corpus's Chinese words,
+so BM25 finds those pages too and not only the embedding, which is weak across languages."""
+import numpy as np
+import pytest
+from kb.store import Lexicon
+from kb.translation import to_chinese
+
+
+def corpus_words(*words: str) -> Lexicon:
+    return Lexicon({w: i for i, w in enumerate(words)}, np.ones(len(words), np.int32), passages=10)
+
+
+@pytest.mark.parametrize("question, words, expected", [
+    ("How do I install a kernel patch?", ("安装", "内核", "补丁"), ["安装", "内核", "补丁"]),
+    ("How do I uninstall a hot patch?", ("卸载", "补丁", "安装"), ["卸载", "补丁"]),     # not "install"'s 安装
+    ("Which boot entries are there?", ("引导", "条目"), ["引导", "条目"]),                  # plural to dictionary form
+])
+def test_english_words_become_the_chinese_words_the_corpus_uses(question, words, expected):
+    assert to_chinese(question, corpus_words(*words)) == expected
+
+
+def test_a_phrase_wins_over_its_words():
+    assert to_chinese("Where is the source code?", corpus_words("源码", "来源", "代码")) == ["源码"]
+
+
+def test_only_words_the_corpus_uses_are_offered():
+    assert to_chinese("How do I install a kernel patch?", corpus_words("镜像", "仓库")) == []
+    assert to_chinese("kernel", corpus_words()) == []
+
+
+def test_an_english_question_finds_a_chinese_only_page_by_its_words(tmp_path):
+    from kb import KnowledgeBase
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hotpatch.md").write_text(
+        "# 热补丁\n\n## 安装\n\n用 livepatch 工具加载热补丁模块，加载后立即生效，无需重启。\n\n"
+        "## 卸载\n\n不再需要某个热补丁时，先确认没有进程依赖它，再执行卸载，系统恢复原来的函数。\n\n"
+        "## 查看\n\n列出当前已经加载的全部热补丁及其状态。\n", encoding="utf-8")
+    (corpus / "admin.md").write_text("# 系统管理\n\n" + "\n\n".join([
+        "网卡的地址和网关写在连接配置里，修改后重新激活连接即可。", "新建用户后把它加入 wheel 组，它就能使用 sudo。",
+        "软件源的地址可以换成离你最近的镜像站，下载更快。", "系统日志默认保存在 journal 中，重启后仍然保留。",
+        "防火墙默认只放行 SSH，其他端口需要手动开放。", "时区设置错误会让定时任务在错误的时间运行。",
+        "磁盘空间不足时，先清理旧的内核和软件包缓存。", "主机名可以随时修改，不需要重启系统。"]), encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "index", progress=False)
+    hits = kb.search("How do I uninstall a hot patch?", k=3)
+    assert "执行卸载" in hits[0].text
+    answer = kb.ask("How do I uninstall a hot patch?")
+    assert not answer.refused and "执行卸载" in answer.citations[0].quote
