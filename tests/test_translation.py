@@ -3,7 +3,7 @@ so BM25 finds those pages too and not only the embedding, which is weak across l
 import numpy as np
 import pytest
 from kb.store import Lexicon
-from kb.translation import to_chinese
+from kb.translation import glossary, to_chinese
 
 
 def corpus_words(*words: str) -> Lexicon:
@@ -26,6 +26,21 @@ def test_a_phrase_wins_over_its_words():
 def test_only_words_the_corpus_uses_are_offered():
     assert to_chinese("How do I install a kernel patch?", corpus_words("镜像", "仓库")) == []
     assert to_chinese("kernel", corpus_words()) == []
+
+
+def test_each_corpus_keeps_only_its_own_words():
+    a, b = corpus_words("安装"), corpus_words("内核")         # two knowledge bases in one process
+    assert to_chinese("install the kernel", a) == ["安装"] and to_chinese("install the kernel", b) == ["内核"]
+    assert {zh for senses in glossary(a).values() for _, zh in senses} == {"安装"}
+
+
+def test_without_the_dictionary_english_questions_keep_their_own_words(monkeypatch):
+    import kb.translation as translation
+
+    def gone(package):
+        raise ModuleNotFoundError(f"No module named '{package}'")
+    monkeypatch.setattr(translation.resources, "files", gone)
+    assert to_chinese("How do I install a kernel patch?", corpus_words("安装", "内核")) == []
 
 
 def test_an_english_question_finds_a_chinese_only_page_by_its_words(tmp_path):
