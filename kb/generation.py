@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import KbError
 from .text import HAN_RE, Tokenizer, default_tokenizer, split_sentences
@@ -123,8 +123,11 @@ class LLMAnswerer:
             log.info("generative answer not used (%s): extractive answer instead", checked.reason)
             extractive.signals["fallback"] = checked.reason
             return extractive
-        return Answer(extractive.question, checked.text, lang, False, checked.citations or [], mode="generative",
-                      signals=extractive.signals)
+        cited = checked.citations or []
+        used = {(c.doc_id, c.para_id) for c in cited}      # further reading: the extractive answer's, less what the model cites
+        further = [c for c in extractive.related if (c.doc_id, c.para_id) not in used]
+        return Answer(extractive.question, checked.text, lang, False, cited, mode="generative", signals=extractive.signals,
+                      related=[replace(c, n=n) for n, c in enumerate(further, len(cited) + 1)])
 
     def condense(self, question: str, history: list[str], lang: str) -> str | None:
         """The follow-up rewritten by the model into a standalone question in the asker's language, or None."""

@@ -47,6 +47,18 @@ def test_a_grounded_answer_is_used_and_renumbered(gen_kb, llm):
     assert prompt[1]["content"].startswith("[1] ") and "（原文）" in prompt[1]["content"]
 
 
+def test_a_generative_answer_keeps_the_further_reading(kb, gen_kb, llm):
+    question = "Which kernel features are new in OpenCloudOS 8.5?"
+    further = kb.ask(question).related                 # the extractive answer's "see also"
+    hits = gen_kb.search(question)
+    n = next(i for i, h in enumerate(hits[:4], 1) if "cgroupfs" in h.text)
+    llm.replies.append(f"Typical features include container resource view isolation (cgroupfs) and ARM64 hot patching [{n}].")
+    ans = gen_kb.ask(question)
+    assert ans.mode == "generative" and further
+    assert [c.text for c in ans.related] == [c.text for c in further if "cgroupfs" not in c.text]
+    assert [c.n for c in ans.related] == list(range(len(ans.citations) + 1, len(ans.citations) + 1 + len(ans.related)))
+
+
 @pytest.mark.parametrize("reply", [
     "OpenCloudOS expects to release the first version of V9 in early 2023 [{n}].",
     "[{n}] OpenCloudOS expects to release the first version of V9 in early 2023.",
