@@ -12,7 +12,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
   2. the share of the question's weight (idf) in words the corpus never uses ("吉祥物", "subscription"), and
      the share that the unit and its heading path say (under Config.min_said: not about what is asked);
   3. the answer type: a "when" / "how much" / "which version" question needs a unit with a date, number or
-     version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it);
+     version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it); one that asks for a
+     bound ("最多能建多少个分区", "at most") needs a unit that states one ("最多 128 个", "up to 50 TiB");
   4. the names asked about (products, identifiers, model numbers) that the unit's context (its passage, heading
      path, document title and the other sources from its document) never says: more than Config.max_missing
      of the question's weight, or any identifier ("GRUB_TIMEOUT") or name the corpus never uses -> refuse;
@@ -57,6 +58,9 @@ PER_VERSION = 3                  # a question names a version and one of the 3 b
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
 _QTYPES = {
+    # a bound: "最多能建多少个分区", "上限是多少", "the maximum size" (not "最大的优势是什么": no quantity asked)
+    "limit": re.compile(r"(?:最多|最大|最少|最小|上限|至多|至少)[^，,。？?]*?(?:多少|几|多大|多长|多久|多高)"
+                        r"|(?:多少|几|多大)[^，,。？?]*?(?:最多|最大|上限)|\b(?:at most|at least|maximum|minimum|max|upper limit)\b"),
     "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
                        r"|\b(?:url|download link)\b"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
@@ -68,6 +72,9 @@ _QTYPES = {
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
 }
 _FITS = {
+    "limit": re.compile(r"(?=.*(?:最多|最大|最少|最小|上限|下限|至多|至少|高达|多达|不超过|不少于|不低于|不高于|以内"
+                        r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|no (?:more|less|fewer) than"
+                        r"|as (?:many|much) as)\b))(?=.*[0-9一二两三四五六七八九十百千万亿])", re.I | re.S),
     "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),

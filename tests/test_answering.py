@@ -38,6 +38,15 @@ def test_a_table_question_gets_the_rows_asked_about_with_their_column_names(kb):
     assert ans.citations[0].rows == [0, 1]
 
 
+def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
+    from kb.answering import fits
+    assert "最多可以创建 128 个分区" in kb.ask("GPT 磁盘最多能建多少个分区？").text
+    ans = kb.ask("Tesla T4 的显存最大能扩展到多少？")       # its row says 16 GB, not how far it can grow
+    assert ans.refused and ans.signals["qtype"] == "limit", ans.text
+    assert fits("limit", "ext4 支持的文件系统大小高达 50 TiB") and fits("limit", "It holds up to 128 partitions.")
+    assert not fits("limit", "Select 2 network cards to bind.")
+
+
 def test_a_sentence_is_never_cut_at_its_semicolon(kb):
     ans = kb.ask("logrotate 默认保留几份备份？")
     assert "默认保留四份备份，超出的最旧备份会被删除。" in ans.text
