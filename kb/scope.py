@@ -1,7 +1,7 @@
 """Scope: which release of which product a document, a section or a question is about.
 
 A version is named the way documentation names it: a name followed by a number ("OpenCloudOS 9.0",
-"Stream 23", "OpenCloudOS8", "V9"). A document's scope comes from its front matter (`version:`), its path
+"Stream 23", "OpenCloudOS8", "V9"; "OpenCloud OS 8" where the corpus scopes by "OpenCloudOS"). A document's scope comes from its front matter (`version:`), its path
 ("release/v9.0.md") and its title and headings. Of the versions a question names, those that count are the
 ones the corpus scopes its documents by (a *scope name*, like "OpenCloudOS" or "Stream"); "Rust 1.64" or
 "TDengine V3.2" are things a document may list, not what it is about.
@@ -75,12 +75,20 @@ class Scopes:
         self.versions = [v for vs in self.docs.values() for v in vs]      # every document's, once per corpus
         self.names = {v.name for v in self.versions if v.name}
         self.numbers = {v.number for v in self.versions}
+        # The names written with a space inside ("OpenCloud OS 8" for OpenCloudOS 8): read as the name
+        spaced = [" ?".join(map(re.escape, n)) for n in sorted(self.names, key=len, reverse=True) if len(n) > 3]
+        self._spaced = re.compile(rf"(?<![A-Za-z])(?:{'|'.join(spaced)})(?![A-Za-z])", re.I) if spaced else None
+
+    def _mentions(self, text: str) -> list[Version]:
+        if self._spaced and " " in text:
+            text = self._spaced.sub(lambda m: m.group(0).replace(" ", ""), text)
+        return mentions(text)
 
     def asked(self, question: str) -> list[Version]:
         """The versions the question names that the corpus scopes documents by ("OC 9.0" counts when some
         document is about 9.0, whatever it calls the product; "qcow2" does not)."""
         out = []
-        for v in mentions(question):
+        for v in self._mentions(question):
             if v.name in self.names:
                 out.append(v)
             elif ("." in v.number and v.number in self.numbers) or not v.name:
@@ -90,8 +98,8 @@ class Scopes:
     def of(self, doc_id: str, heading: tuple[str, ...], *texts: str) -> list[Version]:
         """The versions a passage is about: those the first of `texts` that names any names (the answer, then its
         passage), else its headings, else its document's."""
-        for found in (*([v for v in mentions(t) if v.name in self.names or not v.name] for t in texts),
-                      [v for h in heading for v in mentions(h) if v.name in self.names or not v.name]):
+        for found in (*([v for v in self._mentions(t) if v.name in self.names or not v.name] for t in texts),
+                      [v for h in heading for v in self._mentions(h) if v.name in self.names or not v.name]):
             if found:
                 return found
         return self.docs.get(doc_id, [])

@@ -166,6 +166,15 @@ def test_a_version_no_document_is_about_is_refused_even_where_the_topic_is_versi
     assert "journalctl" in releases.ask("OpenCloudOS 8 怎么查看系统日志？").text
 
 
+def test_a_product_name_written_with_a_space_is_still_that_product():
+    from kb.scope import Scopes, conflicts
+    scopes = Scopes({"v9.md": ["opencloudos 9.0"], "v8.md": ["opencloudos 8.6"]})
+    about = scopes.of("nfs.md", (), "OpenCloud OS 8 中默认 NFS 版本为 4.2。")
+    assert [(v.name, v.number) for v in about] == [("opencloudos", "8")]
+    assert conflicts(scopes.asked("OpenCloudOS 9 默认的 NFS 版本是多少？"), about)       # about 8: not an answer for 9
+    assert not conflicts(scopes.asked("OpenCloud OS 8 默认的 NFS 版本是多少？"), about)
+
+
 def test_an_english_date_answers_when():
     from kb.answering import fits
     assert fits("time", "On January 26, the community announced its first official version.")
