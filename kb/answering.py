@@ -352,7 +352,8 @@ def _units(h: Hit, budget: int) -> list[Unit]:
              for kind, spans, code, said in _structured(h, body, budget)]
     start = lead if h.kind == "faq" else 0          # never the question of a FAQ
     for s, e in _sentences(text, start):
-        s += (m.end() if (m := _ITEM_MARK.match(text, s)) and m.end() < e else 0)
+        if (m := _ITEM_MARK.match(text, s)) and m.end() < e:      # an item's sentence without its "- " or "1."
+            s = m.end()
         if not _WORDY.search(text[s:e]) or (is_command(text[s:e]) and h.kind == "step"):
             continue                                           # a command is shown with its instruction
         for cs, ce, cut in ([(s, e, False)] if e - s <= budget else _clause_windows(text, s, e, budget)):

@@ -47,6 +47,15 @@ def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
     assert not fits("limit", "Select 2 network cards to bind.")
 
 
+def test_a_list_items_sentence_is_quoted_from_its_first_letter():
+    from kb.answering import _units
+    from kb.types import Hit
+    text = "前提条件\n- firewalld 服务在运行。\n- 已经备份配置文件。"
+    hit = Hit("c1", text, "防火墙", "firewall.md", "p1", "zh", 1.0, kind="list", lead=4)
+    prose = [text[s:e] for u in _units(hit, 150) if u.kind == "prose" for s, e in u.spans]
+    assert "firewalld 服务在运行。" in prose and "已经备份配置文件。" in prose
+
+
 def test_a_sentence_is_never_cut_at_its_semicolon(kb):
     ans = kb.ask("logrotate 默认保留几份备份？")
     assert "默认保留四份备份，超出的最旧备份会被删除。" in ans.text
