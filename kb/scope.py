@@ -1,10 +1,11 @@
 """Scope: which release of which product a document, a section or a question is about.
 
 A version is named the way documentation names it: a name followed by a number ("OpenCloudOS 9.0",
-"Stream 23", "OpenCloudOS8", "V9"; "OpenCloud OS 8" where the corpus scopes by "OpenCloudOS"). A document's scope comes from its front matter (`version:`), its path
-("release/v9.0.md") and its title and headings. Of the versions a question names, those that count are the
-ones the corpus scopes its documents by (a *scope name*, like "OpenCloudOS" or "Stream"); "Rust 1.64" or
-"TDengine V3.2" are things a document may list, not what it is about.
+"Stream 23", "OpenCloudOS8", "V9"; "OpenCloud OS 8" where the corpus scopes by "OpenCloudOS"). A document's
+scope comes from its front matter (`version:`), its path ("release/v9.0.md") and its title and headings. Of the
+versions a question names, those that count are the ones the corpus scopes its documents by (a *scope name*,
+like "OpenCloudOS" or "Stream"); "Rust 1.64" or "TDengine V3.2" are things a document may list, not what it is
+about.
 """
 from __future__ import annotations
 
