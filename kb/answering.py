@@ -64,7 +64,8 @@ _QTYPES = {
     "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
                        r"|\b(?:url|download link)\b"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
-    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|\b(?:which|what)(?: [\w-]+){0,5} version"),
+    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|(?:多少|几)版本|版本(?:是|为)?多少"
+                          r"|\b(?:which|what)(?: [\w-]+){0,5} version"),
     "number": re.compile(r"多少|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost"
                          r"|percent|what percentage"),     # "哪几种" asks which, not how many
     # "when" asks only as a question word: not "what is required when a feature is merged"
@@ -150,7 +151,7 @@ class Answerer:
 
     def __init__(self, index: Store, config, tokenizer: Tokenizer):
         self.index, self.config, self.tokenizer = index, config, tokenizer
-        self.scopes = Scopes({doc_id: meta.get("scope") or [] for doc_id, meta in index.docs.items()})
+        self.scopes = Scopes.of_index(index)
 
     def answer(self, question: str, lang: str, hits: list[Hit], context: str = "") -> Answer:
         """Compose the answer to `question` from `hits` (best first), or refuse with them as related passages.
@@ -168,18 +169,23 @@ class Answerer:
         # An English word is seen where the passages use its Chinese translation ("uninstall" in 卸载).
         seen_as = {t: zh for phrase, zh in translations(question, ix.lexicon).items() for t in tokenize(phrase)
                    } if lang == "en" else {}
-        unseen = sum(w * (1 - (1.0 if any(z in passages for z in seen_as.get(t, ())) else coverage(ix, t, passages)))
-                     for t, w in weights.items() if t not in versions) / total
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
-        qtype = next((name for name, rx in _QTYPES.items() if rx.search(low)), None)
+        qtype, typed = next(((name, m.group(0)) for name, rx in _QTYPES.items() if (m := rx.search(low))), (None, ""))
+        # Words that say what is asked ("版本" in "是多少版本", "version") and versions asked need not be in the sources.
+        unseen = sum(w * (1 - (1.0 if any(z in passages for z in seen_as.get(t, ())) else coverage(ix, t, passages)))
+                     for t, w in weights.items() if t not in versions | set(tokenize(typed))) / total
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
         # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
         # versions and the names documents are scoped by.
         subjects = [t for w in _names_in(question, lang) if qtype and w.lower() not in self.scopes.names
                     and not any(w in v.said for v in asked) if (t := set(tokenize(w)))]
+        # Those (not numbers) some source names: a unit that names none of them cannot give their value ("GCC 8.5.0" is
+        # there, so the kernel's "5.4.119" does not answer for GCC; "EOL", said nowhere, leaves "2021 年底" free).
+        present = [t for t in subjects if any(c.isalpha() for w in t for c in w)
+                   and any(t <= set(tokenize(h.text + " " + " ".join(h.heading))) for h in hits[:SOURCES])]
 
         def cover(tokens) -> float:
             return sum(w for t, w in weights.items() if t in tokens) / total
@@ -204,7 +210,7 @@ class Answerer:
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
-                u.fits = self._fits(qtype, u, h, subjects, question)
+                u.fits = self._fits(qtype, u, h, subjects, present, question)
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
@@ -224,8 +230,9 @@ class Answerer:
             h = hits[units[0].rank]
             here = units[0].tokens | set(tokenize(" ".join(h.heading)))     # what the unit and its headings say
             said_here = cover(here | {t for t in weights if any(z in here for z in seen_as.get(t, ()))})
-            said = units[0].tokens | set(tokenize(" ".join(     # the unit, its passage, heading path and document
-                part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document, g.original or ""))))
+            said = units[0].tokens | set(tokenize(" ".join(     # the unit, its passage, heading path and document;
+                part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document, g.original or ""))
+                if units[0].kind != "table" else " ".join((*h.heading, h.document))))  # a table row: of itself only
             named = _names_in(question, lang, translated=h.lang != lang and not h.original)
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
@@ -237,7 +244,8 @@ class Answerer:
                 missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") the context never says: it is not about it
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
-            identified = any(any(c.isdigit() for c in w) and len(w) >= 5 for w in named) and names <= said
+            ids = [set(tokenize(w)) for w in named if any(c.isdigit() for c in w) and len(w) >= 5]
+            identified = bool(ids) and all(t <= said for t in ids)
 
         # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2)
         known = self.scopes.versions + [v for h in hits for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))
@@ -281,7 +289,8 @@ class Answerer:
         return Answer(question, text, lang, False, citations, related=_citations(also, {}, len(order) + 1), signals=signals,
                       commands=commands)
 
-    def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], question: str) -> bool:
+    def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], present: list[set[str]],
+              question: str) -> bool:
         """Does the unit give the value a typed question asks for, said of what it asks about? On the lines that name
         that (not "- 支持 Go 模块抽象" beside "- 引入库 libpsx 2.64" for "Go 是什么版本"), unless its heading or
         lead-in names it ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17"); a version also in that heading."""
@@ -293,6 +302,8 @@ class Answerer:
         if subjects:
             above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
             on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
+            if present and not on and not any(t <= above for t in subjects):
+                return False        # what is asked about, which another source names, is not named here
         title = set(tokenize(h.heading[-1])) if qtype == "version" and not on and h.heading else set()
         titled = bool(title) and (not subjects or any(t <= title for t in subjects))
         return fits(qtype, "\n".join(on or lines) + ("\n" + h.heading[-1] if titled else ""), question)

@@ -11,11 +11,16 @@ from collections.abc import Hashable
 import numpy as np
 
 from .store import Found, Store
+from .scope import Scopes, conflicts
 from .site import with_anchor
 from .spelling import corrected
 from .text import Tokenizer, normalize
 from .translation import to_chinese
 from .types import Hit
+
+
+SCOPE_DEPTH = 10     # a question naming a version: this many more sources are looked at, ...
+SCOPE_BONUS = 0.3      # ... those about that version moved up by this (fused z units), those about another down
 
 
 class Retriever:
@@ -25,6 +30,7 @@ class Retriever:
     def __init__(self, index: Store, embedder, tokenizer: Tokenizer, candidates: int = 30, bm25_weight: float = 1.5):
         self.index, self.embedder, self.tokenizer = index, embedder, tokenizer
         self.candidates, self.bm25_weight = candidates, bm25_weight
+        self.scopes = Scopes.of_index(index)
 
     def search(self, query: str, k: int = 5, lang: str | None = None, context: str = "") -> list[Hit]:
         """The k best sources for `query`, each shown in `lang` when the corpus has that version.
@@ -55,8 +61,13 @@ class Retriever:
             dense = dense or sims
             for src, score in self._fuse(near + top, sims, top).items():
                 fused[src] = fused.get(src, 0.0) + weight * score
-        best = sorted(fused, key=lambda src: fused[src], reverse=True)[:k]
-        return [self._hit(src, fused[src], dense, qvec, lang) for src in best]
+        asked = self.scopes.asked(query)
+        best = sorted(fused, key=lambda src: fused[src], reverse=True)[:k + SCOPE_DEPTH if asked else k]
+        hits = [self._hit(src, fused[src], dense, qvec, lang) for src in best]
+        for h in hits if asked else []:     # a question that names a version: passages about that version first
+            about = self.scopes.of(h.doc_id, h.heading)
+            h.score += SCOPE_BONUS * (any(v.covers(q) for v in about for q in asked) - conflicts(asked, about))
+        return sorted(hits, key=lambda h: -h.score)[:k]
 
     def _fuse(self, found: list[Found], sims: dict[Hashable, float], top: list[Found]) -> dict[Hashable, float]:
         """Each candidate source's closeness in meaning and BM25 score (0 if its words did not match), each in

@@ -80,6 +80,11 @@ class Scopes:
         spaced = [" ?".join(map(re.escape, n)) for n in sorted(self.names, key=len, reverse=True) if len(n) > 3]
         self._spaced = re.compile(rf"(?<![A-Za-z])(?:{'|'.join(spaced)})(?![A-Za-z])", re.I) if spaced else None
 
+    @classmethod
+    def of_index(cls, index) -> Scopes:
+        """The scopes of an index's documents (their `scope` metadata)."""
+        return cls({doc_id: meta.get("scope") or [] for doc_id, meta in index.docs.items()})
+
     def _mentions(self, text: str) -> list[Version]:
         if self._spaced and " " in text:
             text = self._spaced.sub(lambda m: m.group(0).replace(" ", ""), text)

@@ -38,6 +38,25 @@ def test_a_table_question_gets_the_rows_asked_about_with_their_column_names(kb):
     assert ans.citations[0].rows == [0, 1]
 
 
+def test_a_table_row_answers_only_for_what_it_names_itself(kb):
+    """A row is a record: a card named in another group of the same table (a lower-ranked source) is not what
+    the NVIDIA rows are about, so the question is refused rather than answered with another card's memory."""
+    from kb.types import Hit
+    header = "厂商 | 型号 | 显存"
+
+    def group(rows, n):
+        return Hit(f"t{n}", header + "\n" + rows, "工具", "tools.md", f"p{n}", "zh", 2.0 - n / 4, kind="table",
+                   lead=len(header), heading=("兼容显卡",), dense=0.95)
+    hits = [group("NVIDIA | Tesla A100 | 80 GB\nNVIDIA | Tesla T4 | 16 GB", 0),
+            *(Hit(f"c{n}", text, "工具", "tools.md", f"q{n}", "zh", 1.5 - n / 4, dense=0.9) for n, text in enumerate([
+                "logrotate 按周转储日志；默认保留四份备份。", "使用 parted 工具在 GPT 磁盘上最多可以创建 128 个分区。",
+                "本系统支持以下处理器架构。"], 1)),
+            group("Intel | Arc A770 | 16 GB\nAMD | Radeon Pro WX 5100 | 8 GB", 4)]
+    assert "80 GB" in kb.answerer.answer("Tesla A100 的显存是多少？", "zh", hits).text
+    ans = kb.answerer.answer("Intel Arc 显卡的显存是多少？", "zh", hits)
+    assert ans.refused and ans.signals["missing"] > 0, ans.text
+
+
 def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
     from kb.answering import fits
     assert "最多可以创建 128 个分区" in kb.ask("GPT 磁盘最多能建多少个分区？").text
@@ -167,6 +186,8 @@ def test_a_version_question_needs_the_version_of_what_it_asks_about_not_of_its_n
     assert releases.ask("OpenCloudOS 8.5 的 Go 是什么版本？").refused        # the list names Go with no version
     ans = releases.ask("OpenCloudOS 8.5 的 libcap 是什么版本？")
     assert not ans.refused and ans.citations[0].heading[-1] == "libcap 2.64", ans.text
+    ans = releases.ask("Which GCC version does OpenCloudOS 8.5 bundle?")      # not the kernel's, ranked first
+    assert "8.5.0" in ans.text and "5.4.119" not in ans.text, ans.text
 
 
 def test_a_version_no_document_is_about_is_refused_even_where_the_topic_is_version_free(releases):
