@@ -95,6 +95,8 @@ _ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
 _ASKING = re.compile(r"^(?:哪|什么|多少|几[个种次年]|怎么|怎样|如何|为什么|是否)|^(?:whats?|which|who|how|why|when|where)$")
 _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
+# A sentence that says how: by what means, or with a command, option or setting ("通过设置 ForwardToSyslog", "--vacuum")
+_HOW = re.compile(r"通过|使用|运行|执行|输入|设置|\b(?:by|using|run|set|use|with)\b|(?<!\w)--?\w|\w=|[a-z][A-Z]|/\w+/")
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -267,6 +269,14 @@ class Answerer:
 
         best = units[0]
         chosen, covered, length = [best], set(best.tokens), best.end - best.start
+        if "step" in shape and best.kind == "prose":     # "…可以配置为转发。" + "这可以通过设置 ForwardToSyslog 来实现。"
+            h = hits[best.rank]
+            after = next((u for u in units if u.rank == best.rank and u.kind == "prose" and u.start >= best.end
+                          and not h.text[best.end:u.start].strip()), None)
+            if after and _HOW.search(h.text[after.start:after.end]) and length + after.end - after.start <= budget:
+                chosen.append(after)
+                covered |= after.tokens
+                length += after.end - after.start
         for u in units[1:] if best.kind == "prose" else []:      # a structured unit answers on its own
             if len(chosen) >= cfg.max_sentences:
                 break

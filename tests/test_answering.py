@@ -24,6 +24,11 @@ def test_a_howto_gets_the_step_with_its_command_on_a_line_of_its_own(kb):
     assert ans.to_dict()["commands"] == ans.commands and ans.to_dict()["citations"][0]["kind"] == "step"
 
 
+def test_a_howto_that_says_it_can_be_done_goes_on_to_how(kb):
+    ans = kb.ask("怎么让 journald 的日志转发给 rsyslog？")
+    assert not ans.refused and "可以把日志消息转发给 rsyslog" in ans.text and "ForwardToSyslog" in ans.text, ans.text
+
+
 def test_a_list_question_gets_the_lead_in_and_its_items(kb):
     ans = kb.ask("本系统支持哪些处理器架构？")
     assert not ans.refused and ans.citations[0].kind == "list"
