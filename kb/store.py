@@ -60,6 +60,7 @@ class Lexicon:
     vocab: dict[str, int] = field(default_factory=dict)     # token -> position in df
     df: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     passages: int = 0
+    bm25: BM25 | None = None     # where the store keeps BM25 itself: which passages use a token (`using`)
 
     def idf(self, token: str) -> float:
         """BM25-style idf of a token; a token the corpus never uses has df 0, so the highest idf."""
@@ -71,9 +72,16 @@ class Lexicon:
         i = self.vocab.get(token)
         return i is not None and int(self.df[i]) > 0
 
+    def using(self, token: str) -> np.ndarray:
+        """The passages (rows) that use `token`; none where the store keeps no postings (Milvus has its own BM25)."""
+        i = self.vocab.get(token)
+        if self.bm25 is None or i is None:
+            return np.zeros(0, np.int32)
+        return np.asarray(self.bm25.indices[self.bm25.indptr[i]:self.bm25.indptr[i + 1]])
+
     @classmethod
     def of(cls, bm25: BM25 | None, passages: int) -> Lexicon:
-        return cls(bm25.vocab_dict, bm25.df, passages) if bm25 is not None else cls(passages=passages)
+        return cls(bm25.vocab_dict, bm25.df, passages, bm25) if bm25 is not None else cls(passages=passages)
 
 
 @dataclass

@@ -16,10 +16,14 @@ import threading
 import weakref
 from importlib import resources
 
+import numpy as np
+
 from .store import Lexicon
 from .text import STOPWORDS
 
-PER_PHRASE = 2        # Chinese words kept per English phrase
+PER_PHRASE = 2        # Chinese words kept per English phrase, ...
+CANDIDATES = 4        # ... the first sense, and the others from this many by the company they keep (`_in_context`)
+SMOOTHING = 5         # a word used in 1 passage, one with the context's words, is less sure than one in 5 of 10
 LONGEST = 3           # words in the longest English phrase looked up
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")   # traditional simplified [pinyin] /gloss/gloss/
@@ -95,6 +99,24 @@ def translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
             senses = {sense for form in _forms(" ".join(words[i:i + n])) for sense in gloss.get(form, ())}
             if senses:
                 best = sorted(senses, key=lambda s: (s[0], lexicon.idf(s[1]), s[1]))
-                found.append((i, " ".join(words[i:i + n]), list(dict.fromkeys(zh for _, zh in best))[:PER_PHRASE]))
+                found.append((i, " ".join(words[i:i + n]), list(dict.fromkeys(zh for _, zh in best))[:CANDIDATES]))
                 taken.update(span)
-    return {phrase: zh for _, phrase, zh in sorted(found)}
+    found.sort()
+    return {phrase: _in_context(zh, [w for w in words if lexicon.seen(w) and w not in STOPWORDS]
+                                + [z for j, (_, _, other) in enumerate(found) if j != k for z in other], lexicon)
+            for k, (_, phrase, zh) in enumerate(found)}
+
+
+def _in_context(candidates: list[str], context: list[str], lexicon: Lexicon) -> list[str]:
+    """The first sense, then the `PER_PHRASE - 1` other candidates that keep the question's other words company:
+    the largest share of their passages also use one of them ("boot order" adds 顺序 to the 命令 of "order" as in
+    command; "单" comes after any word of two characters). By sense alone where the store gives no postings."""
+    if len(candidates) <= PER_PHRASE or not context or lexicon.bm25 is None:
+        return candidates[:PER_PHRASE]
+    around = np.unique(np.concatenate([lexicon.using(w) for w in context]))
+
+    def share(zh: str) -> float:
+        own = lexicon.using(zh)
+        return len(np.intersect1d(own, around, assume_unique=True)) / (len(own) + SMOOTHING)
+    shares = {zh: share(zh) for zh in candidates[1:]}
+    return [candidates[0]] + sorted(shares, key=lambda zh: (len(zh) == 1, -shares[zh]))[:PER_PHRASE - 1]
