@@ -85,6 +85,15 @@ _FITS = {
                        r"|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
                        r"|nov(?:ember)?|dec(?:ember)?)\.? \d", re.I),
 }
+# Units a count or an amount is asked in: the answer must give a number in the same unit ("保留多少天": "7 天").
+_MEASURES = {
+    "day": r"天|日|days?", "week": r"周|星期|个星期|weeks?", "month": r"个月|月|months?", "year": r"年|years?",
+    "hour": r"小时|个小时|hours?|h", "minute": r"分钟|minutes?|mins?", "second": r"秒|秒钟|seconds?|s",
+    "times": r"次|遍|times", "size": r"[KMGTP]i?B|[KMGTP]|字节|bytes?",
+}
+_ASKS_MEASURE = re.compile(r"(?:多少|几)\s*(个月|个小时|个星期|[天日周月年次遍秒]|小时|分钟|秒钟|星期|[KMGTP]i?B|字节)"
+                           r"|\bhow many (days?|weeks?|months?|years?|hours?|minutes?|seconds?|times|[KMGT]i?B|bytes)\b",
+                           re.I)
 # The shape of answer a question asks for: the passage kinds that give it.
 _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
@@ -114,7 +123,17 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
     sentence = _ENUMERATOR.sub(" ", sentence)          # "1. 每个commit…" is no count
     for number in set(re.findall(r"\d+(?:\.\d+)*", question)):
         sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
-    return bool(_FITS[qtype].search(sentence if qtype == "version" else _VERSION.sub(" ", sentence)))
+    sentence = sentence if qtype == "version" else _VERSION.sub(" ", sentence)
+    if qtype in ("number", "time", "limit") and (asked := _measure(question)):     # "多少天" needs "30 天"/"30 days"
+        return bool(re.search(rf"[0-9一二两三四五六七八九十百千万]\s*(?:{_MEASURES[asked]})", sentence, re.I))
+    return bool(_FITS[qtype].search(sentence))
+
+
+def _measure(question: str) -> str | None:
+    """The unit a "how much / how many" question counts in ("多少天", "how many days", "多少 KB"), if any."""
+    m = _ASKS_MEASURE.search(question)
+    said = m and (m.group(1) or m.group(2))
+    return next((name for name, rx in _MEASURES.items() if said and re.fullmatch(rx, said, re.I)), None)
 
 
 def is_command(line: str) -> bool:

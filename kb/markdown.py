@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from .documents import _link_text as link_text, real_url
-from .mending import HtmlBlock, mend_fences
+from .mending import HtmlBlock, mend_fences, mend_table_rules
 from .site import slugify, unique
 
 GROUP_CHARS = 400      # table rows and list items are grouped up to about this many characters
@@ -88,6 +88,7 @@ def markdown_blocks(body: str, warn=lambda message: None, separate: bool = False
     from markdown_it import MarkdownIt
     md = MarkdownIt("commonmark").enable("table")
     lines = _unfold_containers(body.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+    mend_table_rules(lines)                     # "- | - | -" under a header: a table, as mkdocs reads it
     tokens = mend_fences(md, lines, warn)       # code fences left open or indented less than their list item
     return _Builder(md, lines, warn).run(tokens, separate)
 

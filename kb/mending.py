@@ -4,6 +4,8 @@
                   with it the fence, ends early, and the fences after it swap code and text) is read up to its own
                   closing marker; a fence never closed ends where the page plainly resumes: a heading or a
                   sentence of prose after a blank line. A fence closed by its own marker is never touched.
+    table rules   a table's delimiter row of single dashes ("- | - | -"), which mkdocs reads as a table and
+                  markdown-it as a list item that swallows the rows, is written out as "--- | --- | ---".
     HTML blocks   an HTML <table> becomes a header and rows (rowspan and colspan filled in, <br> in a cell
                   kept as "; "); the visible text of any other HTML block is kept as a paragraph.
 
@@ -25,6 +27,20 @@ _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _SENTENCE_END = re.compile(r"[.。!?！？:：]$")
 _CODE_CHARS = re.compile(r"[=${};|\\<>]|^\S+\(|\s--?\w")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+_SHORT_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{1,2}:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$")
+
+
+def mend_table_rules(lines: list[str]) -> None:
+    """Widen the dashes of a delimiter row under a table's header line (outside code fences), in place."""
+    fence = None
+    for k, line in enumerate(lines):
+        if (m := _MARKER.match(line)) or (fence is None and line.lstrip().startswith(("```", "~~~"))):
+            marker = (m.group(1) if m else line.lstrip()[:3])[0] * 3
+            fence = None if fence and marker == fence else (fence or marker)
+        elif fence is None and k and "|" in lines[k - 1] and _SHORT_RULE.match(line):
+            lines[k] = re.sub(r"-+", "---", line)
 
 
 def mend_fences(md, lines: list[str], warn) -> list:

@@ -71,6 +71,16 @@ def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
     assert not fits("limit", "Select 2 network cards to bind.")
 
 
+def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
+    from kb.answering import fits
+    question = "kdump 生成的 vmcore 文件默认保留多少天？"
+    assert not fits("number", "ls /var/crash/127.0.0.1-2022-08-19-02:34:00/", question)    # numbers, but no days
+    assert fits("number", "vmcore 文件默认保留 7 天。", question)
+    assert fits("time", "Logs are kept for 30 days.", "How many days are logs kept?")
+    assert not fits("number", "图片请使用 PNG 格式，宽度 800 像素。", "图片最大不能超过多少 KB？")
+    assert fits("number", "图片不能超过 500 KB。", "图片最大不能超过多少 KB？")
+
+
 def test_a_list_items_sentence_is_quoted_from_its_first_letter():
     from kb.answering import _units
     from kb.types import Hit

@@ -256,6 +256,17 @@ def test_html_tables_become_table_passages(page, kinds, warning):
     assert [w[:len(warning)] for w in warned] == [warning] if warning else warned == []
 
 
+@pytest.mark.parametrize("page, kinds", [
+    # a delimiter row of single dashes: a table to mkdocs, a list item swallowing the rows to markdown-it
+    ("参数 | 含义\n - | -\nregion | 环境分区\nmaster_ip | 母机ip\n", [("table", "参数 | 含义\nregion | 环境分区\nmaster_ip | 母机ip")]),
+    # in a code fence it is code
+    ("```\na | b\n- | -\n```\n", [("step", "a | b\n- | -")]),
+])
+def test_a_table_ruled_with_single_dashes_is_a_table(page, kinds):
+    blocks, _ = markdown_blocks(page)
+    assert [(b.kind, b.text) for b in blocks] == kinds
+
+
 def test_every_visible_word_is_still_searchable(pages):
     """Nothing a reader sees on the rendered page is lost: each of its tokens is in some passage's BM25 text."""
     from bs4 import BeautifulSoup
