@@ -261,8 +261,10 @@ class Answerer:
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
             if any(t in weights and coverage(ix, t, passages) == 0 for t in names - said):
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"): the documents do not give it
-            if any(not set(tokenize(w)) <= said for w in named if _IDENTIFIER.search(w)):
-                missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") the context never says: it is not about it
+            if any(not set(tokenize(w)) <= said for w in named if _IDENTIFIER.search(w)
+                   or _RELEASE.fullmatch(w) and not set(tokenize(w)) <= versions):
+                missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context
+                                    # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
             ids = [set(tokenize(w)) for w in named if any(c.isdigit() for c in w) and len(w) >= 5]
@@ -350,6 +352,7 @@ class Answerer:
 
 # Identifiers, not words or versions: "GRUB_TIMEOUT", "x86_64", "MCX515A-CCAT", "R3810G5" (not "CentOS8", "V9", "2GB")
 _IDENTIFIER = re.compile(r"_|\d[A-Za-z]+\d|[A-Za-z]\d+[A-Za-z]{2,}|\d[A-Za-z]-")
+_RELEASE = re.compile(r"[Vv]?\d+(?:\.\d+)+")
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 

@@ -101,11 +101,16 @@ class Scopes:
                 out.append(Version("", v.number, v.said))
         return out
 
+    def _scoping(self, v: Version) -> bool:
+        """Is this mention a version of what documents are scoped by? "OpenCloudOS 9.0", or a bare "V9" where some
+        document is about 9, not the "V4.0" of a product in a table row."""
+        return v.name in self.names or not v.name and any(d.covers(v) for d in self.versions)
+
     def of(self, doc_id: str, heading: tuple[str, ...], *texts: str) -> list[Version]:
         """The versions a passage is about: those the first of `texts` that names any names (the answer, then its
         passage), else its headings, else its document's."""
-        for found in (*([v for v in self._mentions(t) if v.name in self.names or not v.name] for t in texts),
-                      [v for h in heading for v in self._mentions(h) if v.name in self.names or not v.name]):
+        for found in (*([v for v in self._mentions(t) if self._scoping(v)] for t in texts),
+                      [v for h in heading for v in self._mentions(h) if self._scoping(v)]):
             if found:
                 return found
         return self.docs.get(doc_id, [])

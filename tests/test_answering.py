@@ -62,6 +62,12 @@ def test_a_table_row_answers_only_for_what_it_names_itself(kb):
     assert ans.refused and ans.signals["missing"] > 0, ans.text
 
 
+def test_a_release_the_question_names_must_be_the_one_the_answer_gives(kb):
+    assert "V3.0.4.1" in kb.ask("TDengine 是哪个版本？").text
+    ans = kb.ask("TDengine V3.2 兼容吗？")            # the row gives V3.0.4.1; V3.2 is APISIX's, in another row
+    assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+
+
 def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
     from kb.answering import fits
     assert "最多可以创建 128 个分区" in kb.ask("GPT 磁盘最多能建多少个分区？").text
@@ -209,6 +215,15 @@ def test_a_version_no_document_is_about_is_refused_even_where_the_topic_is_versi
     ans = releases.ask("OpenCloudOS 8.9 怎么查看系统日志？")
     assert ans.refused and ans.signals["unknown"] == ["OpenCloudOS 8.9"] and "8.5" in ans.text, ans.text
     assert "journalctl" in releases.ask("OpenCloudOS 8 怎么查看系统日志？").text
+
+
+def test_a_products_version_in_a_table_row_is_not_a_release_of_the_documents():
+    """"DaoCloud | V4.0" in a compatibility table is not OpenCloudOS 4.0: a refusal names only the releases that
+    documents are about, and such a row is not "about another release"."""
+    from kb.scope import Scopes, Version
+    scopes = Scopes({"v9.md": ["opencloudos 9.0"], "v8.md": ["opencloudos 8.6"]})
+    assert scopes.of("sw.md", (), "DaoCloud | V4.0 | 容器平台 | OpenCloudOS") == []
+    assert scopes.of("sw.md", (), "适用于 V9 的版本") == [Version("", "9", "V9")]
 
 
 def test_a_product_name_written_with_a_space_is_still_that_product():
