@@ -99,6 +99,9 @@ _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
     ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
 }
+# "X 和 Y 有什么区别", "the difference between X and Y": X and Y are a word or two each
+_COMPARE = re.compile(r"([\w.+-]+(?: [\w.+-]+)?)\s*(?:和|与|跟|同)\s*([\w.+-]+(?: [\w.+-]+)?)\s*(?:之间)?(?:有什么|有何|的)?"
+                      r"(?:区别|不同|差别|差异)|difference between (?:the )?([\w.+-]+(?: [\w.+-]+)?) and (?:the )?([\w.+-]+(?: [\w.+-]+)?)")
 _ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
 # Words that ask rather than say what is asked about ("哪几种", "whats"): no passage needs to contain them.
 _ASKING = re.compile(r"^(?:哪|什么|多少|几[个种次年]|怎么|怎样|如何|为什么|是否)|^(?:whats?|which|who|how|why|when|where)$")
@@ -298,7 +301,14 @@ class Answerer:
                 chosen.append(after)
                 covered |= after.tokens
                 length += after.end - after.start
-        for u in units[1:] if best.kind == "prose" else []:      # a structured unit answers on its own
+        # "X 和 Y 有什么区别？": what each says of itself, when no one unit names both
+        sides = [set(tokenize(side)) for side in m.groups() if side] if (m := _COMPARE.search(low)) else []
+        if len(sides) == 2 and all(sides) and not all(side <= best.tokens for side in sides):
+            pair = [next((u for u in units if side <= u.tokens and not other <= u.tokens), None)
+                    for side, other in (sides, sides[::-1])]
+            if pair[0] and pair[1] and pair[0] is not pair[1]:
+                chosen = [u for u in pair if u is not None]
+        for u in units[1:] if best.kind == "prose" and len(chosen) == 1 else []:   # a structured unit answers on its own
             if len(chosen) >= cfg.max_sentences:
                 break
             gain = sum(w for t, w in weights.items() if t in u.tokens and t not in covered) / total

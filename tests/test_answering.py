@@ -29,6 +29,15 @@ def test_a_howto_that_says_it_can_be_done_goes_on_to_how(kb):
     assert not ans.refused and "可以把日志消息转发给 rsyslog" in ans.text and "ForwardToSyslog" in ans.text, ans.text
 
 
+@pytest.mark.parametrize("question", ["grub2-reboot 和 grub2-set-default 有什么区别？",
+                                      "What is the difference between grub2-reboot and grub2-set-default?"])
+def test_a_comparison_gets_what_each_side_says_of_itself(kb, question):
+    ans = kb.ask(question)
+    assert not ans.refused and len(ans.citations) == 2, ans.text
+    assert "只设置下一次启动" in ans.text and "以后每次启动默认" in ans.text
+    assert ans.commands == ["sudo grub2-reboot 2", "sudo grub2-set-default 2"]
+
+
 def test_a_list_question_gets_the_lead_in_and_its_items(kb):
     ans = kb.ask("本系统支持哪些处理器架构？")
     assert not ans.refused and ans.citations[0].kind == "list"
