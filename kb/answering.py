@@ -185,7 +185,8 @@ class Answerer:
         """
         cfg, ix, tokenize = self.config, self.index, self.tokenizer.tokenize
         weights = {t: ix.lexicon.idf(t) / CONTEXT_DIVISOR for t in corrected(ix, tokenize(context)) if not _ASKING.match(t)}
-        weights.update({t: ix.lexicon.idf(t) for t in corrected(ix, tokenize(question)) if not _ASKING.match(t)})
+        weights.update({t: ix.lexicon.idf(t) for t in corrected(ix, tokenize(question), tokenize(question, True))
+                        if not _ASKING.match(t)})
         total = sum(weights.values()) or 1.0
         asked = self.scopes.asked(question)      # the versions it names: scope decides on those, not words
         versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}

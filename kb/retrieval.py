@@ -52,7 +52,8 @@ class Retriever:
             vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
             qvec = vec if not qvec.size else qvec
             near = ix.dense(vec, depth)
-            words = corrected(ix, self.tokenizer.tokenize(text)) + (to_chinese(text, ix.lexicon) if lang == "en" else [])
+            words = corrected(ix, self.tokenizer.tokenize(text), self.tokenizer.tokenize(text, True))
+            words += to_chinese(text, ix.lexicon) if lang == "en" else []
             top = ix.lexical(words, depth) if self.bm25_weight > 0 else []
             sims = {f.id: f.score for f in near}
             todo = [f.id for f in top if f.id not in sims]   # found by their words: their closeness in meaning too

@@ -7,6 +7,7 @@ corpus word within one deletion on either side (kernal/kernel, comunity/communit
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 import threading
 import weakref
 
@@ -27,12 +28,19 @@ def _speller(index) -> Speller:
     return sp
 
 
-def corrected(index, tokens: list[str]) -> list[str]:
-    """`tokens` with each word unknown to the index replaced by its likely intended corpus word (if any)."""
+def corrected(index, tokens: list[str], pieces: Sequence[str] = ()) -> list[str]:
+    """`tokens` with each word unknown to the index replaced by its likely intended corpus word (if any); with
+    `pieces` (the same text segmented with its stopwords), also the corpus word meant by two characters the
+    segmenter left single, one of them mistyped (内和 for 内核: "查看内和版本号" is 查看 内 和 版本号)."""
     if not index.lexicon.vocab:
         return tokens
     sp = _speller(index)
-    return [t if t in sp.vocab else sp.correct(t) or t for t in tokens]
+    out = [t if t in sp.vocab else sp.correct(t) or t for t in tokens]
+    for a, b in zip(pieces, pieces[1:]):
+        if len(a) == len(b) == 1 and HAN_RE.match(a) and HAN_RE.match(b) and (word := sp.correct(a + b)) \
+                and (word[0] == a or word[1] == b):
+            out.append(word)
+    return out
 
 
 def coverage(index, token: str, passages: str) -> float:

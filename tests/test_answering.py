@@ -190,6 +190,16 @@ def test_a_version_the_documents_do_not_cover_is_refused_naming_those_they_do(re
     assert ans.related and "5.4" not in ans.text
 
 
+def test_a_mistyped_word_the_segmenter_cut_in_two_is_still_read(releases):
+    """"内和" (a pinyin typo for 内核) is cut into 内 + 和 by jieba, so no word of the question is unknown: the
+    two single characters with the pinyin of a corpus word are read as that word."""
+    from kb.spelling import corrected
+    tokenize = releases.tokenizer.tokenize
+    assert "内核" in corrected(releases.index, tokenize("怎么查看内和版本号"), tokenize("怎么查看内和版本号", True))
+    ans = releases.ask("怎么查看内和版本号")
+    assert not ans.refused and "内核版本为" in ans.text, ans.text
+
+
 def test_a_question_without_a_version_is_not_scoped(releases):
     ans = releases.ask("怎么查看系统日志？")
     assert not ans.refused and "journalctl" in ans.text
