@@ -1,7 +1,8 @@
 """Typo tolerance: a question word the corpus never uses is mapped to the corpus word it was meant to be.
 
 Chinese typos are mostly homophones typed with a pinyin IME (发部 for 发布, 模试 for 模式), so a Chinese
-word matches a corpus word of the same length and the same toneless pinyin. English typos match a
+word matches a corpus word of the same length and the same toneless pinyin; so do two characters that the
+segmenter left single because one is mistyped (内和 for 内核). English typos match a
 corpus word within one deletion on either side (kernal/kernel, comunity/community, initated/initiated).
 """
 from __future__ import annotations
