@@ -2,7 +2,7 @@
 
 The whole site takes about 7 minutes to build on 2 idle cores (benchmarks/docs_site.py), too long for every CI run,
 so this builds the pages of tests/data/docs_ci_pages.txt (about 1,200 passages, 40 pages) into tmp_path and asks the labelled questions
-whose page is among them: 313 of the 411. The floors sit just below what kb measures (see FLOORS), so they
+whose page is among them: 343 of the 441. The floors sit just below what kb measures (see FLOORS), so they
 catch regressions; the issue's targets on the held-out part (cited@1 >= 0.85,
 cited@3 >= 0.95, keywords >= 0.85, unanswerable refused >= 0.85 with <= 5% of answerable refused) are for
 that work to reach, and to raise these floors to. `benchmarks/docs_site.py` measures the same on the full site.
@@ -21,14 +21,16 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development co
 # Measured 2026-12-05 with retrieval fusing standardised dense and BM25 scores (English questions' words also
 # searched as the corpus's Chinese words, kb/translation.py), answers judged on the chosen unit (answer types,
 # bounds, question words said by the unit and its headings, model numbers), version scope (kb/scope.py), names
-# the answer's context never says (KB_MAX_MISSING=0.4) and versions no document is about. cited@3 counts an
-# answer's further reading ("see also") after its citations.
+# the answer's context never says (KB_MAX_MISSING=0.4) and versions no document is about; table rows as BM25
+# records, a row answering only for what it names, counts that need a number in the unit asked ("多少天"), and
+# comparisons answered from both sides. cited@3 counts an answer's further reading ("see also") after its
+# citations. The question set grew by 30 near misses that day (15 to each split, by id): refusal floors moved.
 FLOORS = {
-    "docs_dev": {"recall@1": 0.74, "recall@3": 0.82, "keyword_acc": 0.73, "refusal_recall": 0.84},  # .767 .853 .760 .868
-    "docs_heldout": {"recall@1": 0.73, "recall@3": 0.86, "keyword_acc": 0.70, "refusal_recall": 0.56},  # .763 .892 .731 .594
+    "docs_dev": {"recall@1": 0.76, "recall@3": 0.84, "keyword_acc": 0.76, "refusal_recall": 0.76},  # .787 .873 .793 .792
+    "docs_heldout": {"recall@1": 0.75, "recall@3": 0.84, "keyword_acc": 0.72, "refusal_recall": 0.60},  # .785 .871 .753 .638
 }
 # The issue's bound is 0.05; these leave one question of slack over what is measured.
-CEILINGS = {"docs_dev": {"answerable_refused": 0.06}, "docs_heldout": {"answerable_refused": 0.06}}      # [.040 .043]
+CEILINGS = {"docs_dev": {"answerable_refused": 0.04}, "docs_heldout": {"answerable_refused": 0.065}}      # [.027 .054]
 
 
 def pages() -> list[str]:
