@@ -2,8 +2,6 @@
 
 The scores are bm25s' default ("lucene") ones, precomputed per (token, chunk) in a compressed sparse
 column matrix as bm25s does: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), times tf / (tf + k1 (1 - b + b dl/avgdl)).
-One change: a table passage (a group of rows) is as long as one of its rows (dl / rows), because each row is a
-record of its own: a name in one row of twenty ("TDengine") matches as well as it would in a sentence.
 Building from token ids with numpy instead of bm25s' per-document Python loop takes a fraction of a
 second for 100k chunks, and the token ids are saved too, so a rebuild re-tokenizes only new chunks.
 A query adds up only its own tokens' columns, so its cost follows those tokens' postings, not the corpus.
@@ -38,9 +36,8 @@ class BM25:
         return np.diff(self.indptr).astype(np.int32)
 
     @classmethod
-    def build(cls, vocab: list[str], tokens: np.ndarray, token_ptr: np.ndarray, records=None) -> BM25:
-        """Index chunks given as token ids into `vocab` (chunk i: tokens[token_ptr[i]:token_ptr[i+1]]);
-        `records[i]`: how many records (table rows) chunk i holds, its length counted per record (default 1)."""
+    def build(cls, vocab: list[str], tokens: np.ndarray, token_ptr: np.ndarray) -> BM25:
+        """Index chunks given as token ids into `vocab` (chunk i: tokens[token_ptr[i]:token_ptr[i+1]])."""
         n, v = len(token_ptr) - 1, len(vocab)
         lengths = np.diff(token_ptr)
         doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
@@ -48,8 +45,7 @@ class BM25:
         tok, row = pairs // max(n, 1), (pairs % max(n, 1)).astype(np.int32)
         df = np.bincount(tok, minlength=v)
         idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-        dl = lengths / np.maximum(records, 1) if records is not None else lengths
-        norm = K1 * (1 - B + B * dl / max(dl.mean(), 1e-9)) if n else dl
+        norm = K1 * (1 - B + B * lengths / max(lengths.mean(), 1e-9)) if n else lengths
         data = (idf[tok] * tf / (tf + norm[row])).astype(np.float32)
         indptr = np.zeros(v + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
@@ -137,8 +133,7 @@ def build_bm25(chunks: list, previous: tuple[list[str], BM25] | None, tokenize: 
         remap = np.full(len(vocab), -1, dtype=np.int32)
         remap[used] = np.arange(len(used), dtype=np.int32)
         tokens, vocab = remap[tokens], [vocab[u] for u in used]
-    records = np.array([c.text[c.lead:].strip("\n").count("\n") + 1 if c.kind == "table" else 1 for c in chunks])
-    return BM25.build(vocab, tokens, ptr, records)
+    return BM25.build(vocab, tokens, ptr)
 
 
 def _tokenize_many(texts: list[str], tokenize: Tokenize, progress: bool):

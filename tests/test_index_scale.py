@@ -37,22 +37,6 @@ def test_bm25_scores_are_bm25s_scores():
         assert (expected[ids] > 0).all()
 
 
-def test_a_name_in_one_row_of_a_long_table_matches_as_it_would_in_a_sentence():
-    """A table passage is a group of records: a product in one of its 20 rows is found nearly as readily as in a
-    sentence of its own, not drowned by the 19 other rows (which plain BM25 length normalisation would do)."""
-    from kb.text import tokenize
-    rows = [f"Product{i} | V{i}.0 | 数据库管理系统 | 某某科技有限公司" for i in range(19)]
-    rows.append("TDengine | V3.0.4.1 | 数据库管理系统 | 涛思数据")
-    header = "产品名 | 版本 | 软件类型 | 厂家名称"
-    table = _Fake("\n".join([header, *rows]), kind="table", lead=len(header))
-    prose = [_Fake(t) for t in ["TDengine 是一个时序数据库，适配了很多操作系统的版本。", *TEXTS]]
-    bm25 = build_bm25([table, *prose], None, tokenize, progress=False)
-    scores = bm25.get_scores(["tdengin"])
-    assert scores[0] >= 0.7 * scores[1] > 0
-    plain = build_bm25([_Fake(table.text), *prose], None, tokenize, progress=False).get_scores(["tdengin"])
-    assert plain[0] < 0.5 * plain[1]          # what counting the table as one long text did
-
-
 def test_chunks_survive_the_columnar_round_trip(kb):
     loaded = load_index(kb.config.index_path)
     assert [loaded.chunks[i] for i in range(len(loaded))] == list(kb.index.chunks)
@@ -93,6 +77,5 @@ def test_large_corpora_get_an_approximate_index_that_finds_the_exact_neighbours(
 
 
 class _Fake:
-    def __init__(self, text, kind="prose", lead=0):
-        self.lexical_text = self.id = self.text = text
-        self.kind, self.lead = kind, lead
+    def __init__(self, text):
+        self.lexical_text, self.id = text, text
