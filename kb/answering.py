@@ -4,7 +4,9 @@ What answers depends on the passage's kind (kb/markdown.py): a prose sentence (o
 lead-in with its items; a FAQ entry's answer, not its question; a step's instruction with its command, the
 command on a line of its own; a table's column names with the row(s) asked about. Units are scored by the
 share of the question's weight (idf) that they, their passage and its heading cover, so the question line of a
-FAQ, or a sentence that only restates the question, never beats the text that answers it.
+FAQ, or a sentence that only restates the question, never beats the text that answers it. A how-to answer
+that says a thing can be done goes on to the sentence that says how; a comparison ("X 和 Y 有什么区别") is
+answered with what each side says of itself.
 
 The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
@@ -13,10 +15,12 @@ question whose detail the text never gives ("how much does a subscription cost?"
      the share that the unit and its heading path say (under Config.min_said: not about what is asked);
   3. the answer type: a "when" / "how much" / "which version" question needs a unit with a date, number or
      version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it); one that asks for a
-     bound ("最多能建多少个分区", "at most") needs a unit that states one ("最多 128 个", "up to 50 TiB");
+     bound ("最多能建多少个分区", "at most") needs a unit that states one ("最多 128 个", "up to 50 TiB"); one that
+     counts in a unit ("保留多少天", "how many days") a number in that unit;
   4. the names asked about (products, identifiers, model numbers) that the unit's context (its passage, heading
-     path, document title and the other sources from its document) never says: more than Config.max_missing
-     of the question's weight, or any identifier ("GRUB_TIMEOUT") or name the corpus never uses -> refuse;
+     path, document title and the other sources from its document; for a table row, the row, its header and
+     headings only) never says: more than Config.max_missing of the question's weight, or any identifier
+     ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses -> refuse;
   5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2).
 An English question over Chinese pages is not refused for its English words: names are judged against the
 passage and its aligned original, plain English words in a translated passage's question are not names, and a

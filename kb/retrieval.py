@@ -2,7 +2,8 @@
 
 A "source" is a paragraph; its aligned translations are the same source. Fusing ranks of sources,
 not chunks, means a paragraph found in both languages counts once, and BM25 (which only matches
-the question's own language) cannot push the dense ranking of the other language aside.
+the question's own language) cannot push the dense ranking of the other language aside. A question that
+names a release (kb/scope.py) looks a little deeper and moves the passages about that release up.
 """
 from __future__ import annotations
 
