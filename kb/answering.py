@@ -213,8 +213,8 @@ class Answerer:
                     and not any(w in v.said for v in asked) if (t := set(tokenize(w)))]
         # Those (not numbers) some source names: a unit that names none of them cannot give their value ("GCC 8.5.0" is
         # there, so the kernel's "5.4.119" does not answer for GCC; "EOL", said nowhere, leaves "2021 年底" free).
-        present = [t for t in subjects if any(c.isalpha() for w in t for c in w)
-                   and any(t <= set(tokenize(h.text + " " + " ".join(h.heading))) for h in hits[:SOURCES])]
+        arounds = [set(tokenize(h.text + " " + " ".join(h.heading))) for h in hits[:SOURCES]]   # what each source says
+        present = [t for t in subjects if any(c.isalpha() for w in t for c in w) and any(t <= a for a in arounds)]
 
         def cover(tokens) -> float:
             return sum(w for t, w in weights.items() if t in tokens) / total
@@ -224,8 +224,7 @@ class Answerer:
             return sum(w for t, w in zip(tokens, own) if t not in weights) < RESTATES * (sum(own) or 1.0)
 
         units = []
-        for rank, h in enumerate(hits[:SOURCES]):
-            around = set(tokenize(h.text + " " + " ".join(h.heading)))
+        for rank, (h, around) in enumerate(zip(hits, arounds)):
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks = set(tokenize(text))
@@ -259,9 +258,11 @@ class Answerer:
             h = hits[units[0].rank]
             here = units[0].tokens | set(tokenize(" ".join(h.heading)))     # what the unit and its headings say
             said_here = cover(here | {t for t in weights if any(z in here for z in seen_as.get(t, ()))})
-            said = units[0].tokens | set(tokenize(" ".join(     # the unit, its passage, heading path and document;
-                part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document, g.original or ""))
-                if units[0].kind != "table" else " ".join((*h.heading, h.document))))  # a table row: of itself only
+            # The unit, its passage, heading path and document, and the other sources from it; a table row is a
+            # record: only what it, its header and headings say.
+            around_unit = [*h.heading, h.document] if units[0].kind == "table" else [
+                part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document, g.original or "")]
+            said = units[0].tokens | set(tokenize(" ".join(around_unit)))
             named = _names_in(question, lang, translated=h.lang != lang and not h.original)
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
@@ -309,10 +310,10 @@ class Answerer:
         # "X 和 Y 有什么区别？": what each says of itself, when no one unit names both
         sides = [set(tokenize(side)) for side in m.groups() if side] if (m := _COMPARE.search(low)) else []
         if len(sides) == 2 and all(sides) and not all(side <= best.tokens for side in sides):
-            pair = [next((u for u in units if side <= u.tokens and not other <= u.tokens), None)
-                    for side, other in (sides, sides[::-1])]
-            if pair[0] and pair[1] and pair[0] is not pair[1]:
-                chosen = [u for u in pair if u is not None]
+            a, b = (next((u for u in units if side <= u.tokens and not other <= u.tokens), None)
+                    for side, other in (sides, sides[::-1]))
+            if a and b:             # distinct: each names one side without the other
+                chosen = [a, b]
         for u in units[1:] if best.kind == "prose" and len(chosen) == 1 else []:   # a structured unit answers on its own
             if len(chosen) >= cfg.max_sentences:
                 break
