@@ -5,8 +5,10 @@ lead-in with its items; a FAQ entry's answer, not its question; a step's instruc
 command on a line of its own; a table's column names with the row(s) asked about. Units are scored by the
 share of the question's weight (idf) that they, their passage and its heading cover, so the question line of a
 FAQ, or a sentence that only restates the question, never beats the text that answers it. A how-to answer
-that says a thing can be done goes on to the sentence that says how; a comparison ("X 和 Y 有什么区别") is
-answered with what each side says of itself.
+that says a thing can be done goes on to the sentence that says how, and one that would quote a section's
+preface ("下面过程描述了如何…", "This section describes how to…") or its prerequisites gets the steps that follow
+them; a comparison ("X 和 Y 有什么区别") is answered with what each side says of itself, and "X 是什么" with the
+sentence that defines X ("X 是…").
 
 The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
@@ -29,14 +31,16 @@ word whose Chinese translation (kb/translation.py) the passages use counts as sa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .store import Store
 from .messages import message
+from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
 from .translation import translations
 from .text import Tokenizer, split_sentences
+from .retrieval import as_hit
 from .types import Answer, Citation, Hit
 
 # How a candidate unit scores: the share of the question's weight (idf) it covers, plus these bonuses.
@@ -45,6 +49,7 @@ RANK_BONUS = (0.15, 0.08, 0.0, -0.05)  # ... a little more readily from the bett
 RETRIEVAL_SHARE = 0.3            # and less from a source the further its retrieval score is below the best's
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
+DEFINES_BONUS = 1.0              # "X 是什么": the sentence that defines X ("X 是…") answers, wherever it ranks
 LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
 PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outside the unit count half
 RESTATES = 0.25                  # a sentence with less than this share of its weight outside the question restates it
@@ -57,6 +62,7 @@ MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
 SEE_ALSO = 2                     # an answer also shows up to two more sources as further reading, ...
 SEE_ALSO_MARGIN = 1.5            # ... that retrieval scored within this of the best (fused z-score units)
+SECTION_CHARS = 4000             # the steps a preface leads to are looked for this far after it
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
@@ -113,6 +119,12 @@ _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
 # A sentence that says how: by what means, or with a command, option or setting ("通过设置 ForwardToSyslog", "--vacuum")
 _HOW = re.compile(r"通过|使用|运行|执行|输入|设置|\b(?:by|using|run|set|use|with)\b|(?<!\w)--?\w|\w=|[a-z][A-Z]|/\w+/")
+# Text about the text ("下面过程描述了如何…", "This section describes how to…") and the list of what must hold first
+# ("前提条件", "Prerequisites"): a how-to is answered by the step that follows them in their section.
+_PREFACE = re.compile(r"(?:下面|以下|下列|本|此|这|该)\w{0,6}?(?:描述|介绍|说明|讲述|演示|展示)了?\w{0,4}?(?:如何|怎样|怎么)"
+                      r"|\b(?:this|the following|these|next) (?:\w+ )?(?:section|procedure|chapter|topic|example|step|article)s?"
+                      r" (?:describes?|explains?|shows?|demonstrates?|covers?)\b", re.I)
+_PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准备工作|prerequisites?|before you (?:begin|start))\s*[:：]?\s*$", re.I)
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -206,6 +218,7 @@ class Answerer:
         unseen = sum(w * (1 - (1.0 if any(z in passages for z in seen_as.get(t, ())) else coverage(ix, t, passages)))
                      for t, w in weights.items() if t not in versions | set(tokenize(typed))) / total
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
+        defined = defined_in(question, tokenize)
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
         # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
         # versions and the names documents are scoped by.
@@ -245,7 +258,8 @@ class Answerer:
                            - RETRIEVAL_SHARE * (hits[0].score - h.score)
                            + LEAD_SHARE * cover(said)
                            + (FITS_BONUS if u.fits else 0.0)
-                           + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0))
+                           + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0)
+                           + (DEFINES_BONUS if defines(text, defined, tokenize) else 0.0))
                 units.append(u)
         units.sort(key=lambda u: -u.score)
         other = [u for u in units if u.off]          # about another version than the one asked
@@ -260,24 +274,28 @@ class Answerer:
             said_here = cover(here | {t for t in weights if any(z in here for z in seen_as.get(t, ()))})
             # The unit, its passage, heading path and document, and the other sources from it; a table row is a
             # record: only what it, its header and headings say.
-            around_unit = [*h.heading, h.document] if units[0].kind == "table" else [
-                part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document, g.original or "")]
-            said = units[0].tokens | set(tokenize(" ".join(around_unit)))
+            around_doc = [part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document,
+                                                                                   g.original or "")]
+            doc_said = set(tokenize(" ".join(around_doc)))
+            said = units[0].tokens | (set(tokenize(" ".join([*h.heading, h.document]))) if units[0].kind == "table"
+                                      else doc_said)
             named = _names_in(question, lang, translated=h.lang != lang and not h.original)
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
                      if t not in versions}
-            missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
-            if any(t in weights and coverage(ix, t, passages) == 0 for t in names - said):
-                missing = 1.0       # a name the corpus never uses ("Elasticsearch"): the documents do not give it
-            if any(not set(tokenize(w)) <= said for w in named if _IDENTIFIER.search(w)
-                   or _RELEASE.fullmatch(w) and not set(tokenize(w)) <= versions):
-                missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context
-                                    # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
             ids = [set(tokenize(w)) for w in named if any(c.isdigit() for c in w) and len(w) >= 5]
             identified = bool(ids) and all(t <= said for t in ids)
+            missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
+            if any(t in weights and (coverage(ix, t, passages) == 0 or units[0].kind == "table" and not identified
+                                     and t not in doc_said | self.scopes.names | seen_as.keys()) for t in names - said):
+                missing = 1.0       # a name the corpus never uses ("Elasticsearch"), or that neither a table row nor
+                                    # the sources from its page say ("Oracle" for "达梦 | V7"): not given
+            if any(not set(tokenize(w)) <= said for w in named if _IDENTIFIER.search(w)
+                   or _RELEASE.fullmatch(w) and not set(tokenize(w)) <= versions):
+                missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context
+                                    # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
 
         # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2)
         known = self.scopes.versions + [v for h in hits for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))
@@ -307,6 +325,9 @@ class Answerer:
                 chosen.append(after)
                 covered |= after.tokens
                 length += after.end - after.start
+        if "step" in shape and (found := self._procedure(best, hits, budget)):
+            best, h = found         # "此节介绍了如何…", "前提条件": the steps after them, with their commands
+            hits, best.rank, chosen = [*hits, h], len(hits), [best]
         # "X 和 Y 有什么区别？": what each says of itself, when no one unit names both
         sides = [set(tokenize(side)) for side in m.groups() if side] if (m := _COMPARE.search(low)) else []
         if len(sides) == 2 and all(sides) and not all(side <= best.tokens for side in sides):
@@ -331,7 +352,9 @@ class Answerer:
         citations = _citations([hits[r] for r in order], spans)
         # Sources that retrieval ranks nearly as high as the one quoted: shown after it, as further reading.
         also = [h for r, h in enumerate(hits[:SOURCES]) if r not in order and h.score >= hits[0].score - SEE_ALSO_MARGIN
-                and len(tokenize(h.text)) >= RELATED_MIN_TOKENS][:SEE_ALSO]
+                and len(tokenize(h.text)) >= RELATED_MIN_TOKENS and not any(   # nor a part of one quoted
+                    g.doc_id == h.doc_id and g.start <= h.start and h.end <= g.end for g in map(hits.__getitem__, order))
+                ][:SEE_ALSO]
         text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
         return Answer(question, text, lang, False, citations, related=_citations(also, {}, len(order) + 1), signals=signals,
                       commands=commands)
@@ -354,6 +377,40 @@ class Answerer:
         title = set(tokenize(h.heading[-1])) if qtype == "version" and not on and h.heading else set()
         titled = bool(title) and (not subjects or any(t <= title for t in subjects))
         return fits(qtype, "\n".join(on or lines) + ("\n" + h.heading[-1] if titled else ""), question)
+
+    def _procedure(self, u: Unit, hits: list[Hit], budget: int) -> tuple[Unit, Hit] | None:
+        """The procedure that a preface or prerequisites list `u` leads to, as one source: the passages after it in
+        its section (its heading path or below), up to the next preface; their lines within the budget (commands
+        aside) and 2 × MAX_ITEMS lines. None when `u` is neither, or no step with a command follows."""
+        h, ix = hits[u.rank], self.index
+        if not (u.kind == "list" and _PREREQUISITES.match(h.text[slice(*u.lead)])
+                or _PREFACE.search(h.text[slice(*u.spans[0])])):
+            return None
+        after = []
+        for c in ix.between(h.doc_id, h.lang, h.end, h.end + SECTION_CHARS):
+            if c.heading[:len(h.heading)] != h.heading or _PREFACE.search(c.text):
+                break                                   # the section, or what the preface is about, ends
+            if after or not (c.kind == "list" and _PREREQUISITES.match(c.text[:c.lead])):
+                after.append(c)
+        if not any(c.kind == "step" for c in after):
+            return None
+        text, spans, code, left, used = "", [], [], budget, []
+        for c in after:
+            lines = _line_spans(c.text, 0)
+            shell = [(s, e) for s, e in lines if is_command(c.text[s:e])
+                     and (s >= c.lead if c.kind == "step" else bool(_COMMAND_LIKE.search(c.text[s:e])))]
+            prose = sum(e - s for s, e in lines if (s, e) not in shell)
+            at = c.start - after[0].start
+            if used and (prose > left or len(spans) + len(lines) > 2 * MAX_ITEMS or at < len(text)):
+                break
+            text += "\n" * (at - len(text)) + c.text
+            code += [len(spans) + i for i, line in enumerate(lines) if line in shell]
+            spans += [(s + at, e + at) for s, e in lines]
+            left, used = left - prose, used + [c]
+        originals = list(dict.fromkeys(o for c in used if (o := ix.original(c))))
+        merged = replace(as_hit(ix, used[0], h.score), text=text, end=used[-1].end, kind="list", lead=0,
+                         original="\n".join(originals) or None)
+        return Unit(h.score, u.rank, spans, set(self.tokenizer.tokenize(text)), True, "step", code), merged
 
     def _out_of_scope(self, question: str, lang: str, asked: list[Version], hits: list[Hit], signals: dict) -> Answer:
         """The refusal that says which versions the documents do cover, when none covers the one asked."""
@@ -555,3 +612,4 @@ def _citations(hits: list[Hit], spans: dict[int, list[tuple[int, int]]], first: 
                             lang=h.lang, heading=h.heading, quote_start=qs, quote_end=qe, kind=h.kind, lead=h.lead,
                             rows=rows))
     return out
+

@@ -15,6 +15,12 @@ MAX_K = 50           # sources one call may ask for: more is never useful and on
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")   # HTML pasted into a question is not what it asks about
+# "X 是什么", "什么是 X", "AIDE 是干什么用的", "what is X": X, defined by a sentence that starts by naming it
+_DEFINE = re.compile(r"^(?:什么是|何为)\s*(.+?)\s*[？?]*$|^(.+?)\s*(?:是什么|是啥|是(?:干|做)什么用?的|是干嘛的|指的是什么"
+                     r"|是什么意思)\s*[？?]*$|^what (?:is|are) (?:an? |the )?(.+?)\s*\??$|^what does (.+?) do\s*\??$", re.I)
+_ATTRIBUTE = re.compile(r"的|\b(?:of|in|for|on)\b", re.I)
+# A definition's head: a short phrase naming it (no clause break), then "是" (not "是否"), "指", "is"…
+_DEFINITION = re.compile(r"[^，,。；;：:\n]{0,40}?(?=是(?!否|不是)|指|用于|\b(?:is|are|refers? to|means)\b)", re.I)
 _FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
 
 
@@ -56,3 +62,18 @@ def follow_up_context(question: str, history: list[str], tokenizer: Tokenizer) -
     if len(tokenizer.tokenize(q)) <= 2 or q.startswith(_FOLLOW_UP) or q.endswith(("呢？", "呢?", "呢")):
         return history[-1]
     return ""
+
+
+def defined_in(question: str, tokenize) -> set[str]:
+    """The words of what a definition question asks about ("AIDE" of "AIDE 是干什么用的？"); none for others."""
+    m = _DEFINE.search(question.strip())
+    subject = next(filter(None, m.groups())) if m else ""
+    # a thing's attribute ("TCase 的回调地址是什么", "the default version in 8.5") is a value asked, not a definition
+    return set() if _ATTRIBUTE.search(subject) else set(tokenize(subject))
+
+
+def defines(text: str, subject: set[str], tokenize) -> bool:
+    """Does `text` start by defining `subject` ("高级入侵检测环境（AIDE）是一个实用程序…"): name it, and little
+    else, before its first "是" / "is"?"""
+    m = _DEFINITION.match(text.lstrip()) if subject else None
+    return m is not None and subject <= set(tokenize(m.group()))

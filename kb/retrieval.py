@@ -3,7 +3,8 @@
 A "source" is a paragraph; its aligned translations are the same source. Fusing ranks of sources,
 not chunks, means a paragraph found in both languages counts once, and BM25 (which only matches
 the question's own language) cannot push the dense ranking of the other language aside. A question that
-names a release (kb/scope.py) looks a little deeper and moves the passages about that release up.
+names a release (kb/scope.py) looks a little deeper and moves the passages about that release up; one that asks
+what X is ("X 是什么", "what is X") looks deeper still, by meaning, for the passage that defines X.
 """
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ import numpy as np
 
 from .store import Found, Store
 from .scope import Scopes, conflicts
+from .questions import defined_in, defines
 from .site import with_anchor
 from .spelling import corrected
 from .text import Tokenizer, normalize
 from .translation import to_chinese
-from .types import Hit
+from .types import Chunk, Hit
 
 
-SCOPE_DEPTH = 10     # a question naming a version: this many more sources are looked at, ...
+DEPTH = 10           # a question naming a version or asking what X is: this many more sources are looked at, ...
 SCOPE_BONUS = 0.3      # ... those about that version moved up by this (fused z units), those about another down
+DEFINITION_BONUS = 0.5  # ... those that define X (start "X 是…") moved up by this
 
 
 class Retriever:
@@ -45,7 +48,9 @@ class Retriever:
         ix = self.index
         if len(ix) == 0 or k <= 0:
             return []
-        depth = min(max(self.candidates, 3 * k), len(ix))
+        asked, defined = self.scopes.asked(query), defined_in(query, self.tokenizer.tokenize)
+        n = k + DEPTH if asked or defined else k       # sources ranked; a definition is found by meaning, deeper
+        depth = min(max(self.candidates, 3 * (n if defined else k)), len(ix))
         fused: dict[Hashable, float] = {}
         dense: dict[Hashable, float] = {}
         qvec = np.zeros(0, dtype=np.float32)     # the query's own vector (the first one embedded)
@@ -63,12 +68,13 @@ class Retriever:
             dense = dense or sims
             for src, score in self._fuse(near + top, sims, top).items():
                 fused[src] = fused.get(src, 0.0) + weight * score
-        asked = self.scopes.asked(query)
-        best = sorted(fused, key=lambda src: fused[src], reverse=True)[:k + SCOPE_DEPTH if asked else k]
+        best = sorted(fused, key=lambda src: fused[src], reverse=True)[:n]
         hits = [self._hit(src, fused[src], dense, qvec, lang) for src in best]
         for h in hits if asked else []:     # a question that names a version: passages about that version first
             about = self.scopes.of(h.doc_id, h.heading)
             h.score += SCOPE_BONUS * (any(v.covers(q) for v in about for q in asked) - conflicts(asked, about))
+        for h in hits if defined else []:   # "X 是什么": the passage that says "X 是…" first
+            h.score += DEFINITION_BONUS * defines(h.text, defined, self.tokenizer.tokenize)
         return sorted(hits, key=lambda h: -h.score)[:k]
 
     def _fuse(self, found: list[Found], sims: dict[Hashable, float], top: list[Found]) -> dict[Hashable, float]:
@@ -101,17 +107,22 @@ class Retriever:
         if missing:
             sims.update(zip(missing, (ix.vectors(missing) @ qvec).tolist()))
         best = max(pool, key=lambda j: sims[j])
-        c, d = chunks[best], ix.docs[chunks[best].doc_id]
+        c = chunks[best]
         siblings = [chunks[i] for i in pool if chunks[i].doc_id == c.doc_id]   # in document order
-        start, end, text, lead = c.start, c.end, c.text, c.lead
+        hit = as_hit(ix, c, score, dense=max(sims[j] for j in members if j in sims))
         if len(siblings) > 1 and siblings[-1].end - siblings[0].start <= self.max_passage_chars:
-            start, end, text, lead = siblings[0].start, siblings[-1].end, "", siblings[0].lead
+            hit.start, hit.end, hit.text, hit.lead = siblings[0].start, siblings[-1].end, "", siblings[0].lead
             for s in siblings:   # chunks of one paragraph are separated by the whitespace between two sentences
-                text += " " * (s.start - start - len(text)) + s.text
-        return Hit(chunk_id=c.id, text=text, document=d["title"], doc_id=c.doc_id, para_id=c.para_id, lang=c.lang,
-                   score=round(score, 6), original=ix.original(c), url=with_anchor(d["url"], c.anchor), date=d["date"],
-                   heading=c.heading, start=start, end=end, dense=max(sims[j] for j in members if j in sims),
-                   kind=c.kind, lead=lead)
+                hit.text += " " * (s.start - hit.start - len(hit.text)) + s.text
+        return hit
+
+
+def as_hit(ix: Store, c: Chunk, score: float, dense: float = 0.0) -> Hit:
+    """One passage as a source to show and cite."""
+    d = ix.docs[c.doc_id]
+    return Hit(chunk_id=c.id, text=c.text, document=d["title"], doc_id=c.doc_id, para_id=c.para_id, lang=c.lang,
+               score=round(score, 6), original=ix.original(c), url=with_anchor(d["url"], c.anchor), date=d["date"],
+               heading=c.heading, start=c.start, end=c.end, dense=dense, kind=c.kind, lead=c.lead)
 
 
 def _standard(x: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@
 Chinese typos are mostly homophones typed with a pinyin IME (发部 for 发布, 模试 for 模式), so a Chinese
 word matches a corpus word of the same length and the same toneless pinyin; so do two characters that the
 segmenter left single because one is mistyped (内和 for 内核). English typos match a
-corpus word within one deletion on either side (kernal/kernel, comunity/community, initated/initiated).
+corpus word within one deletion on either side (kernal/kernel, comunity/community, initated/initiated); a
+four-letter word only one with a letter more (locle/locale: stemmed "locl", "local").
 """
 from __future__ import annotations
 
@@ -72,9 +73,9 @@ class Speller:
     def correct(self, token: str) -> str | None:
         if HAN_RE.search(token):
             return self._pinyin_index().get(_pinyin(token)) if len(token) >= 2 else None
-        if token.isascii() and token.isalpha() and len(token) >= 5:
-            index = self._latin_index()
-            for variant in (token, *_deletes(token)):
+        if token.isascii() and token.isalpha() and len(token) >= 4:
+            index = self._latin_index()     # a letter missing ("locle": locale); one too many only from 5 letters
+            for variant in (token, *_deletes(token))[:1 if len(token) < 5 else None]:
                 if variant in index:
                     return index[variant]
         return None

@@ -131,6 +131,10 @@ class Store(ABC):
         """The passages of one source (both languages), in document order."""
 
     @abstractmethod
+    def between(self, doc_id: str, lang: str, start: int, end: int) -> list[Chunk]:
+        """The passages of one document in `lang` that start at an offset in [start, end), in document order."""
+
+    @abstractmethod
     def vectors(self, ids: list) -> np.ndarray:
         """The vectors standing for these passages (one not embedded borrows its table's or section's)."""
 

@@ -172,6 +172,14 @@ class FaissStore(Store):
     def members(self, source) -> dict:
         return {i: self.chunks[i] for i in self.chunks.members(source)}
 
+    def between(self, doc_id: str, lang: str, start: int, end: int) -> list[Chunk]:
+        t, m = self.chunks.tables, self.chunks.meta
+        if doc_id not in t["docs"] or lang not in t["langs"]:
+            return []
+        rows = np.flatnonzero((m["doc"] == t["docs"].index(doc_id)) & (m["lang"] == t["langs"].index(lang))
+                              & (m["start"] >= start) & (m["start"] < end))
+        return [self.chunks[i] for i in rows[np.argsort(m["start"][rows], kind="stable")]]
+
     def vectors(self, ids: list) -> np.ndarray:
         rows = [int(self.chunks.meta["vec"][i]) for i in ids]
         d = self.faiss.d

@@ -188,6 +188,12 @@ class MilvusStore(Store):
         rows = self.client.query(self.collection, filter=f'source == "{source}"', output_fields=FIELDS)
         return {r["pk"]: c for r, c in sorted(((r, _chunk(r)) for r in rows), key=lambda rc: (rc[1].doc_id, rc[1].start))}
 
+    def between(self, doc_id: str, lang: str, start: int, end: int) -> list[Chunk]:
+        doc, lang = (json.dumps(v, ensure_ascii=False) for v in (doc_id, lang))     # values, quoted and escaped
+        rows = self.client.query(self.collection, filter=f"doc == {doc} and lang == {lang} and start >= {int(start)}"
+                                 f" and start < {int(end)}", output_fields=FIELDS)
+        return sorted(map(_chunk, rows), key=lambda c: c.start)
+
     def vectors(self, ids: list) -> np.ndarray:
         if not ids:
             return np.zeros((0, self.dim), np.float32)

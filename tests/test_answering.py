@@ -29,6 +29,21 @@ def test_a_howto_that_says_it_can_be_done_goes_on_to_how(kb):
     assert not ans.refused and "可以把日志消息转发给 rsyslog" in ans.text and "ForwardToSyslog" in ans.text, ans.text
 
 
+def test_a_howto_matching_a_sections_preface_gets_the_procedure_after_it(kb):
+    """"下面过程描述了如何…" says what the section does, and "前提条件" what must hold first: the answer is the
+    steps that follow, with their commands, cited as one source."""
+    ans = kb.ask("怎么让内核模块开机自动加载？")
+    assert not ans.refused and "下面过程描述了" not in ans.text and "前提条件" not in ans.text, ans.text
+    assert ans.commands == ["echo md4 > /etc/modules-load.d/md4.conf", "lsmod | grep md4"], ans.text
+    assert len(ans.citations) == 1 and "1. 为模块创建一个配置文件" in ans.citations[0].quote
+
+
+@pytest.mark.parametrize("question", ["AIDE 是干什么用的？", "什么是 AIDE？"])
+def test_what_is_x_gets_the_sentence_that_defines_x(kb, question):
+    ans = kb.ask(question)
+    assert not ans.refused and ans.text.startswith("高级入侵检测环境（AIDE）是一个实用程序"), ans.text
+
+
 @pytest.mark.parametrize("question", ["grub2-reboot 和 grub2-set-default 有什么区别？",
                                       "What is the difference between grub2-reboot and grub2-set-default?"])
 def test_a_comparison_gets_what_each_side_says_of_itself(kb, question):
@@ -75,6 +90,14 @@ def test_a_release_the_question_names_must_be_the_one_the_answer_gives(kb):
     assert "V3.0.4.1" in kb.ask("TDengine 是哪个版本？").text
     ans = kb.ask("TDengine V3.2 兼容吗？")            # the row gives V3.0.4.1; V3.2 is APISIX's, in another row
     assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+
+
+def test_a_product_that_neither_the_row_nor_its_page_names_is_not_in_the_table(kb):
+    """"Oracle" is in the corpus (the FAQ page), but not in the database table or anywhere on its page: the
+    time-series row that covers the rest of the question is another product's."""
+    ans = kb.ask("兼容数据库里 Oracle 时序数据库是哪个版本？")
+    assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+    assert "V3.0.4.1" in kb.ask("兼容数据库里 TDengine 时序数据库是哪个版本？").text
 
 
 def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
@@ -258,3 +281,12 @@ def test_an_english_date_answers_when():
     from kb.answering import fits
     assert fits("time", "On January 26, the community announced its first official version.")
     assert not fits("time", "The community announced its first official version.")
+
+
+def test_a_short_english_word_missing_a_letter_is_read_as_the_corpus_word():
+    """"locle" (stemmed "locl") is "locale" (stemmed "local") less a letter. A four-letter word is only read as a
+    longer one: taking one of its letters away as well would make "cost" a "host"."""
+    from kb.spelling import Speller
+    from kb.text import tokenize
+    sp = Speller({w: n for n, w in enumerate(tokenize("locale host kernel"))})
+    assert [sp.correct(w) for w in tokenize("locle cost kernal")] == ["local", None, "kernel"]

@@ -83,6 +83,17 @@ def test_a_source_holds_a_paragraph_in_both_languages(store):
     assert langs == {"zh", "en"}
 
 
+def test_a_documents_passages_are_read_in_order_from_an_offset(store, kb):
+    """What a how-to answer reads after a section's preface (kb/answering.py): one document, one language."""
+    doc = next(c.doc_id for c in kb.index if c.lang == "zh")
+    want = sorted((c for c in kb.index if c.doc_id == doc and c.lang == "zh"), key=lambda c: c.start)
+    assert len(want) > 4
+    got = store.between(doc, "zh", want[1].start, want[4].start)
+    assert [(c.start, c.text, c.heading, c.kind) for c in got] == [(c.start, c.text, c.heading, c.kind) for c in want[1:4]]
+    assert store.between(doc, "xx", 0, 10**9) == [] and store.between("nowhere.md", "zh", 0, 10**9) == []
+    assert store.between('a" or doc != "', "zh", 0, 10**9) == []        # a name is a value, never part of a filter
+
+
 def test_both_stores_rank_the_same_sources_for_the_same_question(kb, milvus_kb):
     for q in ("OpenCloudOS 9 什么时候发布？", "What is cgroupfs?"):
         assert [h.chunk_id for h in kb.search(q, k=3)] == [h.chunk_id for h in milvus_kb.search(q, k=3)]
