@@ -125,6 +125,9 @@ _PREFACE = re.compile(r"(?:下面|以下|下列|本|此|这|该)\w{0,6}?(?:描�
                       r"|\b(?:this|the following|these|next) (?:\w+ )?(?:section|procedure|chapter|topic|example|step|article)s?"
                       r" (?:describes?|explains?|shows?|demonstrates?|covers?)\b", re.I)
 _PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准备工作|prerequisites?|before you (?:begin|start))\s*[:：]?\s*$", re.I)
+_KEYED = re.compile(r"([A-Za-z0-9_.=-]+)\s*(?:参数|选项|配置项|字段|标志)|\b([A-Za-z0-9_.=-]+)\s+(?:parameter|option|flag|field)s?\b",
+                    re.I)
+_DEFAULT = re.compile(r"默认|缺省|(?<![\w/-])defaults?(?![\w/-])", re.I)     # not /etc/default/grub, set-default
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -219,6 +222,7 @@ class Answerer:
                      for t, w in weights.items() if t not in versions | set(tokenize(typed))) / total
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         defined = defined_in(question, tokenize)
+        asks_default = bool(_DEFAULT.search(question))
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
         # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
         # versions and the names documents are scoped by.
@@ -259,7 +263,9 @@ class Answerer:
                            + LEAD_SHARE * cover(said)
                            + (FITS_BONUS if u.fits else 0.0)
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0)
-                           + (DEFINES_BONUS if defines(text, defined, tokenize) else 0.0))
+                           + (DEFINES_BONUS if defines(text, defined, tokenize) else 0.0)
+                           + (FITS_BONUS if asks_default and _DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]]))
+                              else 0.0))
                 units.append(u)
         units.sort(key=lambda u: -u.score)
         other = [u for u in units if u.off]          # about another version than the one asked
@@ -292,6 +298,8 @@ class Answerer:
                                      and t not in doc_said | self.scopes.names | seen_as.keys()) for t in names - said):
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"), or that neither a table row nor
                                     # the sources from its page say ("Oracle" for "达梦 | V7"): not given
+            if any(not set(tokenize(k)) <= units[0].tokens for m in _KEYED.finditer(question) if len(k := m[1] or m[2]) > 1):
+                missing = 1.0       # "region 参数", "the master_ip option": the unit itself names the key asked about
             if any(not set(tokenize(w)) <= said for w in named if _IDENTIFIER.search(w)
                    or _RELEASE.fullmatch(w) and not set(tokenize(w)) <= versions):
                 missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context

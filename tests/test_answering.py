@@ -100,6 +100,21 @@ def test_a_product_that_neither_the_row_nor_its_page_names_is_not_in_the_table(k
     assert "V3.0.4.1" in kb.ask("兼容数据库里 TDengine 时序数据库是哪个版本？").text
 
 
+def test_a_question_for_a_default_prefers_the_sentence_that_states_it(kb):
+    """The sentence naming SystemMaxUse covers more of the question; the one that says its default answers it."""
+    ans = kb.ask("journald 的 SystemMaxUse 默认设置成什么？")
+    assert not ans.refused and "默认为所在文件系统大小的 10%" in ans.text, ans.text
+
+
+@pytest.mark.parametrize("question", ["节点代理的 region 参数默认值是什么？",
+                                      "What does the region parameter of the node agent default to?"])
+def test_a_parameter_asked_about_is_named_by_the_answer_itself(kb, question):
+    """The table gives the defaults of agent and node_path; region appears only in the command above it."""
+    ans = kb.ask(question)
+    assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+    assert "/data/test" in kb.ask("节点代理的 node_path 参数默认值是什么？").text
+
+
 def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
     from kb.answering import fits
     assert "最多可以创建 128 个分区" in kb.ask("GPT 磁盘最多能建多少个分区？").text
