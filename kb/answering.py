@@ -82,14 +82,18 @@ _QTYPES = {
     "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
 }
+# A number: digits, or Chinese numerals counting something ("三个", "十天", "一百") — not the 一 of 一致 or 统一,
+# nor 一个 ("a")
+_NUMBER = (r"(?:[0-9]|[一二两三四五六七八九十百千万亿]*[二两三四五六七八九十百千万亿]"
+           r"|一\s*(?=[种次天年月日周倍台条项位名家只件块张份层级元百千万亿]|小时|分钟|秒))")
 _FITS = {
     "limit": re.compile(r"(?=.*(?:最多|最大|最少|最小|上限|下限|至多|至少|高达|多达|不超过|不少于|不低于|不高于|以内"
                         r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|no (?:more|less|fewer) than"
-                        r"|as (?:many|much) as)\b))(?=.*[0-9一二两三四五六七八九十百千万亿])", re.I | re.S),
+                        r"|as (?:many|much) as)\b))(?=.*" + _NUMBER + ")", re.I | re.S),
     "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
-    "number": re.compile(r"[0-9一二两三四五六七八九十百千万亿]"),
+    "number": re.compile(_NUMBER),
     "time": re.compile(r"(?:19|20)\d\d|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
                        r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b"
                        r"|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"

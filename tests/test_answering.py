@@ -115,6 +115,14 @@ def test_a_parameter_asked_about_is_named_by_the_answer_itself(kb, question):
     assert "/data/test" in kb.ask("节点代理的 node_path 参数默认值是什么？").text
 
 
+def test_a_count_needs_a_number_not_a_word_that_happens_to_hold_one():
+    from kb.answering import fits
+    for no in ("请遵循镜像指南，确保与其他镜像站点保持一致。", "为 OpenCloudOS 建立一个公共镜像站点", "统一管理所有节点"):
+        assert not fits("number", no), no
+    for yes in ("默认保留三个备份", "共一百台服务器", "每天运行一次", "最多 128 个分区"):
+        assert fits("number", yes), yes
+
+
 def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
     from kb.answering import fits
     assert "最多可以创建 128 个分区" in kb.ask("GPT 磁盘最多能建多少个分区？").text
