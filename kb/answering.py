@@ -103,11 +103,15 @@ _FITS = {
 _MEASURES = {
     "day": r"天|日|days?", "week": r"周|星期|个星期|weeks?", "month": r"个月|月|months?", "year": r"年|years?",
     "hour": r"小时|个小时|hours?|h", "minute": r"分钟|minutes?|mins?", "second": r"秒|秒钟|seconds?|s",
-    "times": r"次|遍|times", "size": r"[KMGTP]i?B|[KMGTP]|字节|bytes?",
+    "times": r"次|遍|times", "size": r"[KMGTP]i?B|[KMGTP]|字节|bytes?|[KMGT]i?b(?:ps|it/s)|[KMGT]bps",
 }
 _ASKS_MEASURE = re.compile(r"(?:多少|几)\s*(个月|个小时|个星期|[天日周月年次遍秒]|小时|分钟|秒钟|星期|[KMGTP]i?B|字节)"
                            r"|\bhow many (days?|weeks?|months?|years?|hours?|minutes?|seconds?|times|[KMGT]i?B|bytes)\b",
                            re.I)
+# Memory, disk space or bandwidth asked by how much ("需要多少内存", "how much RAM"): a size answers, not a count
+_ASKS_SIZE = re.compile(r"(?:多少|多大)的?(?:内存|磁盘|硬盘|存储|空间|带宽)"
+                        r"|(?:内存|磁盘|硬盘|存储|空间|带宽)(?:是|为|有|要|需要)?(?:多少|多大)"
+                        r"|\bhow (?:much|big|large)\b.*\b(?:memory|ram|disk|storage|space|bandwidth)\b", re.I)
 # The shape of answer a question asks for: the passage kinds that give it.
 _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
@@ -157,6 +161,8 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
 
 def _measure(question: str) -> str | None:
     """The unit a "how much / how many" question counts in ("多少天", "how many days", "多少 KB"), if any."""
+    if _ASKS_SIZE.search(question):
+        return "size"
     m = _ASKS_MEASURE.search(question)
     said = m and (m.group(1) or m.group(2))
     return next((name for name, rx in _MEASURES.items() if said and re.fullmatch(rx, said, re.I)), None)

@@ -121,6 +121,9 @@ def test_a_count_needs_a_number_not_a_word_that_happens_to_hold_one():
         assert not fits("number", no), no
     for yes in ("默认保留三个备份", "共一百台服务器", "每天运行一次", "最多 128 个分区"):
         assert fits("number", yes), yes
+    memory = "How much memory does a Kubernetes node need?"     # a size, not a package's version
+    assert not fits("number", "kubernetes-node | 1.10.3-0 | x86_64", memory)
+    assert fits("number", "内存 512G，HDD 500G", memory) and fits("number", "至少需要 2 GB 内存", "需要多少内存？")
 
 
 def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
