@@ -94,7 +94,8 @@ _FITS = {
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(_NUMBER),
-    "time": re.compile(r"(?:19|20)\d\d|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
+    "time": re.compile(r"(?<![0-9A-Za-z])(?:19|20)\d\d(?![0-9A-Za-z])"     # a year, not the 1998 inside a hash
+                       r"|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
                        r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b"
                        r"|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
                        r"|nov(?:ember)?|dec(?:ember)?)\.? \d", re.I),
@@ -108,6 +109,11 @@ _MEASURES = {
 _ASKS_MEASURE = re.compile(r"(?:多少|几)\s*(个月|个小时|个星期|[天日周月年次遍秒]|小时|分钟|秒钟|星期|[KMGTP]i?B|字节)"
                            r"|\bhow many (days?|weeks?|months?|years?|hours?|minutes?|seconds?|times|[KMGT]i?B|bytes)\b",
                            re.I)
+# "How long / how often" asks a duration or a frequency: a number of time units, or "每…", "daily"
+_ASKS_DURATION = re.compile(r"多久|多长时间|\bhow (?:long|often)\b", re.I)
+_DURATION = re.compile(_NUMBER + r"\s*(?:[天日周秒年]|个?月|个?星期|个?小时|分钟|[smhd]\b"
+                       r"|(?:sec|second|min|minute|hour|day|week|month|year)s?\b)"
+                       r"|每|定期|实时|\b(?:every|daily|weekly|monthly|hourly|yearly)\b", re.I)
 # Memory, disk space or bandwidth asked by how much ("需要多少内存", "how much RAM"): a size answers, not a count
 _ASKS_SIZE = re.compile(r"(?:多少|多大)的?(?:内存|磁盘|硬盘|存储|空间|带宽)"
                         r"|(?:内存|磁盘|硬盘|存储|空间|带宽)(?:是|为|有|要|需要)?(?:多少|多大)"
@@ -156,6 +162,8 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
     sentence = sentence if qtype == "version" else _VERSION.sub(" ", sentence)
     if qtype in ("number", "time", "limit") and (asked := _measure(question)):     # "多少天" needs "30 天"/"30 days"
         return bool(re.search(rf"[0-9一二两三四五六七八九十百千万]\s*(?:{_MEASURES[asked]})", sentence, re.I))
+    if qtype == "time" and _ASKS_DURATION.search(question):     # "多久": "60s", "每 4 小时", not a date
+        return bool(_DURATION.search(sentence))
     return bool(_FITS[qtype].search(sentence))
 
 

@@ -121,6 +121,10 @@ def test_a_count_needs_a_number_not_a_word_that_happens_to_hold_one():
         assert not fits("number", no), no
     for yes in ("默认保留三个备份", "共一百台服务器", "每天运行一次", "最多 128 个分区"):
         assert fits("number", yes), yes
+    assert fits("time", "If there is no operation within 60s, the entry is chosen", "How long does the menu wait?")
+    assert not fits("time", "撰写人：alexsshi 2023-02-17", "补丁提交后一般多久会被合入？")   # a date, not how long
+    assert not fits("time", "https://s3.example.cn/899a892efef34b1b944a19981040f55b/", "多久同步一次？")
+    assert fits("time", "镜像每 4 小时同步一次", "多久同步一次？") and fits("time", "于 2023 年发布", "什么时候发布？")
     memory = "How much memory does a Kubernetes node need?"     # a size, not a package's version
     assert not fits("number", "kubernetes-node | 1.10.3-0 | x86_64", memory)
     assert fits("number", "内存 512G，HDD 500G", memory) and fits("number", "至少需要 2 GB 内存", "需要多少内存？")
