@@ -138,6 +138,8 @@ _HOW = re.compile(r"通过|使用|运行|执行|输入|设置|\b(?:by|using|run|
 _PREFACE = re.compile(r"(?:下面|以下|下列|本|此|这|该)\w{0,6}?(?:描述|介绍|说明|讲述|演示|展示)了?\w{0,4}?(?:如何|怎样|怎么)"
                       r"|\b(?:this|the following|these|next) (?:\w+ )?(?:section|procedure|chapter|topic|example|step|article)s?"
                       r" (?:describes?|explains?|shows?|demonstrates?|covers?)\b", re.I)
+_AFTER_STEPS = re.compile(r"\s*(?:验证|校验|其他资源|相关信息|参考|verif(?:y|ication)|additional resources|next steps?)\s*[:：]?\s*$",
+                          re.I | re.M)
 _PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准备工作|prerequisites?|before you (?:begin|start))\s*[:：]?\s*$", re.I)
 _KEYED = re.compile(r"([A-Za-z0-9_.=-]+)\s*(?:参数|选项|配置项|字段|标志)|\b([A-Za-z0-9_.=-]+)\s+(?:parameter|option|flag|field)s?\b",
                     re.I)
@@ -414,8 +416,8 @@ class Answerer:
             return None
         after = []
         for c in ix.between(h.doc_id, h.lang, h.end, h.end + SECTION_CHARS):
-            if c.heading[:len(h.heading)] != h.heading or _PREFACE.search(c.text):
-                break                                   # the section, or what the preface is about, ends
+            if c.heading[:len(h.heading)] != h.heading or _PREFACE.search(c.text) or _AFTER_STEPS.match(c.text):
+                break                                   # the section, what the preface is about, or the steps end
             if after or not (c.kind == "list" and _PREREQUISITES.match(c.text[:c.lead])):
                 after.append(c)
         if not any(c.kind == "step" for c in after):

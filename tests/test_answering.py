@@ -31,7 +31,7 @@ def test_a_howto_that_says_it_can_be_done_goes_on_to_how(kb):
 
 def test_a_howto_matching_a_sections_preface_gets_the_procedure_after_it(kb):
     """"下面过程描述了如何…" says what the section does, and "前提条件" what must hold first: the answer is the
-    steps that follow, with their commands, cited as one source."""
+    steps that follow, with their commands, cited as one source, up to the verification after them."""
     ans = kb.ask("怎么让内核模块开机自动加载？")
     assert not ans.refused and "下面过程描述了" not in ans.text and "前提条件" not in ans.text, ans.text
     assert ans.commands == ["echo md4 > /etc/modules-load.d/md4.conf", "lsmod | grep md4"], ans.text
