@@ -44,8 +44,8 @@ from .retrieval import as_hit
 from .types import Answer, Citation, Hit
 
 # How a candidate unit scores: the share of the question's weight (idf) it covers, plus these bonuses.
-SOURCES = 4                      # units come from the four best sources, ...
-RANK_BONUS = (0.15, 0.08, 0.0, -0.05)  # ... a little more readily from the better ranked ones,
+SOURCES = 5                      # units come from the five best sources, ...
+RANK_BONUS = (0.15, 0.08, 0.0, -0.05, -0.1)  # ... a little more readily from the better ranked ones,
 RETRIEVAL_SHARE = 0.3            # and less from a source the further its retrieval score is below the best's
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
