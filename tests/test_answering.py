@@ -68,8 +68,9 @@ def test_a_table_question_gets_the_rows_asked_about_with_their_column_names(kb):
 
 
 def test_a_table_row_answers_only_for_what_it_names_itself(kb):
-    """A row is a record: a card named in another group of the same table (a lower-ranked source) is not what
-    the NVIDIA rows are about, so the question is refused rather than answered with another card's memory."""
+    """A row is a record: a card named in another group of the same table (a source ranked below those answers
+    come from) is not what the NVIDIA rows are about, so the question is refused rather than answered with another
+    card's memory."""
     from kb.types import Hit
     header = "厂商 | 型号 | 显存"
 
@@ -79,8 +80,8 @@ def test_a_table_row_answers_only_for_what_it_names_itself(kb):
     hits = [group("NVIDIA | Tesla A100 | 80 GB\nNVIDIA | Tesla T4 | 16 GB", 0),
             *(Hit(f"c{n}", text, "工具", "tools.md", f"q{n}", "zh", 1.5 - n / 4, dense=0.9) for n, text in enumerate([
                 "logrotate 按周转储日志；默认保留四份备份。", "使用 parted 工具在 GPT 磁盘上最多可以创建 128 个分区。",
-                "本系统支持以下处理器架构。"], 1)),
-            group("Intel | Arc A770 | 16 GB\nAMD | Radeon Pro WX 5100 | 8 GB", 4)]
+                "本系统支持以下处理器架构。", "journald 的日志保存在 /var/log/journal 目录下。"], 1)),
+            group("Intel | Arc A770 | 16 GB\nAMD | Radeon Pro WX 5100 | 8 GB", 5)]
     assert "80 GB" in kb.answerer.answer("Tesla A100 的显存是多少？", "zh", hits).text
     ans = kb.answerer.answer("Intel Arc 显卡的显存是多少？", "zh", hits)
     assert ans.refused and ans.signals["missing"] > 0, ans.text
