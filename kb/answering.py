@@ -428,10 +428,10 @@ class Answerer:
             shell = [(s, e) for s, e in lines if is_command(c.text[s:e])
                      and (s >= c.lead if c.kind == "step" else bool(_COMMAND_LIKE.search(c.text[s:e])))]
             prose = sum(e - s for s, e in lines if (s, e) not in shell)
-            at = c.start - after[0].start
-            if used and (prose > left or len(spans) + len(lines) > 2 * MAX_ITEMS or at < len(text)):
+            at = len(text) + 1 if text else 0          # one passage a line on from the last
+            if used and (prose > left or len(spans) + len(lines) > 2 * MAX_ITEMS):
                 break
-            text += "\n" * (at - len(text)) + c.text
+            text += "\n" * bool(text) + c.text
             code += [len(spans) + i for i, line in enumerate(lines) if line in shell]
             spans += [(s + at, e + at) for s, e in lines]
             left, used = left - prose, used + [c]

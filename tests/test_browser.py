@@ -451,6 +451,34 @@ WIDE_PAGE = """# 内核参数参考
 | net.core.somaxconn | 4096 | 128-65535 | 9.0 及以上 | sysctl -w 立即生效 | 每个监听套接字的连接队列最大长度 |
 """
 
+# A section whose preface ("本节介绍如何…") is what a how-to question matches: the answer is the procedure after it.
+PROCEDURE_Q = "如何开启内存分层回收？"
+PROCEDURE = ["echo 1 > /sys/kernel/mm/tiering/enabled", "cat /sys/kernel/mm/tiering/enabled"]
+PROCEDURE_PAGE = f"""# 内存管理
+
+## 开启内存分层回收
+
+本节介绍如何在星河操作系统上开启内存分层回收。
+
+前提条件
+
+- 内核版本不低于 6.1。
+
+流程
+
+1. 写入开关：
+
+```
+{PROCEDURE[0]}
+```
+
+2. 确认已经开启：
+
+```
+{PROCEDURE[1]}
+```
+"""
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
@@ -463,6 +491,7 @@ def site(tmp_path_factory):
     from kb.web import create_app
     site = shutil.copytree(DATA / "structure", tmp_path_factory.mktemp("site") / "structure")
     (site / "docs" / "params.md").write_text(WIDE_PAGE, encoding="utf-8")
+    (site / "docs" / "memory.md").write_text(PROCEDURE_PAGE, encoding="utf-8")
     kb = KnowledgeBase.open(corpus=site / "docs", index_dir=tmp_path_factory.mktemp("site-index"), progress=False)
     cfg = dataclasses.replace(kb.config, data_dir=tmp_path_factory.mktemp("site-data"))
     with ServerThread(create_app(kb, config=cfg)) as server:
@@ -508,6 +537,20 @@ def test_list_command_and_table_answers_show_as_list_code_and_table(site, open_p
     no_sideways_scrolling()
     answer.screenshot(path=OUT / f"answer-command-{width}.png")
 
+    # A procedure (asked by its section's preface): each step's instruction, then its command as code, in order.
+    answer = ask(page, PROCEDURE_Q)
+    assert answer.locator(".kb-text pre.kb-code code").all_inner_texts() == PROCEDURE
+    said = answer.locator(".kb-text").inner_text()
+    assert said.index("写入开关") < said.index(PROCEDURE[0]) < said.index("确认已经开启") < said.index(PROCEDURE[1])
+    steps = answer.locator(".kb-text ol.kb-list > li")           # numbered as in the page
+    assert steps.all_inner_texts() == ["写入开关：", "确认已经开启："]
+    assert [steps.nth(i).get_attribute("value") for i in range(2)] == ["1", "2"]
+    assert "本节介绍" not in said and "前提条件" not in said
+    for pre in answer.locator(".kb-text pre.kb-code").all():
+        assert inside(pre.bounding_box(), bubble(answer))
+    no_sideways_scrolling()
+    answer.screenshot(path=OUT / f"answer-procedure-{width}.png")
+
     # Table rows: under their column names, each value in its column's place; a wide table scrolls in its own box.
     for name, question, columns, row in [
             ("table", TABLE_Q, ["软件包", "版本", "架构"], ["pkg-whiskey", "3.1.1-4", "x86_64"]),
@@ -542,7 +585,9 @@ def test_list_command_and_table_answers_show_as_list_code_and_table(site, open_p
 def test_rest_answers_carry_the_list_the_command_and_the_table_rows(site):
     from support import client
     with client() as http:
-        said = {q: http.post(f"{site.url}/api/v1/ask", json={"question": q}).json() for q in (LIST_Q, STEP_Q, TABLE_Q)}
+        said = {q: http.post(f"{site.url}/api/v1/ask", json={"question": q}).json()
+                for q in (LIST_Q, STEP_Q, TABLE_Q, PROCEDURE_Q)}
+    assert said[PROCEDURE_Q]["commands"] == PROCEDURE and len(said[PROCEDURE_Q]["citations"]) == 1
     assert "\n- 容器资源视图隔离，让容器看到自己的资源\n" in said[LIST_Q]["text"]
     assert said[LIST_Q]["citations"][0]["kind"] == "list"
     assert said[STEP_Q]["commands"] == [CURL] and f"\n{CURL}" in said[STEP_Q]["text"]
