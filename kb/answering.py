@@ -62,6 +62,7 @@ MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
 SEE_ALSO = 2                     # an answer also shows up to two more sources as further reading, ...
 SEE_ALSO_MARGIN = 1.5            # ... that retrieval scored within this of the best (fused z-score units)
+SUBJECT = 20                     # a sentence about X names X within its first characters
 SECTION_CHARS = 4000             # the steps a preface leads to are looked for this far after it
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
@@ -359,7 +360,9 @@ class Answerer:
         # "X 和 Y 有什么区别？": what each says of itself, when no one unit names both
         sides = [set(tokenize(side)) for side in m.groups() if side] if (m := _COMPARE.search(low)) else []
         if len(sides) == 2 and all(sides) and not all(side <= best.tokens for side in sides):
-            a, b = (next((u for u in units if side <= u.tokens and not other <= u.tokens), None)
+            a, b = (next(iter(sorted((u for u in units if side <= u.tokens and not other <= u.tokens),   # the best,
+                                     key=lambda u: not side <= set(tokenize(hits[u.rank].text[u.start:u.start + SUBJECT]))
+                                     )), None)       # one that starts by naming its side ("netinst ISO 不包含…") first
                     for side, other in (sides, sides[::-1]))
             if a and b:             # distinct: each names one side without the other
                 chosen = [a, b]

@@ -53,6 +53,12 @@ def test_a_comparison_gets_what_each_side_says_of_itself(kb, question):
     assert ans.commands == ["sudo grub2-reboot 2", "sudo grub2-set-default 2"]
 
 
+def test_a_comparison_quotes_what_each_side_is_not_where_to_download_it(kb):
+    ans = kb.ask("everything 镜像和 netinst 镜像有什么区别？")
+    assert not ans.refused and "包含所有软件包" in ans.text and "不包含软件包" in ans.text, ans.text
+    assert "https://" not in ans.text
+
+
 def test_a_list_question_gets_the_lead_in_and_its_items(kb):
     ans = kb.ask("本系统支持哪些处理器架构？")
     assert not ans.refused and ans.citations[0].kind == "list"
