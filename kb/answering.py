@@ -18,11 +18,14 @@ question whose detail the text never gives ("how much does a subscription cost?"
   3. the answer type: a "when" / "how much" / "which version" question needs a unit with a date, number or
      version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it); one that asks for a
      bound ("最多能建多少个分区", "at most") needs a unit that states one ("最多 128 个", "up to 50 TiB"); one that
-     counts in a unit ("保留多少天", "how many days") a number in that unit;
+     counts in a unit ("保留多少天", "how many days", "多少内存") a number in that unit; "多久" / "how often" a
+     duration or a frequency, not a date; a count a number, not the 一 of 一致;
   4. the names asked about (products, identifiers, model numbers) that the unit's context (its passage, heading
      path, document title and the other sources from its document; for a table row, the row, its header and
      headings only) never says: more than Config.max_missing of the question's weight, or any identifier
-     ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses -> refuse;
+     ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
+     row nor the sources from its page name ("Oracle"), or a parameter asked about ("region 参数") that the unit
+     itself does not name -> refuse;
   5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2).
 An English question over Chinese pages is not refused for its English words: names are judged against the
 passage and its aligned original, plain English words in a translated passage's question are not names, and a
