@@ -20,17 +20,17 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development co
 # split -> metric -> floor: the figure on this subset (in the comment) less ~0.03 for ties that break differently.
 # Measured 2026-12-05 with retrieval fusing standardised dense and BM25 scores (English questions' words also
 # searched as the corpus's Chinese words, kb/translation.py), answers judged on the chosen unit (answer types,
-# bounds, question words said by the unit and its headings, model numbers), version scope (kb/scope.py), names
-# the answer's context never says (KB_MAX_MISSING=0.4) and versions no document is about; a table row answering
-# only for what it names, counts that need a number in the unit asked ("多少天"), and comparisons answered from
-# both sides. cited@3 counts an answer's further reading ("see also") after its
-# citations. The question set grew by 30 near misses that day (15 to each split, by id): refusal floors moved.
+# bounds, durations, sizes, question words said by the unit and its headings, model numbers, parameters named),
+# version scope (kb/scope.py), names the answer's context never says (KB_MAX_MISSING=0.4) and versions no
+# document is about; table rows answering only for what they and their page name, comparisons answered from both
+# sides, definitions ("X 是什么"), and a section's preface answered with the procedure after it. cited@3 counts
+# an answer's further reading ("see also") after its citations.
 FLOORS = {
-    "docs_dev": {"recall@1": 0.74, "recall@3": 0.83, "keyword_acc": 0.74, "refusal_recall": 0.70},  # .767 .860 .773 .736
-    "docs_heldout": {"recall@1": 0.74, "recall@3": 0.85, "keyword_acc": 0.71, "refusal_recall": 0.60},  # .774 .882 .742 .638
+    "docs_dev": {"recall@1": 0.75, "recall@3": 0.84, "keyword_acc": 0.75, "refusal_recall": 0.78},  # .780 .873 .780 .811
+    "docs_heldout": {"recall@1": 0.755, "recall@3": 0.85, "keyword_acc": 0.72, "refusal_recall": 0.60},  # .785 .882 .753 .638
 }
 # The issue's bound is 0.05; these leave one question of slack over what is measured.
-CEILINGS = {"docs_dev": {"answerable_refused": 0.04}, "docs_heldout": {"answerable_refused": 0.065}}      # [.033 .054]
+CEILINGS = {"docs_dev": {"answerable_refused": 0.035}, "docs_heldout": {"answerable_refused": 0.065}}     # [.027 .054]
 
 
 def pages() -> list[str]:
