@@ -280,6 +280,7 @@ class Answerer:
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
                 u.fits = self._fits(qtype, u, h, subjects, present, question)
+                states_default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
@@ -288,8 +289,7 @@ class Answerer:
                            + (FITS_BONUS if u.fits else 0.0)
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0)
                            + (DEFINES_BONUS if defines(text, defined, tokenize) else 0.0)
-                           + (FITS_BONUS if asks_default and _DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]]))
-                              else 0.0))
+                           + (FITS_BONUS if states_default else 0.0))      # "默认值是什么": "默认值为 /data/test"
                 units.append(u)
         units.sort(key=lambda u: -u.score)
         other = [u for u in units if u.off]          # about another version than the one asked
@@ -363,9 +363,12 @@ class Answerer:
         # "X 和 Y 有什么区别？": what each says of itself, when no one unit names both
         sides = [set(tokenize(side)) for side in m.groups() if side] if (m := _COMPARE.search(low)) else []
         if len(sides) == 2 and all(sides) and not all(side <= best.tokens for side in sides):
+            def opens(u: Unit, side: set[str]) -> bool:      # its text (a table's rows, a list's items) names it first
+                h = hits[u.rank]
+                at = next((a for a, _ in u.spans if a >= h.lead), u.start) if u.kind in ("table", "list") else u.start
+                return side <= set(tokenize(h.text[at:at + SUBJECT]))
             a, b = (next(iter(sorted((u for u in units if side <= u.tokens and not other <= u.tokens),   # the best,
-                                     key=lambda u: not side <= set(tokenize(hits[u.rank].text[u.start:u.start + SUBJECT]))
-                                     )), None)       # one that starts by naming its side ("netinst ISO 不包含…") first
+                                     key=lambda u: not opens(u, side))), None)   # one that opens with its side first
                     for side, other in (sides, sides[::-1]))
             if a and b:             # distinct: each names one side without the other
                 chosen = [a, b]
@@ -442,7 +445,7 @@ class Answerer:
             spans += [(s + at, e + at) for s, e in lines]
             left, used = left - prose, used + [c]
         originals = list(dict.fromkeys(o for c in used if (o := ix.original(c))))
-        merged = replace(as_hit(ix, used[0], h.score), text=text, end=used[-1].end, kind="list", lead=0,
+        merged = replace(as_hit(ix, used[0], h.score), text=text, end=used[-1].end, kind="step", lead=0,
                          original="\n".join(originals) or None)
         return Unit(h.score, u.rank, spans, set(self.tokenizer.tokenize(text)), True, "step", code), merged
 
