@@ -15,7 +15,7 @@ question whose detail the text never gives ("how much does a subscription cost?"
   1. dense similarity of the closest source (too far -> refuse);
   2. the share of the question's weight (idf) in words the corpus never uses ("吉祥物", "subscription"), and
      the share that the unit and its heading path say (under Config.min_said: not about what is asked);
-  3. the answer type: a "when" / "how much" / "which version" question needs a unit with a date, number or
+  3. the answer type (kb/answer_types.py): a "when" / "how much" / "which version" question needs a unit with a date, number or
      version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it); one that asks for a
      bound ("最多能建多少个分区", "at most") needs a unit that states one ("最多 128 个", "up to 50 TiB"); one that
      counts in a unit ("保留多少天", "how many days", "多少内存") a number in that unit; "多久" / "how often" a
@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from .answer_types import asked_type, fits
 from .store import Store
 from .messages import message
 from .questions import defined_in, defines
@@ -71,57 +72,6 @@ RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least th
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
-_QTYPES = {
-    # a bound: "最多能建多少个分区", "上限是多少", "the maximum size" (not "最大的优势是什么": no quantity asked)
-    "limit": re.compile(r"(?:最多|最大|最少|最小|上限|至多|至少)[^，,。？?]*?(?:多少|几|多大|多长|多久|多高)"
-                        r"|(?:多少|几|多大)[^，,。？?]*?(?:最多|最大|上限)|\b(?:at most|at least|maximum|minimum|max|upper limit)\b"),
-    "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
-                       r"|\b(?:url|download link)\b"),
-    "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
-    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|(?:多少|几)版本|版本(?:是|为)?多少"
-                          r"|\b(?:which|what)(?: [\w-]+){0,5} version"),
-    "number": re.compile(r"多少|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost"
-                         r"|percent|what percentage"),     # "哪几种" asks which, not how many
-    # "when" asks only as a question word: not "what is required when a feature is merged"
-    "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
-                       r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
-}
-# A number: digits, or Chinese numerals counting something ("三个", "十天", "一百") — not the 一 of 一致 or 统一,
-# nor 一个 ("a")
-_NUMBER = (r"(?:[0-9]|[一二两三四五六七八九十百千万亿]*[二两三四五六七八九十百千万亿]"
-           r"|一\s*(?=[种次天年月日周倍台条项位名家只件块张份层级元百千万亿]|小时|分钟|秒))")
-_FITS = {
-    "limit": re.compile(r"(?=.*(?:最多|最大|最少|最小|上限|下限|至多|至少|高达|多达|不超过|不少于|不低于|不高于|以内"
-                        r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|no (?:more|less|fewer) than"
-                        r"|as (?:many|much) as)\b))(?=.*" + _NUMBER + ")", re.I | re.S),
-    "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
-    "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
-    "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
-    "number": re.compile(_NUMBER),
-    "time": re.compile(r"(?<![0-9A-Za-z])(?:19|20)\d\d(?![0-9A-Za-z])"     # a year, not the 1998 inside a hash
-                       r"|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
-                       r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b"
-                       r"|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
-                       r"|nov(?:ember)?|dec(?:ember)?)\.? \d", re.I),
-}
-# Units a count or an amount is asked in: the answer must give a number in the same unit ("保留多少天": "7 天").
-_MEASURES = {
-    "day": r"天|日|days?", "week": r"周|星期|个星期|weeks?", "month": r"个月|月|months?", "year": r"年|years?",
-    "hour": r"小时|个小时|hours?|h", "minute": r"分钟|minutes?|mins?", "second": r"秒|秒钟|seconds?|s",
-    "times": r"次|遍|times", "size": r"[KMGTP]i?B|[KMGTP]|字节|bytes?|[KMGT]i?b(?:ps|it/s)|[KMGT]bps",
-}
-_ASKS_MEASURE = re.compile(r"(?:多少|几)\s*(个月|个小时|个星期|[天日周月年次遍秒]|小时|分钟|秒钟|星期|[KMGTP]i?B|字节)"
-                           r"|\bhow many (days?|weeks?|months?|years?|hours?|minutes?|seconds?|times|[KMGT]i?B|bytes)\b",
-                           re.I)
-# "How long / how often" asks a duration or a frequency: a number of time units, or "每…", "daily"
-_ASKS_DURATION = re.compile(r"多久|多长时间|\bhow (?:long|often)\b", re.I)
-_DURATION = re.compile(_NUMBER + r"\s*(?:[天日周秒年]|个?月|个?星期|个?小时|分钟|[smhd]\b"
-                       r"|(?:sec|second|min|minute|hour|day|week|month|year)s?\b)"
-                       r"|每|定期|实时|\b(?:every|daily|weekly|monthly|hourly|yearly)\b", re.I)
-# Memory, disk space or bandwidth asked by how much ("需要多少内存", "how much RAM"): a size answers, not a count
-_ASKS_SIZE = re.compile(r"(?:多少|多大)的?(?:内存|磁盘|硬盘|存储|空间|带宽)"
-                        r"|(?:内存|磁盘|硬盘|存储|空间|带宽)(?:是|为|有|要|需要)?(?:多少|多大)"
-                        r"|\bhow (?:much|big|large)\b.*\b(?:memory|ram|disk|storage|space|bandwidth)\b", re.I)
 # The shape of answer a question asks for: the passage kinds that give it.
 _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
@@ -130,7 +80,6 @@ _SHAPES = {
 # "X 和 Y 有什么区别", "the difference between X and Y": X and Y are a word or two each
 _COMPARE = re.compile(r"([\w.+-]+(?: [\w.+-]+)?)\s*(?:和|与|跟|同)\s*([\w.+-]+(?: [\w.+-]+)?)\s*(?:之间)?(?:有什么|有何|的)?"
                       r"(?:区别|不同|差别|差异)|difference between (?:the )?([\w.+-]+(?: [\w.+-]+)?) and (?:the )?([\w.+-]+(?: [\w.+-]+)?)")
-_ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
 # Words that ask rather than say what is asked about ("哪几种", "whats"): no passage needs to contain them.
 _ASKING = re.compile(r"^(?:哪|什么|多少|几[个种次年]|怎么|怎样|如何|为什么|是否)|^(?:whats?|which|who|how|why|when|where)$")
 _CLAUSE = re.compile(r"[；;，,、]\s*")
@@ -153,33 +102,6 @@ _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5.
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
 _PROSE_LINE = re.compile(r"[。．！？；!?;:：,，]\s*$|[\u4e00-\u9fff]{4}")
 _COMMAND_LIKE = re.compile(r"^\s*(?:\$ |# |\[\w+@|sudo |yum |dnf |rpm |pip3? |git |vim? )|[=/|<>]")
-# "OpenCloudOS 8.5", "CentOS8", "V9", "ARM64" are names, not quantities ("early 2023" is a date).
-_VERSION = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]* ?\d+(?:\.\d+)*|\b[A-Za-z]+\d[\w.]*")
-
-
-def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
-    """Can this sentence answer a question of this type? Numbers the question already says never count,
-    and for "number" and "time" neither do version names."""
-    if qtype is None:
-        return True
-    sentence = _ENUMERATOR.sub(" ", sentence)          # "1. 每个commit…" is no count
-    for number in set(re.findall(r"\d+(?:\.\d+)*", question)):
-        sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
-    sentence = sentence if qtype == "version" else _VERSION.sub(" ", sentence)
-    if qtype in ("number", "time", "limit") and (asked := _measure(question)):     # "多少天" needs "30 天"/"30 days"
-        return bool(re.search(rf"[0-9一二两三四五六七八九十百千万]\s*(?:{_MEASURES[asked]})", sentence, re.I))
-    if qtype == "time" and _ASKS_DURATION.search(question):     # "多久": "60s", "每 4 小时", not a date
-        return bool(_DURATION.search(sentence))
-    return bool(_FITS[qtype].search(sentence))
-
-
-def _measure(question: str) -> str | None:
-    """The unit a "how much / how many" question counts in ("多少天", "how many days", "多少 KB"), if any."""
-    if _ASKS_SIZE.search(question):
-        return "size"
-    m = _ASKS_MEASURE.search(question)
-    said = m and (m.group(1) or m.group(2))
-    return next((name for name, rx in _MEASURES.items() if said and re.fullmatch(rx, said, re.I)), None)
 
 
 def is_command(line: str) -> bool:
@@ -240,7 +162,7 @@ class Answerer:
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
-        qtype, typed = next(((name, m.group(0)) for name, rx in _QTYPES.items() if (m := rx.search(low))), (None, ""))
+        qtype, typed = asked_type(question)
         # Words that say what is asked ("版本" in "是多少版本", "version") and versions asked need not be in the sources.
         unseen = sum(w * (1 - (1.0 if any(z in passages for z in seen_as.get(t, ())) else coverage(ix, t, passages)))
                      for t, w in weights.items() if t not in versions | set(tokenize(typed))) / total

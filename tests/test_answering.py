@@ -123,7 +123,7 @@ def test_a_parameter_asked_about_is_named_by_the_answer_itself(kb, question):
 
 
 def test_a_count_needs_a_number_not_a_word_that_happens_to_hold_one():
-    from kb.answering import fits
+    from kb.answer_types import fits
     for no in ("请遵循镜像指南，确保与其他镜像站点保持一致。", "为 OpenCloudOS 建立一个公共镜像站点", "统一管理所有节点"):
         assert not fits("number", no), no
     for yes in ("默认保留三个备份", "共一百台服务器", "每天运行一次", "最多 128 个分区"):
@@ -138,7 +138,7 @@ def test_a_count_needs_a_number_not_a_word_that_happens_to_hold_one():
 
 
 def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
-    from kb.answering import fits
+    from kb.answer_types import fits
     assert "最多可以创建 128 个分区" in kb.ask("GPT 磁盘最多能建多少个分区？").text
     ans = kb.ask("Tesla T4 的显存最大能扩展到多少？")       # its row says 16 GB, not how far it can grow
     assert ans.refused and ans.signals["qtype"] == "limit", ans.text
@@ -147,7 +147,7 @@ def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
 
 
 def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
-    from kb.answering import fits
+    from kb.answer_types import fits
     question = "kdump 生成的 vmcore 文件默认保留多少天？"
     assert not fits("number", "ls /var/crash/127.0.0.1-2022-08-19-02:34:00/", question)    # numbers, but no days
     assert fits("number", "vmcore 文件默认保留 7 天。", question)
@@ -315,7 +315,7 @@ def test_a_product_name_written_with_a_space_is_still_that_product():
 
 
 def test_an_english_date_answers_when():
-    from kb.answering import fits
+    from kb.answer_types import fits
     assert fits("time", "On January 26, the community announced its first official version.")
     assert not fits("time", "The community announced its first official version.")
 

@@ -1,0 +1,96 @@
+"""Answer types: what kind of value a question asks for, and whether a text can give it.
+
+"什么时候" asks a date, "多少" a number, "最多能建多少个分区" a bound, "保留多少天" a number of days, "多久" a
+duration or a frequency, "多少内存" a size, "哪个版本" a version, "下载地址" a link. kb/answering.py refuses an
+answer unit that cannot give what is asked, and prefers one that can. The question's own numbers and version
+names ("OpenCloudOS 8.5", "ARM64") never count as the value.
+"""
+from __future__ import annotations
+
+import re
+
+_QTYPES = {
+    # a bound: "最多能建多少个分区", "上限是多少", "the maximum size" (not "最大的优势是什么": no quantity asked)
+    "limit": re.compile(r"(?:最多|最大|最少|最小|上限|至多|至少)[^，,。？?]*?(?:多少|几|多大|多长|多久|多高)"
+                        r"|(?:多少|几|多大)[^，,。？?]*?(?:最多|最大|上限)|\b(?:at most|at least|maximum|minimum|max|upper limit)\b"),
+    "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
+                       r"|\b(?:url|download link)\b"),
+    "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
+    "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|(?:多少|几)版本|版本(?:是|为)?多少"
+                          r"|\b(?:which|what)(?: [\w-]+){0,5} version"),
+    "number": re.compile(r"多少|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost"
+                         r"|percent|what percentage"),     # "哪几种" asks which, not how many
+    # "when" asks only as a question word: not "what is required when a feature is merged"
+    "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
+                       r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
+}
+# A number: digits, or Chinese numerals counting something ("三个", "十天", "一百") — not the 一 of 一致 or 统一,
+# nor 一个 ("a")
+_NUMBER = (r"(?:[0-9]|[一二两三四五六七八九十百千万亿]*[二两三四五六七八九十百千万亿]"
+           r"|一\s*(?=[种次天年月日周倍台条项位名家只件块张份层级元百千万亿]|小时|分钟|秒))")
+_FITS = {
+    "limit": re.compile(r"(?=.*(?:最多|最大|最少|最小|上限|下限|至多|至少|高达|多达|不超过|不少于|不低于|不高于|以内"
+                        r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|no (?:more|less|fewer) than"
+                        r"|as (?:many|much) as)\b))(?=.*" + _NUMBER + ")", re.I | re.S),
+    "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
+    "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
+    "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
+    "number": re.compile(_NUMBER),
+    "time": re.compile(r"(?<![0-9A-Za-z])(?:19|20)\d\d(?![0-9A-Za-z])"     # a year, not the 1998 inside a hash
+                       r"|\d\s*(?:[年月日天周秒]|小时|分钟|(?:second|minute|hour|day|week|month|year)s?\b)|[年月日]|初|底"
+                       r"|每|之?后|之前|以前|\b(?:early|late|end of|year|month|daily|weekly|hourly|after|before|once|until)\b"
+                       r"|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+                       r"|nov(?:ember)?|dec(?:ember)?)\.? \d", re.I),
+}
+# Units a count or an amount is asked in: the answer must give a number in the same unit ("保留多少天": "7 天").
+_MEASURES = {
+    "day": r"天|日|days?", "week": r"周|星期|个星期|weeks?", "month": r"个月|月|months?", "year": r"年|years?",
+    "hour": r"小时|个小时|hours?|h", "minute": r"分钟|minutes?|mins?", "second": r"秒|秒钟|seconds?|s",
+    "times": r"次|遍|times", "size": r"[KMGTP]i?B|[KMGTP]|字节|bytes?|[KMGT]i?b(?:ps|it/s)|[KMGT]bps",
+}
+_ASKS_MEASURE = re.compile(r"(?:多少|几)\s*(个月|个小时|个星期|[天日周月年次遍秒]|小时|分钟|秒钟|星期|[KMGTP]i?B|字节)"
+                           r"|\bhow many (days?|weeks?|months?|years?|hours?|minutes?|seconds?|times|[KMGT]i?B|bytes)\b",
+                           re.I)
+# "How long / how often" asks a duration or a frequency: a number of time units, or "每…", "daily"
+_ASKS_DURATION = re.compile(r"多久|多长时间|\bhow (?:long|often)\b", re.I)
+_DURATION = re.compile(_NUMBER + r"\s*(?:[天日周秒年]|个?月|个?星期|个?小时|分钟|[smhd]\b"
+                       r"|(?:sec|second|min|minute|hour|day|week|month|year)s?\b)"
+                       r"|每|定期|实时|\b(?:every|daily|weekly|monthly|hourly|yearly)\b", re.I)
+# Memory, disk space or bandwidth asked by how much ("需要多少内存", "how much RAM"): a size answers, not a count
+_ASKS_SIZE = re.compile(r"(?:多少|多大)的?(?:内存|磁盘|硬盘|存储|空间|带宽)"
+                        r"|(?:内存|磁盘|硬盘|存储|空间|带宽)(?:是|为|有|要|需要)?(?:多少|多大)"
+                        r"|\bhow (?:much|big|large)\b.*\b(?:memory|ram|disk|storage|space|bandwidth)\b", re.I)
+_ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
+# "OpenCloudOS 8.5", "CentOS8", "V9", "ARM64" are names, not quantities ("early 2023" is a date).
+_VERSION = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]* ?\d+(?:\.\d+)*|\b[A-Za-z]+\d[\w.]*")
+
+
+def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
+    """Can this sentence answer a question of this type? Numbers the question already says never count,
+    and for "number" and "time" neither do version names."""
+    if qtype is None:
+        return True
+    sentence = _ENUMERATOR.sub(" ", sentence)          # "1. 每个commit…" is no count
+    for number in set(re.findall(r"\d+(?:\.\d+)*", question)):
+        sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
+    sentence = sentence if qtype == "version" else _VERSION.sub(" ", sentence)
+    if qtype in ("number", "time", "limit") and (asked := _measure(question)):     # "多少天" needs "30 天"/"30 days"
+        return bool(re.search(rf"[0-9一二两三四五六七八九十百千万]\s*(?:{_MEASURES[asked]})", sentence, re.I))
+    if qtype == "time" and _ASKS_DURATION.search(question):     # "多久": "60s", "每 4 小时", not a date
+        return bool(_DURATION.search(sentence))
+    return bool(_FITS[qtype].search(sentence))
+
+
+def _measure(question: str) -> str | None:
+    """The unit a "how much / how many" question counts in ("多少天", "how many days", "多少 KB"), if any."""
+    if _ASKS_SIZE.search(question):
+        return "size"
+    m = _ASKS_MEASURE.search(question)
+    said = m and (m.group(1) or m.group(2))
+    return next((name for name, rx in _MEASURES.items() if said and re.fullmatch(rx, said, re.I)), None)
+
+
+def asked_type(question: str) -> tuple[str | None, str]:
+    """The type of value `question` asks for (a key of `_QTYPES`, or None) and the words that ask it."""
+    low = question.lower()
+    return next(((name, m.group(0)) for name, rx in _QTYPES.items() if (m := rx.search(low))), (None, ""))
