@@ -19,8 +19,9 @@ _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")   # HTML pasted into a question i
 _DEFINE = re.compile(r"^(?:什么是|何为)\s*(.+?)\s*[？?]*$|^(.+?)\s*(?:是什么|是啥|是(?:干|做)什么用?的|是干嘛的|指的是什么"
                      r"|是什么意思)\s*[？?]*$|^what (?:is|are) (?:an? |the )?(.+?)\s*\??$|^what does (.+?) do\s*\??$", re.I)
 _ATTRIBUTE = re.compile(r"的|\b(?:of|in|for|on)\b", re.I)
-# A definition's head: a short phrase naming it (no clause break), then "是" (not "是否"), "指", "is"…
-_DEFINITION = re.compile(r"[^，,。；;：:\n]{0,40}?(?=是(?!否|不是)|指|用于|\b(?:is|are|refers? to|means)\b)", re.I)
+# A definition's head: a short phrase naming it, within one sentence ("OpenCloudOS 由腾讯与伙伴发起，是…"), then
+# "是" (not "是否"), "指", "is"…
+_DEFINITION = re.compile(r"[^。；;：:\n]{0,40}?(?=是(?!否|不是)|指|用于|\b(?:is|are|refers? to|means)\b)", re.I)
 _FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
 
 

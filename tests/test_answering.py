@@ -198,6 +198,12 @@ def test_a_which_question_gets_the_sentence_that_lists_not_the_vague_summary(bun
     assert not ans.refused and expected in ans.text and vague not in ans.text, ans.text
 
 
+def test_what_is_x_gets_a_definition_whose_verb_follows_a_clause(bundled):
+    """"开源操作系统社区OpenCloudOS由腾讯与合作伙伴共同倡议发起，是…": the definition, not the download link."""
+    ans = bundled.ask("OpenCloudOS 是什么？")
+    assert not ans.refused and "由腾讯与合作伙伴共同倡议发起，是完全中立" in ans.text, ans.text
+
+
 # --- version scope: a question that names a version is answered from that version's documents, or told which
 # versions the documents do cover, in its own language.
 RELEASES = {
