@@ -109,6 +109,11 @@ def is_command(line: str) -> bool:
     return bool(line.strip()) and not _PROSE_LINE.search(line) and not _ITEM_MARK.match(line)
 
 
+def _shell(line: str) -> bool:
+    """A command outside a step (in a FAQ answer, among a procedure's lines): code that looks like a shell line."""
+    return is_command(line) and bool(_COMMAND_LIKE.search(line))
+
+
 @dataclass
 class Unit:
     """A candidate answer from one source: a sentence (or clauses) of prose, or the lines of a structured
@@ -240,8 +245,9 @@ class Answerer:
             ids = [set(tokenize(w)) for w in named if any(c.isdigit() for c in w) and len(w) >= 5]
             identified = bool(ids) and all(t <= said for t in ids)
             missing = sum(weights.get(t, 0.0) for t in names if t not in said) / total
+            on_page = doc_said | self.scopes.names | seen_as.keys()      # what a table row's page says, or translates
             if any(t in weights and (coverage(ix, t, passages) == 0 or units[0].kind == "table" and not identified
-                                     and t not in doc_said | self.scopes.names | seen_as.keys()) for t in names - said):
+                                     and t not in on_page) for t in names - said):
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"), or that neither a table row nor
                                     # the sources from its page say ("Oracle" for "达梦 | V7"): not given
             if any(not set(tokenize(k)) <= units[0].tokens for m in _KEYED.finditer(question) if len(k := m[1] or m[2]) > 1):
@@ -289,9 +295,10 @@ class Answerer:
                 h = hits[u.rank]
                 at = next((a for a, _ in u.spans if a >= h.lead), u.start) if u.kind in ("table", "list") else u.start
                 return side <= set(tokenize(h.text[at:at + SUBJECT]))
-            a, b = (next(iter(sorted((u for u in units if side <= u.tokens and not other <= u.tokens),   # the best,
-                                     key=lambda u: not opens(u, side))), None)   # one that opens with its side first
-                    for side, other in (sides, sides[::-1]))
+            def pick(side: set[str], other: set[str]) -> Unit | None:   # the best that opens with its side, else the best
+                named = [u for u in units if side <= u.tokens and not other <= u.tokens]
+                return next((u for u in named if opens(u, side)), named[0] if named else None)
+            a, b = pick(*sides), pick(*sides[::-1])
             if a and b:             # distinct: each names one side without the other
                 chosen = [a, b]
         for u in units[1:] if best.kind == "prose" and len(chosen) == 1 else []:   # a structured unit answers on its own
@@ -312,7 +319,7 @@ class Answerer:
         # Sources that retrieval ranks nearly as high as the one quoted: shown after it, as further reading.
         also = [h for r, h in enumerate(hits[:SOURCES]) if r not in order and h.score >= hits[0].score - SEE_ALSO_MARGIN
                 and len(tokenize(h.text)) >= RELATED_MIN_TOKENS and not any(   # nor a part of one quoted
-                    g.doc_id == h.doc_id and g.start <= h.start and h.end <= g.end for g in map(hits.__getitem__, order))
+                    g.doc_id == h.doc_id and g.start <= h.start and h.end <= g.end for g in (hits[r] for r in order))
                 ][:SEE_ALSO]
         text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
         return Answer(question, text, lang, False, citations, related=_citations(also, {}, len(order) + 1), signals=signals,
@@ -356,8 +363,8 @@ class Answerer:
         text, spans, code, left, used = "", [], [], budget, []
         for c in after:
             lines = _line_spans(c.text, 0)
-            shell = [(s, e) for s, e in lines if is_command(c.text[s:e])
-                     and (s >= c.lead if c.kind == "step" else bool(_COMMAND_LIKE.search(c.text[s:e])))]
+            shell = [(s, e) for s, e in lines if (is_command(c.text[s:e]) and s >= c.lead if c.kind == "step"
+                                                  else _shell(c.text[s:e]))]
             prose = sum(e - s for s, e in lines if (s, e) not in shell)
             at = len(text) + 1 if text else 0          # one passage a line on from the last
             if used and (prose > left or len(spans) + len(lines) > 2 * MAX_ITEMS):
@@ -450,7 +457,7 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
     elif h.kind == "faq" and body:
         if m := _ANSWER_MARK.match(text, body[0][0]):       # "A：" / "答：" is not part of the answer
             body = [(m.end(), body[0][1])] * (m.end() < body[0][1]) + body[1:]
-        code = {(s, e) for s, e in body if is_command(text[s:e]) and _COMMAND_LIKE.search(text[s:e])}
+        code = {(s, e) for s, e in body if _shell(text[s:e])}
         body = _within(text, body[:MAX_ITEMS], code, budget)
         yield "faq", body, [i for i, span in enumerate(body) if span in code], (0, lead)
     elif h.kind == "step" and body:

@@ -75,7 +75,7 @@ class Speller:
             return self._pinyin_index().get(_pinyin(token)) if len(token) >= 2 else None
         if token.isascii() and token.isalpha() and len(token) >= 4:
             index = self._latin_index()     # a letter missing ("locle": locale); one too many only from 5 letters
-            for variant in (token, *_deletes(token))[:1 if len(token) < 5 else None]:
+            for variant in (token,) if len(token) < 5 else (token, *_deletes(token)):
                 if variant in index:
                     return index[variant]
         return None

@@ -189,8 +189,8 @@ class MilvusStore(Store):
         return {r["pk"]: c for r, c in sorted(((r, _chunk(r)) for r in rows), key=lambda rc: (rc[1].doc_id, rc[1].start))}
 
     def between(self, doc_id: str, lang: str, start: int, end: int) -> list[Chunk]:
-        doc, lang = (json.dumps(v, ensure_ascii=False) for v in (doc_id, lang))     # values, quoted and escaped
-        rows = self.client.query(self.collection, filter=f"doc == {doc} and lang == {lang} and start >= {int(start)}"
+        doc, language = (json.dumps(v, ensure_ascii=False) for v in (doc_id, lang))    # values, quoted and escaped
+        rows = self.client.query(self.collection, filter=f"doc == {doc} and lang == {language} and start >= {int(start)}"
                                  f" and start < {int(end)}", output_fields=FIELDS)
         return sorted(map(_chunk, rows), key=lambda c: c.start)
 
