@@ -33,12 +33,13 @@ log = logging.getLogger("kb")
 
 @dataclass(frozen=True)
 class Found:
-    """One passage a search found: its id in the store, score (larger is closer), source, own vector or not."""
+    """One passage a search found: its id in the store, score (larger is closer), source, own vector or not, language."""
 
     id: Hashable
     score: float
     source: Hashable
     embedded: bool = True
+    lang: str = ""              # the passage's language
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,9 @@ class ChunkTable(Sequence):
     def ids(self) -> list[str]:
         return [k.decode("ascii", "replace") for k in self.meta["id"].tolist()]
 
+    def lang(self, i: int) -> str:
+        return self.tables["langs"][self.meta["lang"][i]]
+
     def source(self, i: int) -> int:
         return int(self.meta["source"][i])
 
@@ -158,7 +161,7 @@ class FaissStore(Store):
             return []
         scores, ids = self.faiss.search(vector.reshape(1, -1).astype(np.float32), k)
         # FAISS pads with -1 when it finds fewer; a chunk without a vector of its own holds zeros
-        return [Found(int(i), float(s), self.chunks.source(i)) for i, s in zip(ids[0], scores[0])
+        return [Found(int(i), float(s), self.chunks.source(i), True, self.chunks.lang(i)) for i, s in zip(ids[0], scores[0])
                 if i >= 0 and self.chunks.embedded(i)]
 
     def lexical(self, tokens: list[str], k: int) -> list[Found]:
@@ -166,7 +169,7 @@ class FaissStore(Store):
         if not ids or self.bm25 is None:
             return []
         rows, scores = self.bm25.top(ids, k)
-        return [Found(i, float(s), self.chunks.source(i), self.chunks.embedded(i))
+        return [Found(i, float(s), self.chunks.source(i), self.chunks.embedded(i), self.chunks.lang(i))
                 for i, s in zip(rows.tolist(), scores.tolist())]
 
     def members(self, source) -> dict:

@@ -170,18 +170,18 @@ class MilvusStore(Store):
         if k <= 0:
             return []
         found = self.client.search(self.collection, data=[vector.astype(np.float32).tolist()], anns_field="vector",
-                                   limit=k, filter="embedded == true", output_fields=["source"],
+                                   limit=k, filter="embedded == true", output_fields=["source", "lang"],
                                    search_params={"metric_type": "IP", "params": {"ef": max(64, k)}})
-        return [Found(h["pk"], float(h["distance"]), h["entity"]["source"]) for h in found[0]]
+        return [Found(h["pk"], float(h["distance"]), h["entity"]["source"], True, h["entity"]["lang"]) for h in found[0]]
 
     def lexical(self, tokens: list[str], k: int) -> list[Found]:
         known = [t for t in tokens if t in self.lexicon.vocab]
         if not known or k <= 0:
             return []
         found = self.client.search(self.collection, data=[" ".join(known)], anns_field="sparse", limit=k,
-                                   output_fields=["source", "embedded"], search_params={"metric_type": "BM25"})
+                                   output_fields=["source", "embedded", "lang"], search_params={"metric_type": "BM25"})
         # Lite gives BM25 scores as negatives: only the order is used, so position stands in for the score.
-        return [Found(h["pk"], float(k - n), h["entity"]["source"], bool(h["entity"]["embedded"]))
+        return [Found(h["pk"], float(k - n), h["entity"]["source"], bool(h["entity"]["embedded"]), h["entity"]["lang"])
                 for n, h in enumerate(found[0])]
 
     def members(self, source: Hashable) -> dict:

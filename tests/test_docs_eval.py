@@ -23,12 +23,15 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development co
 # bounds, durations, sizes, question words said by the unit and its headings, model numbers, parameters named),
 # version scope (kb/scope.py), names the answer's context never says (KB_MAX_MISSING=0.4) and versions no
 # document is about; table rows answering only for what they and their page name, comparisons answered from both
-# sides, definitions ("X 是什么"), and a section's preface answered with the procedure after it. cited@3 counts
-# an answer's further reading ("see also") after its citations.
+# sides, definitions ("X 是什么"), a section's preface answered with the procedure after it, and an English
+# question's English and Chinese candidates merged as separate result lists. cited@3 counts an answer's further
+# reading ("see also") after its citations.
 FLOORS = {
-    "docs_dev": {"recall@1": 0.75, "recall@3": 0.84, "keyword_acc": 0.75, "refusal_recall": 0.78},  # .780 .873 .780 .811
-    "docs_heldout": {"recall@1": 0.755, "recall@3": 0.85, "keyword_acc": 0.72, "refusal_recall": 0.60},  # .785 .882 .753 .638
+    "docs_dev": {"recall@1": 0.755, "recall@3": 0.86, "keyword_acc": 0.755, "refusal_recall": 0.76},  # .787 .893 .787 .792
+    "docs_heldout": {"recall@1": 0.775, "recall@3": 0.85, "keyword_acc": 0.755, "refusal_recall": 0.60},  # .806 .882 .785 .638
 }
+# English questions over Chinese pages that have no English twin, both splits (50 questions): the weakest group.
+CROSS_FLOORS = {"recall@1": 0.60, "recall@3": 0.72}     # .625 .750 (.562 .688 before the result lists were merged)
 # The issue's bound is 0.05; these leave one question of slack over what is measured.
 CEILINGS = {"docs_dev": {"answerable_refused": 0.035}, "docs_heldout": {"answerable_refused": 0.065}}     # [.027 .054]
 
@@ -68,3 +71,9 @@ def test_quality_does_not_fall_below_todays(report, split):
     low = {k: m[k] for k, floor in FLOORS[split].items() if m[k] < floor}
     high = {k: m[k] for k, ceiling in CEILINGS[split].items() if m[k] > ceiling}
     assert low == {} and high == {}, f"{split}: below floor {low}, above ceiling {high}"
+
+
+def test_english_questions_find_chinese_pages_without_a_twin(report):
+    m = report["metrics"]["en-cross"]
+    low = {k: m[k] for k, floor in CROSS_FLOORS.items() if m[k] < floor}
+    assert low == {}, f"English over Chinese-only pages: below floor {low}"
