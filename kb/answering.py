@@ -61,7 +61,8 @@ RESTATE_PENALTY = 0.5            # ... and goes after any that says something
 UNSEEN_SOURCES = 3               # words none of the three best sources uses count as unseen
 CONTEXT_DIVISOR = 3              # the previous question's words count a third as much as the question's own
 # A further sentence joins the answer only if it adds this share of the question's weight not yet covered,
-# and scores at least this fraction of the best sentence: otherwise it is padding.
+# scores at least this fraction of the best sentence and, for a typed question ("上限是多少"), can give its value
+# too: otherwise it is padding.
 MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
 SEE_ALSO = 2                     # an answer also shows up to two more sources as further reading, ...
@@ -306,7 +307,7 @@ class Answerer:
                 break
             gain = sum(w for t, w in weights.items() if t in u.tokens and t not in covered) / total
             overlaps = any(u.rank == c.rank and u.start < c.end and c.start < u.end for c in chosen)
-            if (u.kind == "prose" and gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score
+            if (u.kind == "prose" and u.fits and gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score
                     and not overlaps and length + u.end - u.start <= budget):
                 chosen.append(u)
                 covered |= u.tokens

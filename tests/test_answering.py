@@ -146,6 +146,12 @@ def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
     assert not fits("limit", "Select 2 network cards to bind.")
 
 
+def test_a_typed_questions_answer_adds_no_sentence_that_gives_no_value(kb):
+    """"上限是多少" is answered by the sentence with the sizes, not padded with the one before it that names ext4."""
+    ans = kb.ask("ext4 支持的文件系统大小上限是多少？")
+    assert "50 TB" in ans.text and "作为系统管理员" not in ans.text, ans.text
+
+
 def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
     from kb.answer_types import fits
     question = "kdump 生成的 vmcore 文件默认保留多少天？"
