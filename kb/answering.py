@@ -29,7 +29,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
   5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2).
 An English question over Chinese pages is not refused for its English words: names are judged against the
 passage and its aligned original, plain English words in a translated passage's question are not names, and a
-word whose Chinese translation (kb/translation.py) the passages use counts as said.
+word whose Chinese translation (kb/translation.py) the passages use counts as said. The same translations score
+a Chinese passage's units, so the sentence that says "卸载" answers "How do I uninstall…".
 """
 from __future__ import annotations
 
@@ -186,7 +187,7 @@ class Answerer:
         present = [t for t in subjects if any(c.isalpha() for w in t for c in w) and any(t <= a for a in arounds)]
 
         def cover(tokens) -> float:
-            return sum(w for t, w in weights.items() if t in tokens) / total
+            return sum(w for t, w in weights.items() if t in tokens or any(z in tokens for z in seen_as.get(t, ()))) / total
 
         def restates(tokens) -> bool:
             own = [ix.lexicon.idf(t) for t in tokens]

@@ -72,3 +72,23 @@ def test_an_english_question_finds_a_chinese_only_page_by_its_words(tmp_path):
     assert "执行卸载" in hits[0].text
     answer = kb.ask("How do I uninstall a hot patch?")
     assert not answer.refused and "执行卸载" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize("question, said, not_said", [
+    ("How do I uninstall a hot patch?", "执行卸载", "无需重启"),
+    ("How can I list the hot patches that are loaded?", "列出当前已经加载", "执行卸载"),
+])
+def test_an_english_question_over_a_chinese_paragraph_quotes_the_sentence_that_says_it(tmp_path, question, said, not_said):
+    """Within a Chinese paragraph, the sentence that uses the question's words in Chinese (uninstall: 卸载) answers,
+    not the paragraph's first sentence."""
+    from kb import KnowledgeBase
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hotpatch.md").write_text(
+        "# 热补丁\n\n## 使用\n\n用 livepatch 工具加载热补丁模块，加载后立即生效，无需重启。不再需要某个热补丁时，先确认没有进程依赖它，"
+        "再执行卸载，系统恢复原来的函数。列出当前已经加载的全部热补丁及其状态，可以确认哪些仍在生效。\n", encoding="utf-8")
+    (corpus / "admin.md").write_text("# 系统管理\n\n" + "\n\n".join([
+        "网卡的地址和网关写在连接配置里，修改后重新激活连接即可。", "新建用户后把它加入 wheel 组，它就能使用 sudo。",
+        "软件源的地址可以换成离你最近的镜像站，下载更快。", "系统日志默认保存在 journal 中，重启后仍然保留。"]), encoding="utf-8")
+    answer = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "index", progress=False).ask(question)
+    assert not answer.refused and said in answer.text and not_said not in answer.text, answer.text
