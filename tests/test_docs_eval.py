@@ -24,14 +24,16 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development co
 # version scope (kb/scope.py), names the answer's context never says (KB_MAX_MISSING=0.4) and versions no
 # document is about; table rows answering only for what they and their page name, comparisons answered from both
 # sides, definitions ("X 是什么"), a section's preface answered with the procedure after it, and an English
-# question's English and Chinese candidates merged as separate result lists. cited@3 counts an answer's further
-# reading ("see also") after its citations.
+# question's English and Chinese candidates merged as separate result lists, its words' translations scoring
+# Chinese units. cited@3 counts an answer's further reading ("see also") after its citations.
 FLOORS = {
-    "docs_dev": {"recall@1": 0.755, "recall@3": 0.86, "keyword_acc": 0.755, "refusal_recall": 0.76},  # .787 .893 .787 .792
-    "docs_heldout": {"recall@1": 0.775, "recall@3": 0.85, "keyword_acc": 0.755, "refusal_recall": 0.60},  # .806 .882 .785 .638
+    "docs_dev": {"recall@1": 0.755, "recall@3": 0.87, "keyword_acc": 0.77, "refusal_recall": 0.78},  # .787 .900 .800 .811
+    "docs_heldout": {"recall@1": 0.775, "recall@3": 0.85, "keyword_acc": 0.755, "refusal_recall": 0.62},  # .806 .882 .785 .660
 }
 # English questions over Chinese pages that have no English twin, both splits (50 questions): the weakest group.
-CROSS_FLOORS = {"recall@1": 0.60, "recall@3": 0.72}     # .625 .750 (.562 .688 before the result lists were merged)
+CROSS_FLOORS = {"recall@1": 0.60, "recall@3": 0.75, "keyword_acc": 0.62}
+# measured .625 .781 .656; .562 .688 .531 before English and Chinese candidates were merged as separate lists and
+# Chinese units were scored by the words the question's translate to.
 # The issue's bound is 0.05; these leave one question of slack over what is measured.
 CEILINGS = {"docs_dev": {"answerable_refused": 0.035}, "docs_heldout": {"answerable_refused": 0.065}}     # [.027 .054]
 
