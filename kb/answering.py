@@ -8,7 +8,8 @@ FAQ, or a sentence that only restates the question, never beats the text that an
 that says a thing can be done goes on to the sentence that says how, and one that would quote a section's
 preface ("下面过程描述了如何…", "This section describes how to…") or its prerequisites gets the steps that follow
 them; a comparison ("X 和 Y 有什么区别") is answered with what each side says of itself, and "X 是什么" with the
-sentence that defines X ("X 是…").
+sentence that defines X ("X 是…"). Items that give the version asked for only through their heading
+("## GCC 12.2.0") are shown under that heading.
 
 The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
@@ -132,6 +133,7 @@ class Unit:
     lead: tuple[int, int] = (0, 0)   # the span that says what a structured unit is about
     off: bool = False            # about another version than the question asks (kb/scope.py)
     scoped: bool = False         # about a version the question asks
+    titled: bool = False         # gives the version asked for by its heading ("GCC 12.2.0"): shown above it
 
     @property
     def start(self) -> int:
@@ -342,9 +344,14 @@ class Answerer:
             on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
             if present and not on and not any(t <= above for t in subjects):
                 return False        # what is asked about, which another source names, is not named here
-        title = set(tokenize(h.heading[-1])) if qtype == "version" and not on and h.heading else set()
+        heading = _NUMBERED.sub("", h.heading[-1]) if qtype == "version" and not on and h.heading else ""
+        title = set(tokenize(heading))
         titled = bool(title) and (not subjects or any(t <= title for t in subjects))
-        return fits(qtype, "\n".join(on or lines) + ("\n" + h.heading[-1] if titled else ""), question)
+        said = "\n".join(on or lines)
+        if fits(qtype, said, question):
+            return True
+        u.titled = titled and fits(qtype, said + "\n" + heading, question)    # shown with that heading
+        return u.titled
 
     def _procedure(self, u: Unit, hits: list[Hit], budget: int) -> tuple[Unit, Hit] | None:
         """The procedure that a preface or prerequisites list `u` leads to, as one source: the passages after it in
@@ -394,6 +401,7 @@ class Answerer:
 # Identifiers, not words or versions: "GRUB_TIMEOUT", "x86_64", "MCX515A-CCAT", "R3810G5" (not "CentOS8", "V9", "2GB")
 _IDENTIFIER = re.compile(r"_|\d[A-Za-z]+\d|[A-Za-z]\d+[A-Za-z]{2,}|\d[A-Za-z]-")
 _RELEASE = re.compile(r"[Vv]?\d+(?:\.\d+)+")
+_NUMBERED = re.compile(r"^\s*(?:第\s*\d+\s*[章节部分]+|(?:chapter|section)\s+\d+|\d+(?:\.\d+)*)[.、:：\s]*", re.I)  # "1.2 ", "第 46 章"
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 
@@ -554,10 +562,13 @@ def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int], lang: s
     parts, commands = [], []
     for u in units:
         text, mark = hits[u.rank].text, f"[{number[u.rank]}]" if lang == "zh" else f" [{number[u.rank]}]"
+        title = hits[u.rank].heading[-1] if u.titled else ""
         if u.kind == "prose":
-            parts.append(text[u.start:u.end] + ("…" if u.cut else "") + mark)
+            parts.append(title + ("：" if lang == "zh" else ": ") * bool(title) + text[u.start:u.end] + ("…" if u.cut else "") + mark)
             continue
         lines = [text[s:e] for s, e in u.spans]
+        if title:
+            lines, u.code = [title] + lines, [i + 1 for i in u.code]
         at = next((i for i in range(len(lines)) if i not in u.code), None)
         if at is None:                               # commands alone: their heading says what they do
             lines, at, u.code = [hits[u.rank].heading[-1] if hits[u.rank].heading else ""] + lines, 0, [i + 1 for i in u.code]

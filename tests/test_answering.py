@@ -152,6 +152,24 @@ def test_a_typed_questions_answer_adds_no_sentence_that_gives_no_value(kb):
     assert "50 TB" in ans.text and "作为系统管理员" not in ans.text, ans.text
 
 
+@pytest.mark.parametrize("question", ["GCC 是什么版本？", "Which GCC version is it?"])
+def test_a_version_given_by_the_heading_is_shown_with_the_answer(kb, question):
+    """Items under "## GCC 12.2.0" answer "GCC 是什么版本" only through their heading: the answer shows it."""
+    ans = kb.ask(question)
+    assert not ans.refused and ans.text.startswith("GCC 12.2.0") and "c++ 标准为 17" in ans.text, ans.text
+
+
+def test_a_section_number_is_no_version_and_asking_how_asks_for_no_value():
+    from kb.answer_types import asked_type
+    from kb.answering import _NUMBERED
+    assert _NUMBERED.sub("", "1.2 手动安装RPM包更新内核") == "手动安装RPM包更新内核"
+    assert _NUMBERED.sub("", "第 46 章 ext4 文件系统入门") == "ext4 文件系统入门"
+    assert _NUMBERED.sub("", "GCC 12.2.0") == "GCC 12.2.0"
+    assert asked_type("GCC 是什么版本？")[0] == "version"
+    assert asked_type("怎么查看内核版本号")[0] is None and asked_type("How do I check which version is installed?")[0] is None
+    assert asked_type("商业版怎么收费，一年多少钱？")[0] == "price"
+
+
 def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
     from kb.answer_types import fits
     question = "kdump 生成的 vmcore 文件默认保留多少天？"
