@@ -65,6 +65,7 @@ class Retriever:
         fused: dict[Hashable, float] = {}
         dense: dict[Hashable, float] = {}
         qvec = np.zeros(0, dtype=np.float32)     # the query's own vector (the first one embedded)
+        across = lang is not None and lang != self.written_in     # two result lists to merge (module docstring)
         for text, weight in [(query, 1.0)] + ([(f"{context} {query}", 0.5)] if context else []):
             vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
             qvec = vec if not qvec.size else qvec
@@ -77,7 +78,6 @@ class Retriever:
             if todo:      # (a passage not embedded is measured with the vector that stands for it)
                 sims.update(zip(todo, (ix.vectors(todo) @ vec).tolist()))
             dense = dense or sims
-            across = lang is not None and lang != self.written_in
             for src, score in self._fuse(near + top, _merged(sims, near + top) if across else sims, top).items():
                 fused[src] = fused.get(src, 0.0) + weight * score
         best = sorted(fused, key=lambda src: fused[src], reverse=True)[:n]
