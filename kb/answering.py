@@ -232,7 +232,7 @@ class Answerer:
         if units:       # the names, numbers and rare words asked about that the answer's context never says
             h = hits[units[0].rank]
             here = units[0].tokens | set(tokenize(" ".join(h.heading)))     # what the unit and its headings say
-            said_here = cover(here | {t for t in weights if any(z in here for z in seen_as.get(t, ()))})
+            said_here = cover(here)
             # The unit, its passage, heading path and document, and the other sources from it; a table row is a
             # record: only what it, its header and headings say.
             around_doc = [part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document,
@@ -562,18 +562,16 @@ def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int], lang: s
     parts, commands = [], []
     for u in units:
         text, mark = hits[u.rank].text, f"[{number[u.rank]}]" if lang == "zh" else f" [{number[u.rank]}]"
-        title = hits[u.rank].heading[-1] if u.titled else ""
+        heading = hits[u.rank].heading[-1] if hits[u.rank].heading else ""
         if u.kind == "prose":
-            parts.append(title + ("：" if lang == "zh" else ": ") * bool(title) + text[u.start:u.end] + ("…" if u.cut else "") + mark)
+            title = heading + ("：" if lang == "zh" else ": ") if u.titled else ""
+            parts.append(title + text[u.start:u.end] + ("…" if u.cut else "") + mark)
             continue
-        lines = [text[s:e] for s, e in u.spans]
-        if title:
-            lines, u.code = [title] + lines, [i + 1 for i in u.code]
-        at = next((i for i in range(len(lines)) if i not in u.code), None)
-        if at is None:                               # commands alone: their heading says what they do
-            lines, at, u.code = [hits[u.rank].heading[-1] if hits[u.rank].heading else ""] + lines, 0, [i + 1 for i in u.code]
-        lines[at] += mark
-        commands += [lines[i] for i in u.code]
+        lines, code = [text[s:e] for s, e in u.spans], u.code
+        if u.titled or len(code) == len(lines):      # the version's heading, or what commands alone do: above them
+            lines, code = [heading] + lines, [i + 1 for i in code]
+        lines[next(i for i in range(len(lines)) if i not in code)] += mark
+        commands += [lines[i] for i in code]
         parts.append("\n".join(line for line in lines if line))
     sep = "" if lang == "zh" else " "
     return (sep if all(u.kind == "prose" for u in units) else "\n").join(parts), commands

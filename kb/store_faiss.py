@@ -161,7 +161,7 @@ class FaissStore(Store):
             return []
         scores, ids = self.faiss.search(vector.reshape(1, -1).astype(np.float32), k)
         # FAISS pads with -1 when it finds fewer; a chunk without a vector of its own holds zeros
-        return [Found(int(i), float(s), self.chunks.source(i), True, self.chunks.lang(i)) for i, s in zip(ids[0], scores[0])
+        return [Found(int(i), float(s), self.chunks.source(i), lang=self.chunks.lang(i)) for i, s in zip(ids[0], scores[0])
                 if i >= 0 and self.chunks.embedded(i)]
 
     def lexical(self, tokens: list[str], k: int) -> list[Found]:

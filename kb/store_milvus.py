@@ -172,7 +172,7 @@ class MilvusStore(Store):
         found = self.client.search(self.collection, data=[vector.astype(np.float32).tolist()], anns_field="vector",
                                    limit=k, filter="embedded == true", output_fields=["source", "lang"],
                                    search_params={"metric_type": "IP", "params": {"ef": max(64, k)}})
-        return [Found(h["pk"], float(h["distance"]), h["entity"]["source"], True, h["entity"]["lang"]) for h in found[0]]
+        return [Found(h["pk"], float(h["distance"]), h["entity"]["source"], lang=h["entity"]["lang"]) for h in found[0]]
 
     def lexical(self, tokens: list[str], k: int) -> list[Found]:
         known = [t for t in tokens if t in self.lexicon.vocab]
