@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from .documents import _link_text as link_text, real_url
 from .mending import HtmlBlock, mend_fences, mend_table_rules
 from .site import slugify, unique
+from .text import HAN_RE
 
 GROUP_CHARS = 400      # table rows and list items are grouped up to about this many characters
 SHORT = 40             # a paragraph this short without a full stop is a label for the block after it
+EN_PER_ZH = 2.5        # ... counted in Chinese characters: text without any takes about 2.5 letters for one
 
 _CONTAINER = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?|===)[ \t]*(?P<type>[\w-]*)[ \t]*(?:"(?P<title>[^"]*)")?[ \t]*$')
 _QUESTION = re.compile(r"^\s*(?:Q\d*|问题?\d*)\s*[:：]")
@@ -71,6 +73,12 @@ class _Part:
             groups[-1].append(line)
             size += len(line) + 1
         return [_block(lead, g, self) for g in groups]
+
+
+def _size(text: str) -> float:
+    """The length of `text` in Chinese characters: "Bond has 7 modes, as shown in the table below" is as short as
+    "Bond 有 7 种模式，如下表所示", and as much a label for the table after it."""
+    return len(text) if HAN_RE.search(text) else len(text) / EN_PER_ZH
 
 
 def _block(lead: str, body: list[str], part: _Part) -> Block:
@@ -277,7 +285,7 @@ class _Builder:
             self.faq.body.append(flat)
             return
         prev = self._previous()
-        if flat.endswith((":", "：")) or (len(flat) <= SHORT and not _FULL_STOP.search(flat)):
+        if flat.endswith((":", "：")) or (_size(flat) <= SHORT and not _FULL_STOP.search(flat)):
             self.pending.append(flat)       # a label or lead-in: it belongs to what follows
         elif self.pending:
             self._part("prose", body=[flat])

@@ -15,6 +15,7 @@ corpus's own language needs no merging: every paragraph is there in that languag
 """
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Hashable
 
@@ -34,6 +35,7 @@ DEPTH = 10           # a question naming a version or asking what X is: this man
 SCOPE_BONUS = 0.3      # ... those about that version moved up by this (fused z units), those about another down
 DEFINITION_BONUS = 0.5  # ... those that define X (start "X 是…") moved up by this
 MIN_GROUP = 5          # a language's candidates are measured against their own mean from this many on
+_BLANK = re.compile(r"[^\n]")
 
 
 class Retriever:
@@ -124,9 +126,14 @@ class Retriever:
         hit = as_hit(ix, c, score, dense=max(sims[j] for j in members if j in sims))
         if len(siblings) > 1 and siblings[-1].end - siblings[0].start <= self.max_passage_chars:
             hit.start, hit.end, hit.text, hit.lead = siblings[0].start, siblings[-1].end, "", siblings[0].lead
+            head = siblings[0].text[:siblings[0].lead]
             for s in siblings:   # chunks of one paragraph are separated by the whitespace between two sentences
-                hit.text += " " * (s.start - hit.start - len(hit.text)) + s.text
+                text = s.text    # a group of rows (items) repeats its table's caption and column names: shown once
+                if s.lead and s.start > hit.start and s.text[:s.lead] == head:
+                    text = _BLANK.sub(" ", head) + text[s.lead:]
+                hit.text += " " * (s.start - hit.start - len(hit.text)) + text
         return hit
+
 
 
 def as_hit(ix: Store, c: Chunk, score: float, dense: float = 0.0) -> Hit:

@@ -281,3 +281,56 @@ def test_every_visible_word_is_still_searchable(pages):
         # "!!! note" is markup mkdocs does not show; an empty section's heading has no passage to lead (it is warned of)
         missing = set(tokenize(visible)) - indexed - set(tokenize("note An empty section bash"))
         assert not missing, (name, sorted(missing))
+
+
+BOND_ZH = """# 网卡绑定
+
+## 绑定模式
+
+绑定有 3 种模式，如下表所示
+
+| 模式 | 说明 |
+| --- | --- |
+| mode 0 | 轮询负载均衡：数据包依次从每块网卡发出，多块网卡同时工作，带宽叠加 |
+| mode 1 | 主备容错：只有一块网卡承载流量，主网卡故障时备用网卡接管，链路保持连通 |
+| mode 4 | 802.3ad 动态链路聚合：需要在交换机端口上配置 LACP，按发送哈希策略分担流量 |
+"""
+BOND_EN = """# NIC bonding
+
+## Bonding modes
+
+Bonding has three modes, as shown in the table below
+
+| Mode | Description |
+| --- | --- |
+| mode 0 | round-robin load balancing: packets go out on each network card in turn, so several cards work at once and add up |
+| mode 1 | active-backup fault tolerance: one network card carries traffic, and a backup takes over when it fails |
+| mode 4 | 802.3ad dynamic link aggregation: it needs the switch ports configured for LACP, and shares traffic by the transmit hash policy |
+"""
+
+
+def test_an_english_lead_in_without_a_colon_leads_its_table(tmp_path):
+    """English says in 50 letters what Chinese says in 15: its lead-in is no paragraph of its own either."""
+    (tmp_path / "guide.md").write_text(BOND_ZH, encoding="utf-8")
+    (tmp_path / "guide.en.md").write_text(BOND_EN, encoding="utf-8")
+    docs = {d.id: d for d in load_corpus(tmp_path)[0]}
+    for name, caption in (("guide.md", "绑定有 3 种模式，如下表所示"),
+                          ("guide.en.md", "Bonding has three modes, as shown in the table below")):
+        paragraphs = docs[name].paragraphs
+        assert all(p.kind == "table" and p.text.startswith(caption + "\n") for p in paragraphs), name
+    assert len(docs["guide.en.md"].paragraphs) > 1         # its rows are longer: more than one group
+
+
+def test_a_twin_table_of_several_groups_shows_its_caption_once(tmp_path):
+    """The English table's groups share their Chinese original: one source, caption and column names once."""
+    from kb import KnowledgeBase
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "guide.md").write_text(BOND_ZH, encoding="utf-8")
+    (tmp_path / "corpus" / "guide.en.md").write_text(BOND_EN, encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    answer = kb.ask("Which bonding mode needs LACP on the switch?")
+    assert not answer.refused
+    assert "mode 4 | 802.3ad dynamic link aggregation" in answer.text
+    (cited, *_) = answer.citations
+    assert cited.text.count("as shown in the table below") == cited.text.count("Mode | Description") == 1
+    assert answer.text.count("Mode | Description") == 1
