@@ -70,7 +70,8 @@ MIN_RELATIVE_SCORE = 0.6
 SEE_ALSO = 2                     # an answer also shows up to two more sources as further reading, ...
 SEE_ALSO_MARGIN = 1.5            # ... that retrieval scored within this of the best (fused z-score units)
 SUBJECT = 20                     # a sentence about X names X within its first characters
-SECTION_CHARS = 4000             # the steps a preface leads to are looked for this far after it
+SECTION_CHARS = 4000             # the steps a preface leads to are looked for this far after it, ...
+PROCEDURE_SHARE = 2              # ... and their instructions may say twice what a prose answer may: they are items
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
@@ -289,7 +290,7 @@ class Answerer:
                 chosen.append(after)
                 covered |= after.tokens
                 length += after.end - after.start
-        if "step" in shape and (found := self._procedure(best, hits, budget)):
+        if "step" in shape and (found := self._procedure(best, hits, PROCEDURE_SHARE * budget)):
             best, h = found         # "此节介绍了如何…", "前提条件": the steps after them, with their commands
             hits, best.rank, chosen = [*hits, h], len(hits), [best]
         # "X 和 Y 有什么区别？": what each says of itself, when no one unit names both

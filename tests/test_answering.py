@@ -34,8 +34,10 @@ def test_a_howto_matching_a_sections_preface_gets_the_procedure_after_it(kb):
     steps that follow, with their commands, cited as one source, up to the verification after them."""
     ans = kb.ask("怎么让内核模块开机自动加载？")
     assert not ans.refused and "下面过程描述了" not in ans.text and "前提条件" not in ans.text, ans.text
-    assert ans.commands == ["echo md4 > /etc/modules-load.d/md4.conf", "lsmod | grep md4"], ans.text
-    assert len(ans.citations) == 1 and "1. 为模块创建一个配置文件" in ans.citations[0].quote
+    # Every step, though their instructions say more than a prose answer may (150 characters): steps are items
+    assert ans.commands == ["ls /lib/modules/$(uname -r)/kernel/crypto/ | grep md4",
+                            "echo md4 > /etc/modules-load.d/md4.conf", "lsmod | grep md4"], ans.text
+    assert len(ans.citations) == 1 and "2. 为模块创建一个配置文件" in ans.citations[0].quote
 
 
 @pytest.mark.parametrize("question", ["AIDE 是干什么用的？", "什么是 AIDE？"])
