@@ -16,19 +16,23 @@ Anchors are what translation leaves alone: numbers, versions, commands, code, pa
 counted only when the other page uses them too. No embeddings: this runs when the corpus is read, before
 anything is embedded, costs milliseconds a page, and anchors with lengths align >= 95% of the development
 corpus's English passages (benchmarks/alignment.py).
+
+The paragraphs it pairs are also a small parallel corpus: `translated_words` learns from them which Chinese
+word the site itself uses for an English one ("view" is 查看 in a manual, where the dictionary has 视图 first).
 """
 from __future__ import annotations
 
 import logging
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 
-from .text import HAN_RE
+from .text import HAN_RE, STOPWORDS
 from .types import Document, Paragraph
 
-__all__ = ["align_translations", "align_paragraphs"]
+__all__ = ["align_translations", "align_paragraphs", "translated_words"]
 
 log = logging.getLogger("kb")
 
@@ -38,6 +42,9 @@ ROOM = 0.7             # an original paragraph takes more translated ones while 
 SECTION_SKIP = 0.0     # sections are paired only on good evidence: unpaired ones are aligned pooled
 BAND = 80              # items either side of the diagonal the alignment may stray (pages differ by far less)
 SKIP = -0.5            # score of leaving one paragraph (or section) unmatched; a match must do better
+MIN_PAIRS = 3          # an English and a Chinese word used together in at least 3 aligned paragraphs, ...
+MIN_DICE = 0.4         # ... and in 0.4 of the paragraphs either is in (Dice), translate each other
+_ENGLISH = re.compile(r"[a-z][a-z0-9-]*")
 
 
 def align_translations(docs: list[Document]) -> None:
@@ -53,6 +60,32 @@ def align_translations(docs: list[Document]) -> None:
         if len(match) < len(d.paragraphs):
             log.info("%s: %d of %d paragraphs have no counterpart in %s: they carry no original", d.id,
                      len(d.paragraphs) - len(match), len(d.paragraphs), orig.id)
+
+
+def translated_words(docs: list[Document], tokenize: Callable[[str], list[str]]) -> dict[str, str]:
+    """English word -> the Chinese word the corpus's own translations use most consistently for it, learned from
+    the paragraphs `align_translations` paired: the words used together in most of the pairs either is in.
+    {} for a corpus without translations. Deterministic: ties go to the later word in code-point order."""
+    by_id = {d.id: d for d in docs}
+    pairs: dict[tuple[str, str], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for d in docs:
+        orig = by_id.get(d.translation_of or "")
+        originals = {p.id: p.text for p in orig.paragraphs} if orig is not None and orig is not d else {}
+        for p in d.paragraphs:
+            if p.id in originals:
+                en, zh = pairs[d.id, p.id]
+                en.update(w for w in _ENGLISH.findall(p.text.lower()) if len(w) >= 3 and w not in STOPWORDS)
+                zh.update(() if zh else (t for t in tokenize(originals[p.id]) if HAN_RE.search(t)))
+    en_n, zh_n, both = Counter(), Counter(), Counter()
+    for en, zh in pairs.values():
+        en_n.update(en)
+        zh_n.update(zh)
+        both.update((e, z) for e in en for z in zh)
+    best: dict[str, tuple[float, str]] = {}
+    for (e, z), n in both.items():
+        if n >= MIN_PAIRS and (dice := 2 * n / (en_n[e] + zh_n[z])) >= MIN_DICE and (dice, z) > best.get(e, (0.0, "")):
+            best[e] = (dice, z)
+    return {e: z for e, (_, z) in sorted(best.items())}
 
 
 def align_paragraphs(a: list[Paragraph], b: list[Paragraph]) -> dict[int, int]:

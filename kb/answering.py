@@ -166,9 +166,10 @@ class Answerer:
         asked = self.scopes.asked(question)      # the versions it names: scope decides on those, not words
         versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}
         passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
-        # An English word is seen where the passages use its Chinese translation ("uninstall" in 卸载).
-        seen_as = {t: zh for phrase, zh in translations(question, ix.lexicon).items() for t in tokenize(phrase)
-                   } if lang == "en" else {}
+        # An English word is seen where the passages use its Chinese translation ("uninstall" in 卸载), the
+        # dictionary's or the site's own ("view" in 查看).
+        seen_as = {t: zh for phrase, zh in translations(question, ix.lexicon, ix.manifest.get("translated")).items()
+                   for t in tokenize(phrase)} if lang == "en" else {}
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .alignment import translated_words
 from .bm25 import BM25, build_bm25
 from .embedding import EmbeddingCache, query_key
 from .text import Tokenizer, default_tokenizer
@@ -214,6 +215,7 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
     manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks), "documents": len(docs),
                 **getattr(embedder, "record", {}),      # the build embedder's same-model check, when there is one
                 "null": null_baseline(vectors, nulls, cache.embed_queries(nulls, embedder)) if len(chunks) else {},
+                "translated": translated_words(docs, tokenizer.tokenize),      # kb/alignment.py
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     published = store.publish(Snapshot(manifest, docs_meta(docs), chunks, vectors, bm25), cfg, write=write)
     if write:

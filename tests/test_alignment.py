@@ -113,3 +113,21 @@ def test_citations_carry_the_original_of_their_own_paragraph_only(tmp_path):
     hits = {h.text: h for h in kb.search("Stardust configuration file and forum", k=5, lang="en")}
     assert "port=8420" in hits[PORT].original
     assert hits[EXTRA].original is None
+
+
+STEPS = [("运行 status 命令查看服务的状态。", "Run the status command to view the state of the service."),
+         ("在 /var/log 目录中查看日志文件。", "View the log files in the /var/log folder."),
+         ("用 ls 命令查看目录下的文件。", "Use the ls command to view the files in a folder."),
+         ("打开配置文件并修改端口。", "Open the configuration file and change the port."),
+         ("重启服务后查看端口是否生效。", "Restart the service, then view whether the port took effect.")]
+
+
+def test_the_sites_own_words_for_english_ones_are_learned_from_its_aligned_paragraphs(tmp_path):
+    """"view" is 查看 on these pages, where the dictionary's first sense is 视图: they go together in four pairs.
+    "command" and 命令, "service" and 服务 share only two: too few to tell. The index keeps what it learned."""
+    (tmp_path / "corpus").mkdir()
+    for name, lang, title in (("guide.md", 0, "# 指南"), ("guide.en.md", 1, "# Guide")):
+        steps = "\n\n".join(f"## {n}\n\n{pair[lang]}" for n, pair in enumerate(STEPS, 1))
+        (tmp_path / "corpus" / name).write_text(f"{title}\n\n{steps}\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    assert kb.index.manifest["translated"] == {"view": "查看"}
