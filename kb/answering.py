@@ -101,6 +101,7 @@ _PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准�
 _KEYED = re.compile(r"([A-Za-z0-9_.=-]+)\s*(?:参数|选项|配置项|字段|标志)|\b([A-Za-z0-9_.=-]+)\s+(?:parameter|option|flag|field)s?\b",
                     re.I)
 _DEFAULT = re.compile(r"默认|缺省|(?<![\w/-])defaults?(?![\w/-])", re.I)     # not /etc/default/grub, set-default
+_ADDRESS = re.compile(r"https?://\S+")   # "…/LUKS2-docs/…/luks2_doc_wip.pdf" says nothing of docs or PDFs
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -201,12 +202,12 @@ class Answerer:
         for rank, (h, around) in enumerate(zip(hits, arounds)):
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
-                toks = set(tokenize(text))
+                toks = set(tokenize(_ADDRESS.sub(" ", text)))     # what it says, not the words of its links
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
                     u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)))
                                     + _names(set(tokenize(row.split("|")[0])), weights))
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
-                    toks = set(tokenize(text))
+                    toks = set(tokenize(_ADDRESS.sub(" ", text)))
                 penalty = RESTATE_PENALTY if u.kind == "prose" and (restates(list(toks)) or _LEADS_IN.search(text)) else 0.0
                 said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;

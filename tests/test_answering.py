@@ -359,3 +359,10 @@ def test_a_short_english_word_missing_a_letter_is_read_as_the_corpus_word():
     from kb.text import tokenize
     sp = Speller({w: n for n, w in enumerate(tokenize("locale host kernel"))})
     assert [sp.correct(w) for w in tokenize("locle cost kernal")] == ["local", None, "kernel"]
+
+
+def test_words_said_only_by_a_link_are_not_said(kb):
+    """".../LUKS2-docs/.../luks2_doc_wip.pdf" is where a specification is, not text about docs or PDFs."""
+    ans = kb.ask("How do I build the docs into a PDF?")
+    assert ans.refused, ans.text
+    assert "512 位" in kb.ask("LUKS 默认的密钥长度是多少？").text        # the passage still answers what it says
