@@ -102,6 +102,7 @@ _KEYED = re.compile(r"([A-Za-z0-9_.=-]+)\s*(?:参数|选项|配置项|字段|标
                     re.I)
 _DEFAULT = re.compile(r"默认|缺省|(?<![\w/-])defaults?(?![\w/-])", re.I)     # not /etc/default/grub, set-default
 _ADDRESS = re.compile(r"https?://\S+")   # "…/LUKS2-docs/…/luks2_doc_wip.pdf" says nothing of docs or PDFs
+_NEEDS = re.compile(r"前提|先决|需要|要求|之前|\b(?:needs?|requires?|required|requirements?|prerequisites?|before)\b", re.I)
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
@@ -181,6 +182,7 @@ class Answerer:
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         defined = defined_in(question, tokenize)
         asks_default = bool(_DEFAULT.search(question))
+        prerequisites_off = not _NEEDS.search(question) and "step" not in shape
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
         # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
         # versions and the names documents are scoped by.
@@ -200,6 +202,8 @@ class Answerer:
 
         units = []
         for rank, (h, around) in enumerate(zip(hits, arounds)):
+            if prerequisites_off and h.kind == "list" and _PREREQUISITES.match(h.text[:h.lead]):
+                continue     # what must hold first answers what is needed, or leads a how-to to its steps
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks = set(tokenize(_ADDRESS.sub(" ", text)))     # what it says, not the words of its links

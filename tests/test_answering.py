@@ -366,3 +366,14 @@ def test_words_said_only_by_a_link_are_not_said(kb):
     ans = kb.ask("How do I build the docs into a PDF?")
     assert ans.refused, ans.text
     assert "512 位" in kb.ask("LUKS 默认的密钥长度是多少？").text        # the passage still answers what it says
+
+
+@pytest.mark.parametrize("question, answered", [
+    ("rsyslog 默认用哪个端口接收远程日志？", "514 端口"),
+    ("Which port does rsyslog use to receive remote logs by default?", "514 端口"),
+    ("接收远程日志之前需要满足什么前提条件？", "防火墙已放行"),
+])
+def test_prerequisites_answer_only_what_is_needed_first(kb, question, answered):
+    """A "前提条件" list says what must hold before a procedure: it answers what is needed, not which port."""
+    ans = kb.ask(question)
+    assert not ans.refused and answered in ans.text, ans.text
