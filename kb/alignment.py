@@ -25,8 +25,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import replace
 
 from .text import HAN_RE, STOPWORDS
@@ -44,7 +44,6 @@ BAND = 80              # items either side of the diagonal the alignment may str
 SKIP = -0.5            # score of leaving one paragraph (or section) unmatched; a match must do better
 MIN_PAIRS = 3          # an English and a Chinese word used together in at least 3 aligned paragraphs, ...
 MIN_DICE = 0.4         # ... and in 0.4 of the paragraphs either is in (Dice), translate each other
-_ENGLISH = re.compile(r"[a-z][a-z0-9-]*")
 
 
 def align_translations(docs: list[Document]) -> None:
@@ -62,22 +61,17 @@ def align_translations(docs: list[Document]) -> None:
                      len(d.paragraphs) - len(match), len(d.paragraphs), orig.id)
 
 
-def translated_words(docs: list[Document], tokenize: Callable[[str], list[str]]) -> dict[str, str]:
+def translated_words(pairs: Iterable[tuple[Iterable[str], Iterable[str]]]) -> dict[str, str]:
     """English word -> the Chinese word the corpus's own translations use most consistently for it, learned from
-    the paragraphs `align_translations` paired: the words used together in most of the pairs either is in.
-    {} for a corpus without translations. Deterministic: ties go to the later word in code-point order."""
-    by_id = {d.id: d for d in docs}
-    pairs: dict[tuple[str, str], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
-    for d in docs:
-        orig = by_id.get(d.translation_of or "")
-        originals = {p.id: p.text for p in orig.paragraphs} if orig is not None and orig is not d else {}
-        for p in d.paragraphs:
-            if p.id in originals:
-                en, zh = pairs[d.id, p.id]
-                en.update(w for w in _ENGLISH.findall(p.text.lower()) if len(w) >= 3 and w not in STOPWORDS)
-                zh.update(() if zh else (t for t in tokenize(originals[p.id]) if HAN_RE.search(t)))
-    en_n, zh_n, both = Counter(), Counter(), Counter()
-    for en, zh in pairs.values():
+    the (translation's tokens, original's tokens) of each pair of paragraphs `align_translations` paired: the
+    words used together in most of the pairs either is in. {} for a corpus without translations. Deterministic:
+    ties go to the later word in code-point order."""
+    en_n: Counter[str] = Counter()
+    zh_n: Counter[str] = Counter()
+    both: Counter[tuple[str, str]] = Counter()
+    for translated, original in pairs:
+        en = {t for t in translated if t.isascii() and t.isalpha() and len(t) >= 3 and t not in STOPWORDS}
+        zh = {t for t in original if HAN_RE.search(t)}
         en_n.update(en)
         zh_n.update(zh)
         both.update((e, z) for e in en for z in zh)

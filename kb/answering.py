@@ -169,9 +169,14 @@ class Answerer:
         versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}
         passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
         # An English word is seen where the passages use its Chinese translation ("uninstall" in 卸载), the
-        # dictionary's or the site's own ("view" in 查看).
-        seen_as = {t: zh for phrase, zh in translations(question, ix.lexicon, ix.manifest.get("translated")).items()
-                   for t in tokenize(phrase)} if lang == "en" else {}
+        # dictionary's or the site's own (kb/alignment.py: "view" in 查看).
+        seen_as = {t: zh for phrase, zh in translations(question, ix.lexicon).items() for t in tokenize(phrase)
+                   } if lang == "en" else {}
+        learned = ix.manifest.get("translated", {}) if lang == "en" else {}
+        for word in re.findall(r"[a-z][a-z0-9-]*", question.lower() if lang == "en" else ""):
+            if (own := learned.get(word)) and ix.lexicon.seen(own):
+                for token in tokenize(word):
+                    seen_as[token] = [*seen_as.get(token, ()), own]
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()

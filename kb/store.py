@@ -12,6 +12,7 @@ a paragraph with its aligned translations, so retrieval ranks sources, not passa
 from __future__ import annotations
 
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator
@@ -215,12 +216,32 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
     manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks), "documents": len(docs),
                 **getattr(embedder, "record", {}),      # the build embedder's same-model check, when there is one
                 "null": null_baseline(vectors, nulls, cache.embed_queries(nulls, embedder)) if len(chunks) else {},
-                "translated": translated_words(docs, tokenizer.tokenize),      # kb/alignment.py
+                "translated": translated_words(_twins(docs, chunks, bm25)),       # kb/alignment.py
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     published = store.publish(Snapshot(manifest, docs_meta(docs), chunks, vectors, bm25), cfg, write=write)
     if write:
         cache.compact({c.id for c in chunks} | {query_key(q) for q in nulls})
     return published
+
+
+_WORDS = re.compile(r"[a-z][a-z0-9-]*")
+
+
+def _twins(docs: list[Document], chunks: list[Chunk], bm25: BM25 | None) -> list[tuple[set[str], set[str]]]:
+    """(translation's tokens, original's tokens) of each paragraph alignment paired, as BM25 holds them (a build
+    tokenizes only new passages)."""
+    ids = {d.id for d in docs}
+    original = {d.id: d.translation_of for d in docs if d.translation_of in ids and d.translation_of != d.id}
+    sides: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+    if bm25 is None:
+        return []
+    for i, c in enumerate(chunks):
+        key = (original.get(c.doc_id, c.doc_id), c.para_id)
+        if c.doc_id in original:     # English words as the question has them ("files", not the stem "fil")
+            sides.setdefault(key, (set(), set()))[0].update(_WORDS.findall(c.text.lower()))
+        else:
+            sides.setdefault(key, (set(), set()))[1].update(bm25.vocab[t] for t in bm25.tokens[bm25.token_ptr[i]:bm25.token_ptr[i + 1]])
+    return [(a, b) for a, b in sides.values() if a and b]
 
 
 NULL_QUESTIONS = Path(__file__).parent / "data" / "null_questions.txt"

@@ -98,16 +98,15 @@ def to_chinese(text: str, lexicon: Lexicon) -> list[str]:
     return list(dict.fromkeys(zh for words in translations(text, lexicon).values() for zh in words))
 
 
-def translations(text: str, lexicon: Lexicon, translated: dict[str, str] | None = None) -> dict[str, list[str]]:
-    """Each English word or phrase of `text` that translates -> the corpus's Chinese words for it, in text order.
-
-    `translated`: the corpus's own translations (kb/alignment.py `translated_words`, kept in the index's
-    manifest); a word's is added after the dictionary's."""
+def translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
+    """Each English word or phrase of `text` that translates -> the corpus's Chinese words for it, in text order."""
     words = _WORD.findall(text.lower())
     gloss = glossary(lexicon) if words and lexicon.vocab else {}
+    if not gloss:
+        return {}
     found: list[tuple[int, str, list[str]]] = []
     taken: set[int] = set()
-    for n in range(LONGEST, 0, -1) if gloss else ():
+    for n in range(LONGEST, 0, -1):
         for i in range(len(words) - n + 1):
             span = range(i, i + n)
             if taken & set(span) or (n == 1 and (words[i] in STOPWORDS or len(words[i]) < 3)):
@@ -118,14 +117,9 @@ def translations(text: str, lexicon: Lexicon, translated: dict[str, str] | None 
                 found.append((i, " ".join(words[i:i + n]), list(dict.fromkeys(zh for _, zh in best))[:CANDIDATES]))
                 taken.update(span)
     found.sort()
-    out = {phrase: _in_context(zh, [w for w in words if lexicon.seen(w) and w not in STOPWORDS]
-                               + [z for j, (_, _, other) in enumerate(found) if j != k for z in other], lexicon)
-           for k, (_, phrase, zh) in enumerate(found)}
-    for w in words:
-        if (zh := (translated or {}).get(w)) and lexicon.seen(zh):
-            phrase = next((p for p in out if w in p.split()), w)
-            out[phrase] = list(dict.fromkeys([*out.get(phrase, []), zh]))
-    return out
+    return {phrase: _in_context(zh, [w for w in words if lexicon.seen(w) and w not in STOPWORDS]
+                                + [z for j, (_, _, other) in enumerate(found) if j != k for z in other], lexicon)
+            for k, (_, phrase, zh) in enumerate(found)}
 
 
 def _in_context(candidates: list[str], context: list[str], lexicon: Lexicon) -> list[str]:

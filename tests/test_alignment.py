@@ -131,3 +131,18 @@ def test_the_sites_own_words_for_english_ones_are_learned_from_its_aligned_parag
         (tmp_path / "corpus" / name).write_text(f"{title}\n\n{steps}\n", encoding="utf-8")
     kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
     assert kb.index.manifest["translated"] == {"view": "查看"}
+
+
+def test_an_english_question_over_a_chinese_only_page_uses_the_sites_own_words(tmp_path):
+    """The dictionary gives "view" as 视图 or 观看; the twins above say 查看. Of two sentences of a page with no
+    English twin, the one that says 查看 answers "view"."""
+    (tmp_path / "corpus").mkdir()
+    for name, lang, title in (("guide.md", 0, "# 指南"), ("guide.en.md", 1, "# Guide")):
+        steps = "\n\n".join(f"## {n}\n\n{pair[lang]}" for n, pair in enumerate(STEPS, 1))
+        (tmp_path / "corpus" / name).write_text(f"{title}\n\n{steps}\n", encoding="utf-8")
+    (tmp_path / "corpus" / "tools.md").write_text(
+        "# 日志工具\n\n运行 logtool --purge 命令可以清理服务的全部日志。运行 logtool --show 命令可以查看服务的全部日志。\n",
+        encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    answer = kb.ask("Which command lets me view all the logs of the service?")
+    assert not answer.refused and "logtool --show" in answer.text and "--purge" not in answer.text, answer.text

@@ -3,7 +3,7 @@ so BM25 finds those pages too and not only the embedding, which is weak across l
 import numpy as np
 import pytest
 from kb.store import Lexicon
-from kb.translation import glossary, to_chinese, translations
+from kb.translation import glossary, to_chinese
 
 
 def corpus_words(*words: str) -> Lexicon:
@@ -39,16 +39,6 @@ def test_an_abbreviation_means_what_its_full_form_means():
     assert to_chinese("Which open source software is compatible?", corpus_words("开源", "软件", "兼容")) == \
         ["开源", "软件", "兼容"]
     assert "开源" not in to_chinese("a source that is open", corpus_words("开源"))
-
-
-def test_the_sites_own_translation_comes_after_the_dictionarys():
-    """kb/alignment.py learns from a site's twins that its "view" is 查看; the dictionary alone offers 视图."""
-    learned = {"view": "查看"}
-    assert translations("How do I view the logs?", corpus_words("视图", "查看", "日志"), learned) == \
-        {"view": ["视图", "查看"], "logs": ["日志"]}
-    assert translations("How do I view the logs?", corpus_words("视图", "日志"), learned)["view"] == ["视图"]
-    assert translations("Where is the frobnicator?", corpus_words("装置"), {"frobnicator": "装置"}) == \
-        {"frobnicator": ["装置"]}          # a word the dictionary does not know
 
 
 def test_only_words_the_corpus_uses_are_offered():
