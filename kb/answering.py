@@ -45,7 +45,7 @@ from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
 from .translation import translations
-from .text import Tokenizer, split_sentences
+from .text import ENGLISH_WORD, Tokenizer, split_sentences
 from .retrieval import as_hit
 from .types import Answer, Citation, Hit
 
@@ -168,15 +168,15 @@ class Answerer:
         asked = self.scopes.asked(question)      # the versions it names: scope decides on those, not words
         versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}
         passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
-        # An English word is seen where the passages use its Chinese translation ("uninstall" in 卸载), the
-        # dictionary's or the site's own (kb/alignment.py: "view" in 查看).
-        seen_as = {t: zh for phrase, zh in translations(question, ix.lexicon).items() for t in tokenize(phrase)
-                   } if lang == "en" else {}
-        learned = ix.manifest.get("translated", {}) if lang == "en" else {}
-        for word in re.findall(r"[a-z][a-z0-9-]*", question.lower() if lang == "en" else ""):
-            if (own := learned.get(word)) and ix.lexicon.seen(own):
-                for token in tokenize(word):
-                    seen_as[token] = [*seen_as.get(token, ()), own]
+        # An English word is seen where the passages use its Chinese translation: the dictionary's ("uninstall" in
+        # 卸载) or the site's own (kb/alignment.py: "view" in 查看).
+        seen_as: dict[str, list[str]] = {}
+        learned = ix.manifest.get("translated", {})
+        for phrase, zh in [*translations(question, ix.lexicon).items(),
+                           *((w, [learned[w]]) for w in ENGLISH_WORD.findall(question.lower()) if w in learned)
+                           ] if lang == "en" else []:
+            for token in tokenize(phrase):
+                seen_as[token] = [*seen_as.get(token, ()), *(z for z in zh if ix.lexicon.seen(z))]
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()

@@ -135,7 +135,6 @@ class Retriever:
         return hit
 
 
-
 def as_hit(ix: Store, c: Chunk, score: float, dense: float = 0.0) -> Hit:
     """One passage as a source to show and cite."""
     d = ix.docs[c.doc_id]

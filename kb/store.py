@@ -12,7 +12,6 @@ a paragraph with its aligned translations, so retrieval ranks sources, not passa
 from __future__ import annotations
 
 import logging
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator
@@ -24,7 +23,7 @@ import numpy as np
 from .alignment import translated_words
 from .bm25 import BM25, build_bm25
 from .embedding import EmbeddingCache, query_key
-from .text import Tokenizer, default_tokenizer
+from .text import ENGLISH_WORD, Tokenizer, default_tokenizer
 from .types import Chunk, Document
 
 __all__ = ["Found", "Lexicon", "Snapshot", "Stats", "Store", "build_index", "store_class", "docs_meta"]
@@ -224,24 +223,20 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
     return published
 
 
-_WORDS = re.compile(r"[a-z][a-z0-9-]*")
-
-
 def _twins(docs: list[Document], chunks: list[Chunk], bm25: BM25 | None) -> list[tuple[set[str], set[str]]]:
-    """(translation's tokens, original's tokens) of each paragraph alignment paired, as BM25 holds them (a build
-    tokenizes only new passages)."""
+    """(translation's words, original's tokens) of each paragraph alignment paired (kb/alignment.py)."""
     ids = {d.id for d in docs}
     original = {d.id: d.translation_of for d in docs if d.translation_of in ids and d.translation_of != d.id}
     sides: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
     if bm25 is None:
         return []
-    for i, c in enumerate(chunks):
-        key = (original.get(c.doc_id, c.doc_id), c.para_id)
-        if c.doc_id in original:     # English words as the question has them ("files", not the stem "fil")
-            sides.setdefault(key, (set(), set()))[0].update(_WORDS.findall(c.text.lower()))
-        else:
-            sides.setdefault(key, (set(), set()))[1].update(bm25.vocab[t] for t in bm25.tokens[bm25.token_ptr[i]:bm25.token_ptr[i + 1]])
-    return [(a, b) for a, b in sides.values() if a and b]
+    for i, c in enumerate(chunks if original else []):
+        words, tokens = sides.setdefault((original.get(c.doc_id, c.doc_id), c.para_id), (set(), set()))
+        if c.doc_id in original:     # as a question has them ("files", not BM25's stem "fil")
+            words.update(ENGLISH_WORD.findall(c.text.lower()))
+        else:                        # as BM25 holds them: a build tokenizes only new passages
+            tokens.update(bm25.vocab[t] for t in bm25.tokens[bm25.token_ptr[i]:bm25.token_ptr[i + 1]])
+    return [(words, tokens) for words, tokens in sides.values() if words and tokens]
 
 
 NULL_QUESTIONS = Path(__file__).parent / "data" / "null_questions.txt"

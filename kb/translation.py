@@ -19,7 +19,7 @@ from importlib import resources
 import numpy as np
 
 from .store import Lexicon
-from .text import STOPWORDS
+from .text import ENGLISH_WORD, STOPWORDS
 
 PER_PHRASE = 2        # Chinese words kept per English phrase, ...
 CANDIDATES = 4        # ... the first sense, and the others from this many by the company they keep (`_in_context`)
@@ -28,7 +28,6 @@ LONGEST = 3           # words in the longest English phrase looked up
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")   # traditional simplified [pinyin] /gloss/gloss/
 _ABBREVIATION = re.compile(r"abbr\. for [^|/\[]*\|([^\[/|]+)")    # traditional|simplified[pinyin]
-_WORD = re.compile(r"[a-z][a-z0-9\-]*")
 # One glossary per lexicon (so per index version), dropped with it; derived from nothing but that lexicon and the
 # fixed dictionary file, so whoever shares the lexicon would make the very same one.
 _glossaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -100,7 +99,7 @@ def to_chinese(text: str, lexicon: Lexicon) -> list[str]:
 
 def translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
     """Each English word or phrase of `text` that translates -> the corpus's Chinese words for it, in text order."""
-    words = _WORD.findall(text.lower())
+    words = ENGLISH_WORD.findall(text.lower())
     gloss = glossary(lexicon) if words and lexicon.vocab else {}
     if not gloss:
         return {}
