@@ -31,6 +31,10 @@ _QUESTION = re.compile(r"^\s*(?:Q\d*|问题?\d*)\s*[:：]")
 _ANSWER = re.compile(r"(?m)^\s*(?:A\d*|答)\s*[:：]")
 _FULL_STOP = re.compile(r"[。！？!?.；;）)」]$")
 _BR = re.compile(r"^<br\s*/?>$", re.I)
+# The tags of HTML's text formatting ('<font color="red">强制终止</font>') are presentation, not text; anything
+# else in angle brackets stays, as writers use it for placeholders ("<package>", "<模块名>").
+_FORMATTING = re.compile(r"^</?(?:font|span|center|b|i|u|s|em|strong|small|big|mark|sup|sub|strike|del|ins|kbd|tt|abbr)"
+                         r"(?:\s[^<>]*)?/?>$", re.I)
 _IMG_ALT = re.compile(r"""<img\b[^>]*\balt\s*=\s*["']([^"']*)["']""", re.I)
 _GENERIC_ALT = {"", "image", "img", "picture", "pic", "screenshot", "图片", "截图", "图"}
 _BLANK_LINES = re.compile(r"\n\s*\n")
@@ -365,7 +369,7 @@ class _Builder:
                 alt = _IMG_ALT.search(c.content)
                 out.append(("; " if cell else "\n") if _BR.match(c.content.strip()) else
                            (alt.group(1) if alt and alt.group(1).strip().lower() not in _GENERIC_ALT else
-                            "" if alt else c.content))
+                            "" if alt or _FORMATTING.match(c.content.strip()) else c.content))
             elif c.type in ("softbreak", "hardbreak"):
                 out.append("\n")
             elif c.type == "link_open":

@@ -334,3 +334,13 @@ def test_a_twin_table_of_several_groups_shows_its_caption_once(tmp_path):
     (cited, *_) = answer.citations
     assert cited.text.count("as shown in the table below") == cited.text.count("Mode | Description") == 1
     assert answer.text.count("Mode | Description") == 1
+
+
+def test_html_formatting_tags_are_not_text_but_placeholders_are():
+    """'<font color="red">强制终止</font>' shows 强制终止 in red: answers and citations quote 强制终止. A writer's
+    "<package>" placeholder is text, as is an HTML block's visible text."""
+    page = ('## <center>任务</center>\n\n<font color="red">强制终止</font>：终止正在执行的用例；'
+            '<span style="color:orange">优雅终止</span>只终止未执行的用例。用实际的软件包替换 <package>。\n')
+    (block,) = markdown_blocks(page, lambda message: None)[0]
+    assert block.heading == ("任务",)
+    assert block.text == "强制终止：终止正在执行的用例；优雅终止只终止未执行的用例。用实际的软件包替换 <package>。"
