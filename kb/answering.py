@@ -45,7 +45,7 @@ from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
 from .translation import translations
-from .text import ENGLISH_WORD, Tokenizer, split_sentences
+from .text import ENGLISH_WORD, WEB_ADDRESS, Tokenizer, split_sentences
 from .retrieval import as_hit
 from .types import Answer, Citation, Hit
 
@@ -101,7 +101,6 @@ _PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准�
 _KEYED = re.compile(r"([A-Za-z0-9_.=-]+)\s*(?:参数|选项|配置项|字段|标志)|\b([A-Za-z0-9_.=-]+)\s+(?:parameter|option|flag|field)s?\b",
                     re.I)
 _DEFAULT = re.compile(r"默认|缺省|(?<![\w/-])defaults?(?![\w/-])", re.I)     # not /etc/default/grub, set-default
-_ADDRESS = re.compile(r"https?://\S+")   # "…/LUKS2-docs/…/luks2_doc_wip.pdf" says nothing of docs or PDFs
 _NEEDS = re.compile(r"前提|先决|需要|要求|之前|\b(?:needs?|requires?|required|requirements?|prerequisites?|before)\b", re.I)
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
@@ -175,8 +174,8 @@ class Answerer:
         for phrase, zh in [*translations(question, ix.lexicon).items(),
                            *((w, [learned[w]]) for w in ENGLISH_WORD.findall(question.lower()) if w in learned)
                            ] if lang == "en" else []:
-            for token in tokenize(phrase):
-                seen_as[token] = [*seen_as.get(token, ()), *(z for z in zh if ix.lexicon.seen(z))]
+            for token in tokenize(phrase):      # (both give only words the corpus uses)
+                seen_as[token] = [*seen_as.get(token, ()), *zh]
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
@@ -201,6 +200,9 @@ class Answerer:
         def cover(tokens) -> float:
             return sum(w for t, w in weights.items() if t in tokens or any(z in tokens for z in seen_as.get(t, ()))) / total
 
+        def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
+            return set(tokenize(WEB_ADDRESS.sub(" ", text)))
+
         def restates(tokens) -> bool:
             own = [ix.lexicon.idf(t) for t in tokens]
             return sum(w for t, w in zip(tokens, own) if t not in weights) < RESTATES * (sum(own) or 1.0)
@@ -211,12 +213,12 @@ class Answerer:
                 continue     # what must hold first answers what is needed, or leads a how-to to its steps
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
-                toks = set(tokenize(_ADDRESS.sub(" ", text)))     # what it says, not the words of its links
+                toks = says(text)
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
                     u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)))
                                     + _names(set(tokenize(row.split("|")[0])), weights))
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
-                    toks = set(tokenize(_ADDRESS.sub(" ", text)))
+                    toks = says(text)
                 penalty = RESTATE_PENALTY if u.kind == "prose" and (restates(list(toks)) or _LEADS_IN.search(text)) else 0.0
                 said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;

@@ -12,6 +12,7 @@ from html import escape
 from itertools import groupby
 
 from .messages import message
+from .text import WEB_ADDRESS
 from .types import Answer, Citation, row_spans
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -23,7 +24,6 @@ LONG_CELL = 16
 _LONG = ' class="kb-long"'
 _MARKS = re.compile(r"(?:\s*\[\d+\])+$")       # the [n] markers a line ends with
 # A web address in a passage: ASCII only, so one written straight into Chinese text ends where the Chinese begins.
-_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _URL_TAIL = ".,;:!?'\")]"       # sentence punctuation after an address is not part of it
 # Links go to other sites: no access to this page, no referrer, no endorsement for search engines.
 _REL = 'target="_blank" rel="noopener noreferrer nofollow"'
@@ -173,13 +173,13 @@ def _highlight(c: Citation) -> str:
 
 def is_web_address(url: str) -> bool:
     """An http(s) address with nothing in it that could break out of an attribute or run as script."""
-    return bool(_URL.fullmatch(url))
+    return bool(WEB_ADDRESS.fullmatch(url))
 
 
 def linked(text: str) -> str:
     """Text escaped, with its http(s) addresses as links; anything else that looks like a link stays text."""
     out, end = [], 0
-    for m in _URL.finditer(text):
+    for m in WEB_ADDRESS.finditer(text):
         url = m.group(0)
         while url[-1] in _URL_TAIL and not (url[-1] == ")" and url.count("(") >= url.count(")")):
             url = url[:-1]

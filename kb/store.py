@@ -227,10 +227,10 @@ def _twins(docs: list[Document], chunks: list[Chunk], bm25: BM25 | None) -> list
     """(translation's words, original's tokens) of each paragraph alignment paired (kb/alignment.py)."""
     ids = {d.id for d in docs}
     original = {d.id: d.translation_of for d in docs if d.translation_of in ids and d.translation_of != d.id}
-    sides: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
-    if bm25 is None:
+    if bm25 is None or not original:
         return []
-    for i, c in enumerate(chunks if original else []):
+    sides: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+    for i, c in enumerate(chunks):
         words, tokens = sides.setdefault((original.get(c.doc_id, c.doc_id), c.para_id), (set(), set()))
         if c.doc_id in original:     # as a question has them ("files", not BM25's stem "fil")
             words.update(ENGLISH_WORD.findall(c.text.lower()))
