@@ -27,7 +27,10 @@ question whose detail the text never gives ("how much does a subscription cost?"
      ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
      row nor the sources from its page name ("Oracle"), or a parameter asked about ("region 参数") that the unit
      itself does not name -> refuse;
-  5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2).
+  5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2);
+  6. a how-to whose answer's page never says Config.max_unsaid_how of the question's weight, in its words or their
+     translations ("导出备份" on a page that only sets, changes and deletes boot entries), unless the closest
+     passage is as close in meaning as Config.sure_z_how.
 An English question over Chinese pages is not refused for its English words: names are judged against the
 passage and its aligned original, plain English words in a translated passage's question are not names, and a
 word whose Chinese translation (kb/translation.py) the passages use counts as said. The same translations score
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from .answer_types import asked_type, fits
 from .store import Store
@@ -45,7 +49,7 @@ from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
 from .translation import translations
-from .text import ENGLISH_WORD, WEB_ADDRESS, Tokenizer, split_sentences
+from .text import ENGLISH_WORD, WEB_ADDRESS, Tokenizer, normalize, split_sentences
 from .retrieval import as_hit
 from .types import Answer, Citation, Hit
 
@@ -74,6 +78,7 @@ SECTION_CHARS = 4000             # the steps a preface leads to are looked for t
 PROCEDURE_SHARE = 2              # ... and their instructions may say twice what a prose answer may: they are items
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
+PAGES_KEPT = 64                  # documents whose text an Answerer keeps at hand (a how-to's refusal reads them)
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
 # The shape of answer a question asks for: the passage kinds that give it.
@@ -152,6 +157,14 @@ class Answerer:
     def __init__(self, index: Store, config, tokenizer: Tokenizer):
         self.index, self.config, self.tokenizer = index, config, tokenizer
         self.scopes = Scopes.of_index(index)
+        self.page = lru_cache(PAGES_KEPT)(self._page)     # this index's pages, not another knowledge base's
+
+    def _page(self, doc_id: str, lang: str) -> str:
+        """A document's title, headings and text in `lang`, with its passages' originals, normalised as tokens are:
+        a question word is looked for in it as a substring (a stem, "configur", finds "configure")."""
+        ix = self.index
+        parts = [" ".join([*c.heading, c.text, ix.original(c) or ""]) for c in ix.between(doc_id, lang, 0, 2**62)]
+        return normalize(" ".join([ix.docs[doc_id]["title"], *parts])).lower()
 
     def answer(self, question: str, lang: str, hits: list[Hit], context: str = "") -> Answer:
         """Compose the answer to `question` from `hits` (best first), or refuse with them as related passages.
@@ -197,8 +210,14 @@ class Answerer:
         arounds = [set(tokenize(h.text + " " + " ".join(h.heading))) for h in hits[:SOURCES]]   # what each source says
         present = [t for t in subjects if any(c.isalpha() for w in t for c in w) and any(t <= a for a in arounds)]
 
+        # A word jieba also splits ("管理网络": 管理, 网络) is said where its pieces are ("管理方式…网络"): segmenting
+        # a passage differently from the question does not make it say less.
+        pieces = {t: ps for t in weights if not t.isascii() and len(ps := [p for p in weights if p != t and p in t]) > 1
+                  and set(t) <= set("".join(ps))}
+
         def cover(tokens) -> float:
-            return sum(w for t, w in weights.items() if t in tokens or any(z in tokens for z in seen_as.get(t, ()))) / total
+            return sum(w for t, w in weights.items() if t in tokens or any(z in tokens for z in seen_as.get(t, ()))
+                       or t in pieces and all(p in tokens for p in pieces[t])) / total
 
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))
@@ -242,11 +261,15 @@ class Answerer:
         # passage about the version asked may answer, not one that names no version.
         per_version = any(u.off for u in units[:PER_VERSION])
         units = [u for u in units if not u.off and (u.scoped or not per_version)]
-        missing, identified, said_here = 0.0, False, 0.0
+        missing, identified, said_here, unsaid_on_page = 0.0, False, 0.0, 0.0
         if units:       # the names, numbers and rare words asked about that the answer's context never says
             h = hits[units[0].rank]
             here = units[0].tokens | set(tokenize(" ".join(h.heading)))     # what the unit and its headings say
             said_here = cover(here)
+            if "step" in shape:     # a how-to: what its page never says (of the words the corpus uses: see unseen)
+                page = self.page(h.doc_id, h.lang)
+                unsaid_on_page = 1 - cover({t for t in weights if t in page or not ix.lexicon.seen(t)
+                                            or any(z in page for z in seen_as.get(t, ()))})
             # The unit, its passage, heading path and document, and the other sources from it; a table row is a
             # record: only what it, its header and headings say.
             around_doc = [part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document,
@@ -283,8 +306,10 @@ class Answerer:
         refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified) or said_here < cfg.min_said
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not units[0].fits)
-                  or missing > cfg.max_missing)
+                  or missing > cfg.max_missing
+                  or (unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how))
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2), "said": round(said_here, 2),
+                   "unsaid_on_page": round(unsaid_on_page, 2),
                    **({"unknown": unknown} if unknown else {})}
         if (not units or unknown) and other:
             return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)

@@ -64,6 +64,8 @@ class Config:
     max_missing: float = 0.4               # refuse when the answer's context (its passage, heading path and the other
                                            # sources from its document) lacks more than this share of the question's
                                            # weight in names it asks about (1.0: off)
+    max_unsaid_how: float = 0.3            # a how-to whose answer's page never says this share of the question's weight
+    sure_z_how: float = 3.0                # ("导出备份", "背景图片"): refuse, unless the closest passage is this close
 
     # --- generative answers (optional): any OpenAI-compatible chat server; off while llm_base_url is empty
     llm_base_url: str = ""                 # e.g. http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1
