@@ -315,6 +315,8 @@ class _Builder:
             prev.body.append(code)
         elif prev is not None and prev.kind == "prose":     # the paragraph before a command introduces it
             prev.kind, prev.lead, prev.body = "step", "\n".join([prev.lead] * bool(prev.lead) + prev.body), [code]
+        elif prev is not None and prev.kind == "list" and len(prev.body) == 1:   # so does a list's one item
+            prev.kind, prev.lead, prev.body = "step", "\n".join([prev.lead] * bool(prev.lead) + prev.body), [code]
         else:
             self._part("step", body=[code])
 

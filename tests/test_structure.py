@@ -344,3 +344,13 @@ def test_html_formatting_tags_are_not_text_but_placeholders_are():
     (block,) = markdown_blocks(page, lambda message: None)[0]
     assert block.heading == ("任务",)
     assert block.text == "强制终止：终止正在执行的用例；优雅终止只终止未执行的用例。用实际的软件包替换 <package>。"
+
+
+def test_a_list_item_introduces_the_command_after_it():
+    """"- 查看内核日志" with its command below it, outside the item: one step, the item its instruction. An item
+    among others stays in its list."""
+    page = ("## 查看日志\n\n- 查看内核日志\n\n ```\n sudo journalctl -k\n ```\n\n"
+            "- 按服务查看\n- 按时间查看\n\n```\njournalctl --since today\n```\n")
+    blocks = markdown_blocks(page, lambda message: None)[0]
+    assert [(b.kind, b.text[:b.lead]) for b in blocks] == [("step", "- 查看内核日志"), ("list", ""), ("step", "")]
+    assert blocks[0].text == "- 查看内核日志\nsudo journalctl -k"
