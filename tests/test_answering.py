@@ -380,9 +380,9 @@ def test_prerequisites_answer_only_what_is_needed_first(kb, question, answered):
 
 
 def test_a_howto_whose_page_never_says_what_it_asks_is_refused(kb):
-    """The FAQ writes an installation image to a USB stick and never speaks of boot entries (启动项); the page that
-    does never writes them anywhere. Neither page's steps answer, though each says most of the question's words."""
-    ans = kb.ask("怎么把启动项写入 U 盘？")
+    """The page about boot entries (启动项) never moves them anywhere, nor speaks of installation media; the FAQ
+    that does never speaks of boot entries. No step answers, though the boot entry steps are on topic."""
+    ans = kb.ask("怎么把启动项迁移到安装介质上？")
     assert ans.refused, ans.text
     # Said in other words than the page's, but close in meaning: still answered
     assert "sudo grub2-reboot 2" in kb.ask("怎么让下一次开机用另一个启动项？").commands
