@@ -313,9 +313,8 @@ class _Builder:
             self._part("step", body=[code])
         elif prev is not None and prev.kind == "step":
             prev.body.append(code)
-        elif prev is not None and prev.kind == "prose":     # the paragraph before a command introduces it
-            prev.kind, prev.lead, prev.body = "step", "\n".join([prev.lead] * bool(prev.lead) + prev.body), [code]
-        elif prev is not None and prev.kind == "list" and len(prev.body) == 1:   # so does a list's one item
+        elif prev is not None and (prev.kind == "prose" or prev.kind == "list" and len(prev.body) == 1):
+            # the paragraph before a command introduces it, and so does a list's one item ("- 查看内核日志")
             prev.kind, prev.lead, prev.body = "step", "\n".join([prev.lead] * bool(prev.lead) + prev.body), [code]
         else:
             self._part("step", body=[code])

@@ -386,3 +386,14 @@ def test_a_howto_whose_page_never_says_what_it_asks_is_refused(kb):
     assert ans.refused, ans.text
     # Said in other words than the page's, but close in meaning: still answered
     assert "sudo grub2-reboot 2" in kb.ask("怎么让下一次开机用另一个启动项？").commands
+
+
+def test_a_word_the_segmenter_splits_is_said_by_its_pieces(kb):
+    """jieba reads "管理网络" in the question as one word (and its pieces 管理, 网络): a sentence that says both pieces
+    apart says it, as much as one that happens to say "管理网络" in passing."""
+    from kb.types import Hit
+    hits = [Hit(f"c{n}", text, "网络", "net.md", f"p{n}", "zh", 1.0 - n / 10, dense=0.9) for n, text in enumerate([
+        "如果系统需要用脚本来配置和管理网络，可以安装 network-scripts。",
+        "本章介绍网络连接的配置，系统默认的管理方式为 NetworkManager。"])]
+    ans = kb.answerer.answer("系统默认用什么管理网络？", "zh", hits)
+    assert not ans.refused and ans.citations[0].text.endswith("NetworkManager。"), ans.text
