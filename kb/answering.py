@@ -215,9 +215,12 @@ class Answerer:
         pieces = {t: ps for t in weights if not t.isascii() and len(ps := [p for p in weights if p != t and p in t]) > 1
                   and set(t) <= set("".join(ps))}
 
+        def tells(t: str, where) -> bool:    # `where`: a unit's tokens, or a page's text (a stem is found in its word)
+            return (t in where or any(z in where for z in seen_as.get(t, ()))
+                    or t in pieces and all(p in where for p in pieces[t]))
+
         def cover(tokens) -> float:
-            return sum(w for t, w in weights.items() if t in tokens or any(z in tokens for z in seen_as.get(t, ()))
-                       or t in pieces and all(p in tokens for p in pieces[t])) / total
+            return sum(w for t, w in weights.items() if tells(t, tokens)) / total
 
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))
@@ -268,8 +271,7 @@ class Answerer:
             said_here = cover(here)
             if "step" in shape:     # a how-to: what its page never says (of the words the corpus uses: see unseen)
                 page = self.page(h.doc_id, h.lang)
-                unsaid_on_page = 1 - cover({t for t in weights if t in page or not ix.lexicon.seen(t)
-                                            or any(z in page for z in seen_as.get(t, ()))})
+                unsaid_on_page = sum(w for t, w in weights.items() if ix.lexicon.seen(t) and not tells(t, page)) / total
             # The unit, its passage, heading path and document, and the other sources from it; a table row is a
             # record: only what it, its header and headings say.
             around_doc = [part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document,
