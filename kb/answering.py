@@ -225,6 +225,9 @@ class Answerer:
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))
 
+        def by_key(row: str) -> float:       # 1 when the question names this row by its key (first cell)
+            return _names(set(tokenize(row.split("|")[0])), weights)
+
         def restates(tokens) -> bool:
             own = [ix.lexicon.idf(t) for t in tokens]
             return sum(w for t, w in zip(tokens, own) if t not in weights) < RESTATES * (sum(own) or 1.0)
@@ -235,12 +238,11 @@ class Answerer:
                 continue     # what must hold first answers what is needed, or leads a how-to to its steps
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
-                toks = says(text)
+                toks, keyed = says(text), False
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
-                    u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)))
-                                    + _names(set(tokenize(row.split("|")[0])), weights))
+                    u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row))) + by_key(row))
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
-                    toks = says(text)
+                    toks, keyed = says(text), any(by_key(h.text[s:e]) for s, e in u.spans if s >= h.lead)
                 penalty = RESTATE_PENALTY if u.kind == "prose" and (restates(list(toks)) or _LEADS_IN.search(text)) else 0.0
                 said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
@@ -256,7 +258,8 @@ class Answerer:
                            + (FITS_BONUS if u.fits else 0.0)
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0)
                            + (DEFINES_BONUS if defines(text, defined, tokenize) else 0.0)
-                           + (FITS_BONUS if states_default else 0.0))      # "默认值是什么": "默认值为 /data/test"
+                           + (FITS_BONUS if states_default else 0.0)       # "默认值是什么": "默认值为 /data/test"
+                           + (FITS_BONUS if keyed else 0.0))               # "redis 是什么版本": the row "redis | 5.0.3-2"
                 units.append(u)
         units.sort(key=lambda u: -u.score)
         other = [u for u in units if u.off]          # about another version than the one asked
@@ -449,14 +452,16 @@ _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 
 def _names_in(question: str, lang: str, translated: bool = False) -> list[str]:
     """The names, versions and numbers a question asks about: words with a digit, a capital past the first letter
-    or "_"; capitalised ones in a Chinese question; in an English one those with a capital not opening the
-    question, unless the passage is in the other language (which translates them). Not "kernel", "hot patch":
-    a Chinese question's plain English words are as translatable as an English question's."""
+    or "_"; in a Chinese question every Latin word of two letters or more ("htop", "admin": a Chinese writer
+    spells in Latin letters what has no Chinese name); in an English one those with a capital not opening the
+    question, unless the passage is in the other language (which translates them). Not "kernel", "hot patch" in
+    an English question."""
     out = _QUOTED.findall(question) if lang == "zh" else []       # an error message quoted in a Chinese question
     for m in _NAME_WORD.finditer(question):
         w = m.group(0)
         if (any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]) or "_" in w
-                or (w[0].isupper() and (lang == "zh" or not translated and question[:m.start()].strip()))):
+                or (lang == "zh" and (len(w) > 1 or w.isupper()))
+                or (w[0].isupper() and not translated and question[:m.start()].strip())):
             out.append(w)
     return out
 

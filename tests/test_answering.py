@@ -397,3 +397,33 @@ def test_a_word_the_segmenter_splits_is_said_by_its_pieces(kb):
         "本章介绍网络连接的配置，系统默认的管理方式为 NetworkManager。"])]
     ans = kb.answerer.answer("系统默认用什么管理网络？", "zh", hits)
     assert not ans.refused and ans.citations[0].text.endswith("NetworkManager。"), ans.text
+
+
+def test_a_row_the_question_names_by_its_key_answers_before_rows_that_only_contain_the_name(kb):
+    """"redis 是什么版本": the row whose first cell is redis answers, though a better ranked group of the same
+    table has rows whose names contain it (rh-redis5); and "htop" in a Chinese question names what the version
+    is asked of, so a sentence about versions in general does not answer."""
+    from kb.types import Hit
+    header = "软件包 | 版本 | 架构"
+
+    def group(rows, n, score):
+        return Hit(f"t{n}", header + "\n" + rows, "工具", "tools.md", f"p{n}", "zh", score, kind="table",
+                   lead=len(header), heading=("开源软件兼容列表",), dense=0.95)
+    hits = [group("rh-redis5 | 3.3-1 | x86_64\nrh-redis5-runtime | 3.3-1 | x86_64", 0, 2.0),
+            Hit("c1", "软件的版本号格式通常为“主版本号.次版本号.修正号”，例如 9.8.2。", "工具", "tools.md", "q1", "zh",
+                1.9, dense=0.95),
+            group("redis | 5.0.3-2 | x86_64\nhtop | 3.2.1-1 | aarch64", 2, 1.6)]
+    ans = kb.answerer.answer("redis 是什么版本？", "zh", hits)
+    assert ans.text == "软件包 | 版本 | 架构[1]\nredis | 5.0.3-2 | x86_64", ans.text
+    ans = kb.answerer.answer("htop 的版本号是多少？", "zh", hits)
+    assert ans.text == "软件包 | 版本 | 架构[1]\nhtop | 3.2.1-1 | aarch64", ans.text
+
+
+def test_a_latin_word_in_a_chinese_question_is_a_name_the_answer_must_say(kb):
+    """A Chinese writer spells in Latin letters what has no Chinese name: "fluentd" and "nginx", said nowhere in
+    the corpus, are what the questions ask about, not words that may go unsaid beside the ones that match."""
+    for question in ("journald 怎么把日志转发给 fluentd？", "logrotate 按什么周期转储 nginx 的日志？"):
+        ans = kb.ask(question)
+        assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+    assert "ForwardToSyslog" in kb.ask("journald 怎么把日志转发给 rsyslog？").text
+    assert "按周转储" in kb.ask("logrotate 按什么周期转储日志？").text
