@@ -39,6 +39,7 @@ a Chinese passage's units, so the sentence that says "卸载" answers "How do I 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -203,7 +204,11 @@ class Answerer:
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
         # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
         # versions and the names documents are scoped by.
-        subjects = [t for w in _names_in(question, lang) if qtype and w.lower() not in self.scopes.names
+        # A Chinese question's Latin words that translate to the corpus's words ("kernel": 内核) are plain words;
+        # the others name something ("htop", "fluentd").
+        plain = {w for phrase in translations(question, ix.lexicon) for w in phrase.split()} | {
+            w for w in ENGLISH_WORD.findall(question.lower()) if w in learned} if lang == "zh" else set()
+        subjects = [t for w in _names_in(question, lang, plain=plain) if qtype and w.lower() not in self.scopes.names
                     and not any(w in v.said for v in asked) if (t := set(tokenize(w)))]
         # Those (not numbers) some source names: a unit that names none of them cannot give their value ("GCC 8.5.0" is
         # there, so the kernel's "5.4.119" does not answer for GCC; "EOL", said nowhere, leaves "2021 年底" free).
@@ -282,7 +287,7 @@ class Answerer:
             doc_said = set(tokenize(" ".join(around_doc)))
             said = units[0].tokens | (set(tokenize(" ".join([*h.heading, h.document]))) if units[0].kind == "table"
                                       else doc_said)
-            named = _names_in(question, lang, translated=h.lang != lang and not h.original)
+            named = _names_in(question, lang, translated=h.lang != lang and not h.original, plain=plain)
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
                                                                  (w.isalpha() and w.isupper()))))   # "EOL" translates
                      if t not in versions}
@@ -450,17 +455,17 @@ _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 
 
-def _names_in(question: str, lang: str, translated: bool = False) -> list[str]:
+def _names_in(question: str, lang: str, translated: bool = False, plain: Collection[str] = ()) -> list[str]:
     """The names, versions and numbers a question asks about: words with a digit, a capital past the first letter
-    or "_"; in a Chinese question every Latin word of two letters or more ("htop", "admin": a Chinese writer
-    spells in Latin letters what has no Chinese name); in an English one those with a capital not opening the
-    question, unless the passage is in the other language (which translates them). Not "kernel", "hot patch" in
-    an English question."""
+    or "_"; in a Chinese question capitalised words and every Latin word of two letters or more but the `plain`
+    ones ("htop", "fluentd": a Chinese writer spells in Latin letters what has no Chinese name, but "kernel",
+    "hot patch" translate); in an English one those with a capital not opening the question, unless the passage
+    is in the other language (which translates them)."""
     out = _QUOTED.findall(question) if lang == "zh" else []       # an error message quoted in a Chinese question
     for m in _NAME_WORD.finditer(question):
         w = m.group(0)
         if (any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]) or "_" in w
-                or (lang == "zh" and (len(w) > 1 or w.isupper()))
+                or (lang == "zh" and (w[0].isupper() or len(w) > 1 and w.lower() not in plain))
                 or (w[0].isupper() and not translated and question[:m.start()].strip())):
             out.append(w)
     return out

@@ -421,9 +421,12 @@ def test_a_row_the_question_names_by_its_key_answers_before_rows_that_only_conta
 
 def test_a_latin_word_in_a_chinese_question_is_a_name_the_answer_must_say(kb):
     """A Chinese writer spells in Latin letters what has no Chinese name: "fluentd" and "nginx", said nowhere in
-    the corpus, are what the questions ask about, not words that may go unsaid beside the ones that match."""
+    the corpus, are what the questions ask about, not words that may go unsaid beside the ones that match. A Latin
+    word that translates to the corpus's words ("disk": 磁盘, "backup": 备份) is a plain word, not a name."""
     for question in ("journald 怎么把日志转发给 fluentd？", "logrotate 按什么周期转储 nginx 的日志？"):
         ans = kb.ask(question)
         assert ans.refused and ans.signals["missing"] == 1.0, ans.text
     assert "ForwardToSyslog" in kb.ask("journald 怎么把日志转发给 rsyslog？").text
     assert "按周转储" in kb.ask("logrotate 按什么周期转储日志？").text
+    assert "128 个分区" in kb.ask("GPT disk 上最多可以创建多少个分区？").text
+    assert "四份备份" in kb.ask("logrotate 默认保留几份 backup？").text
