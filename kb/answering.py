@@ -2,7 +2,8 @@
 
 What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three); a list's
 lead-in with its items; a FAQ entry's answer, not its question; a step's instruction with its command, the
-command on a line of its own; a table's column names with the row(s) asked about. Units are scored by the
+command on a line of its own; a table's column names with the row(s) asked about (a row the question names by its
+first cell, "redis", before rows that only contain the name, "rh-redis5", whichever source holds it). Units are scored by the
 share of the question's weight (idf) that they, their passage and its heading cover, so the question line of a
 FAQ, or a sentence that only restates the question, never beats the text that answers it. A how-to answer
 that says a thing can be done goes on to the sentence that says how, and one that would quote a section's
@@ -21,7 +22,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
      bound ("最多能建多少个分区", "at most") needs a unit that states one ("最多 128 个", "up to 50 TiB"); one that
      counts in a unit ("保留多少天", "how many days", "多少内存") a number in that unit; "多久" / "how often" a
      duration or a frequency, not a date; a count a number, not the 一 of 一致;
-  4. the names asked about (products, identifiers, model numbers) that the unit's context (its passage, heading
+  4. the names asked about (products, identifiers, model numbers; in a Chinese question also its Latin words that
+     translate to none of the corpus's words, "fluentd") that the unit's context (its passage, heading
      path, document title and the other sources from its document; for a table row, the row, its header and
      headings only) never says: more than Config.max_missing of the question's weight, or any identifier
      ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
@@ -34,7 +36,9 @@ question whose detail the text never gives ("how much does a subscription cost?"
 An English question over Chinese pages is not refused for its English words: names are judged against the
 passage and its aligned original, plain English words in a translated passage's question are not names, and a
 word whose Chinese translation (kb/translation.py) the passages use counts as said. The same translations score
-a Chinese passage's units, so the sentence that says "卸载" answers "How do I uninstall…".
+a Chinese passage's units, so the sentence that says "卸载" answers "How do I uninstall…"; and a Chinese passage
+is measured on the part of the question Chinese can say (an English word nothing translates, "forever", only
+English text can).
 """
 from __future__ import annotations
 
@@ -237,8 +241,14 @@ class Answerer:
             own = [ix.lexicon.idf(t) for t in tokens]
             return sum(w for t, w in zip(tokens, own) if t not in weights) < RESTATES * (sum(own) or 1.0)
 
+        # An English question's plain words that nothing translates ("anyone") can be said only in English: a
+        # Chinese passage is measured on the part of the question its language can say.
+        names_en = set(tokenize(" ".join(_names_in(question, lang)))) if lang == "en" else set()
+        bare = {t: w for t, w in weights.items() if lang == "en" and t not in seen_as and t not in names_en}
         units = []
         for rank, (h, around) in enumerate(zip(hits, arounds)):
+            sayable = total - sum(w for t, w in bare.items() if t not in around) if h.lang != lang and not h.original else total
+            scale = total / sayable if sayable > 0 else 1.0
             if prerequisites_off and h.kind == "list" and _PREREQUISITES.match(h.text[:h.lead]):
                 continue     # what must hold first answers what is needed, or leads a how-to to its steps
             for u in _units(h, budget):
@@ -257,9 +267,8 @@ class Answerer:
                 states_default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
-                u.score = (cover(toks) + PASSAGE_SHARE * cover(around - toks) + RANK_BONUS[rank] - penalty
-                           - RETRIEVAL_SHARE * (hits[0].score - h.score)
-                           + LEAD_SHARE * cover(said)
+                u.score = (scale * (cover(toks) + PASSAGE_SHARE * cover(around - toks) + LEAD_SHARE * cover(said))
+                           + RANK_BONUS[rank] - penalty - RETRIEVAL_SHARE * (hits[0].score - h.score)
                            + (FITS_BONUS if u.fits else 0.0)
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0)
                            + (DEFINES_BONUS if defines(text, defined, tokenize) else 0.0)

@@ -430,3 +430,16 @@ def test_a_latin_word_in_a_chinese_question_is_a_name_the_answer_must_say(kb):
     assert "按周转储" in kb.ask("logrotate 按什么周期转储日志？").text
     assert "128 个分区" in kb.ask("GPT disk 上最多可以创建多少个分区？").text
     assert "四份备份" in kb.ask("logrotate 默认保留几份 backup？").text
+
+
+def test_a_chinese_passage_is_measured_on_what_chinese_can_say_of_an_english_question(kb):
+    """"forever" has no Chinese word this corpus uses, so no Chinese passage can say it. The Chinese sentence that
+    says the rest (logrotate, keep: 保留, backup: 备份) answers, not the English one that says "forever" but is
+    about logrotate running, not about its backups."""
+    from kb.types import Hit
+    hits = [Hit("e0", "logrotate keeps running forever once cron starts it.", "Logs", "logs.en.md", "p0", "en", 2.0,
+                dense=0.9),
+            Hit("z1", "logrotate 按周转储日志；默认保留四份备份，超出的最旧备份会被删除。", "工具", "tools.md", "p1", "zh",
+                1.95, dense=0.9)]
+    ans = kb.answerer.answer("Does logrotate keep every backup forever?", "en", hits)
+    assert ans.text.startswith("logrotate 按周转储日志；默认保留四份备份"), ans.text
