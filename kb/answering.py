@@ -2,10 +2,10 @@
 
 What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three); a list's
 lead-in with its items; a FAQ entry's answer, not its question; a step's instruction with its command, the
-command on a line of its own; a table's column names with the row(s) asked about (a row the question names by its
-first cell, "redis", before rows that only contain the name, "rh-redis5", whichever source holds it). Units are scored by the
-share of the question's weight (idf) that they, their passage and its heading cover, so the question line of a
-FAQ, or a sentence that only restates the question, never beats the text that answers it. A how-to answer
+command on a line of its own; a table's column names with the row(s) asked about (a row the question names by
+its first cell, "redis", before rows that only contain the name, "rh-redis5", whichever source holds them).
+Units are scored by the share of the question's weight (idf) that they, their passage and its heading cover, so
+the question line of a FAQ, or a sentence that only restates the question, never beats the text that answers it. A how-to answer
 that says a thing can be done goes on to the sentence that says how, and one that would quote a section's
 preface ("下面过程描述了如何…", "This section describes how to…") or its prerequisites gets the steps that follow
 them; a comparison ("X 和 Y 有什么区别") is answered with what each side says of itself, and "X 是什么" with the
@@ -206,12 +206,12 @@ class Answerer:
         asks_default = bool(_DEFAULT.search(question))
         prerequisites_off = not _NEEDS.search(question) and "step" not in shape
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
-        # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
-        # versions and the names documents are scoped by.
         # A Chinese question's Latin words that translate to the corpus's words ("kernel": 内核) are plain words;
-        # the others name something ("htop", "fluentd").
+        # the others name something ("htop", "fluentd"). (The dictionary is read once per index version.)
         plain = {w for phrase in translations(question, ix.lexicon) for w in phrase.split()} | {
             w for w in ENGLISH_WORD.findall(question.lower()) if w in learned} if lang == "zh" else set()
+        # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
+        # versions and the names documents are scoped by.
         subjects = [t for w in _names_in(question, lang, plain=plain) if qtype and w.lower() not in self.scopes.names
                     and not any(w in v.said for v in asked) if (t := set(tokenize(w)))]
         # Those (not numbers) some source names: a unit that names none of them cannot give their value ("GCC 8.5.0" is
