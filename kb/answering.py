@@ -1,7 +1,7 @@
 """Extractive answers: the part of the top sources that answers the question, cited — or a refusal.
 
 What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three); a list's
-lead-in with its items; a FAQ entry's answer, not its question; a step's instruction with its command, the
+lead-in with its items (the commands among them as code); a FAQ entry's answer, not its question; a step's instruction with its command, the
 command on a line of its own; a table's column names with the row(s) asked about (a row the question names by
 its first cell, "redis", before rows that only contain the name, "rh-redis5", whichever source holds them).
 Units are scored by the share of the question's weight (idf) that they, their passage and its heading cover, so
@@ -517,13 +517,16 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
     """(kind, spans, command indices, lead span) for the structured units of a passage: see the module docstring."""
     text, lead = h.text, h.lead
     head = [(s, e) for s, e in _line_spans(text[:lead], 0)] if lead else []
+    def listed(spans):    # a list's lines, its commands ("- 为 enp1s0 启用…：" and its "# ip link set …") unindented
+        spans = [(e - len(text[s:e].lstrip()), e) if _shell(text[s:e]) else (s, e) for s, e in spans]
+        return spans, [i for i, (s, e) in enumerate(spans) if _shell(text[s:e])]
     if h.kind == "list" and body:
         tops = [i for i, (s, e) in enumerate(body) if not text[s].isspace()]
         if len(body) <= MAX_ITEMS or len(tops) == len(body):  # a long nested list answers by its sub-lists
-            yield "list", head + body[:MAX_ITEMS], [], (0, lead)
+            yield "list", *listed(head + body[:MAX_ITEMS]), (0, lead)
         for a, b in zip(tops, tops[1:] + [len(body)]):
             if b - a > 1:                                     # an item with sub-items leads into them
-                yield "list", body[a:min(b, a + 1 + MAX_ITEMS)], [], body[a]
+                yield "list", *listed(body[a:min(b, a + 1 + MAX_ITEMS)]), body[a]
     elif h.kind == "faq" and body:
         if m := _ANSWER_MARK.match(text, body[0][0]):       # "A：" / "答：" is not part of the answer
             body = [(m.end(), body[0][1])] * (m.end() < body[0][1]) + body[1:]

@@ -443,3 +443,15 @@ def test_a_chinese_passage_is_measured_on_what_chinese_can_say_of_an_english_que
                 1.95, dense=0.9)]
     ans = kb.answerer.answer("Does logrotate keep every backup forever?", "en", hits)
     assert ans.text.startswith("logrotate 按周转储日志；默认保留四份备份"), ans.text
+
+
+def test_a_lists_commands_are_shown_as_code(kb):
+    """An item whose command sits under it, inside the list ("- 为 enp1s0 启用混杂模式：" and its indented
+    "# ip link set …"), gives that command as code: in `commands`, on a line of its own, unindented."""
+    from kb.types import Hit
+    text = ("2. 修改网卡以启用或禁用混杂模式。\n    - 为 enp1s0 启用混杂模式：\n        # ip link set enp1s0 promisc on\n"
+            "    - 为 enp1s0 禁用混杂模式：\n        # ip link set enp1s0 promisc off")
+    hits = [Hit("l0", text, "工具", "tools.md", "p0", "zh", 2.0, kind="list", heading=("临时配置网卡混杂模式",), dense=0.9)]
+    ans = kb.answerer.answer("怎么启用 enp1s0 的混杂模式？", "zh", hits)
+    assert ans.commands == ["# ip link set enp1s0 promisc on", "# ip link set enp1s0 promisc off"], ans.text
+    assert "\n# ip link set enp1s0 promisc on\n" in ans.text and ans.text.startswith("2. 修改网卡"), ans.text
