@@ -1,16 +1,16 @@
 """Extractive answers: the part of the top sources that answers the question, cited — or a refusal.
 
 What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three); a list's
-lead-in with its items (the commands among them as code); a FAQ entry's answer, not its question; a step's instruction with its command, the
-command on a line of its own; a table's column names with the row(s) asked about (a row the question names by
-its first cell, "redis", before rows that only contain the name, "rh-redis5", whichever source holds them).
-Units are scored by the share of the question's weight (idf) that they, their passage and its heading cover, so
-the question line of a FAQ, or a sentence that only restates the question, never beats the text that answers it. A how-to answer
-that says a thing can be done goes on to the sentence that says how, and one that would quote a section's
-preface ("下面过程描述了如何…", "This section describes how to…") or its prerequisites gets the steps that follow
-them; a comparison ("X 和 Y 有什么区别") is answered with what each side says of itself, and "X 是什么" with the
-sentence that defines X ("X 是…"). Items that give the version asked for only through their heading
-("## GCC 12.2.0") are shown under that heading.
+lead-in with its items (the commands among them as code); a FAQ entry's answer, not its question; a step's
+instruction with its command, the command on a line of its own; a table's column names with the row(s) asked
+about (a row the question names by its first cell, "redis", before rows that only contain the name, "rh-redis5",
+whichever source holds them). Units are scored by the share of the question's weight (idf) that they, their
+passage and its heading cover, so the question line of a FAQ, or a sentence that only restates the question,
+never beats the text that answers it. A how-to answer that says a thing can be done goes on to the sentence
+that says how, and one that would quote a section's preface ("下面过程描述了如何…", "This section describes
+how to…") or its prerequisites gets the steps that follow them; a comparison ("X 和 Y 有什么区别") is answered
+with what each side says of itself, and "X 是什么" with the sentence that defines X ("X 是…"). Items that give
+the version asked for only through their heading ("## GCC 12.2.0") are shown under that heading.
 
 The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
@@ -244,7 +244,7 @@ class Answerer:
         # An English question's plain words that nothing translates ("anyone") can be said only in English: a
         # Chinese passage is measured on the part of the question its language can say.
         names_en = set(tokenize(" ".join(_names_in(question, lang)))) if lang == "en" else set()
-        bare = {t: w for t, w in weights.items() if lang == "en" and t not in seen_as and t not in names_en}
+        bare = {t: w for t, w in weights.items() if t not in seen_as and t not in names_en} if lang == "en" else {}
         units = []
         for rank, (h, around) in enumerate(zip(hits, arounds)):
             sayable = total - sum(w for t, w in bare.items() if t not in around) if h.lang != lang and not h.original else total
@@ -517,9 +517,11 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
     """(kind, spans, command indices, lead span) for the structured units of a passage: see the module docstring."""
     text, lead = h.text, h.lead
     head = [(s, e) for s, e in _line_spans(text[:lead], 0)] if lead else []
-    def listed(spans):    # a list's lines, its commands ("- 为 enp1s0 启用…：" and its "# ip link set …") unindented
-        spans = [(e - len(text[s:e].lstrip()), e) if _shell(text[s:e]) else (s, e) for s, e in spans]
-        return spans, [i for i, (s, e) in enumerate(spans) if _shell(text[s:e])]
+
+    def listed(spans):    # a list's lines and which are commands ("- 为 enp1s0 启用…：" over "# ip link set …"), unindented
+        shell = [_shell(text[s:e]) for s, e in spans]
+        return ([(e - len(text[s:e].lstrip()), e) if c else (s, e) for (s, e), c in zip(spans, shell)],
+                [i for i, c in enumerate(shell) if c])
     if h.kind == "list" and body:
         tops = [i for i, (s, e) in enumerate(body) if not text[s].isspace()]
         if len(body) <= MAX_ITEMS or len(tops) == len(body):  # a long nested list answers by its sub-lists
