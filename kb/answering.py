@@ -53,7 +53,7 @@ from .messages import message
 from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
-from .translation import translations
+from .translation import synonyms, translations
 from .text import ENGLISH_WORD, WEB_ADDRESS, Tokenizer, normalize, split_sentences
 from .retrieval import as_hit
 from .types import Answer, Citation, Hit
@@ -194,6 +194,9 @@ class Answerer:
                            ] if lang == "en" else []:
             for token in tokenize(phrase):      # (both give only words the corpus uses)
                 seen_as[token] = [*seen_as.get(token, ()), *zh]
+        # A Chinese word's synonyms ("修改": 更改) make a unit that says them answer as if it said the word; only in
+        # choosing the unit: what the question asks must still be said for it not to be refused.
+        alike = {t: syn for t in weights if (syn := synonyms(t, ix.lexicon))}
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
@@ -228,8 +231,9 @@ class Answerer:
             return (t in where or any(z in where for z in seen_as.get(t, ()))
                     or t in pieces and all(p in where for p in pieces[t]))
 
-        def cover(tokens) -> float:
-            return sum(w for t, w in weights.items() if tells(t, tokens)) / total
+        def cover(tokens, loose: bool = False) -> float:      # loose: a synonym says the word too
+            return sum(w for t, w in weights.items() if tells(t, tokens)
+                       or loose and any(z in tokens for z in alike.get(t, ()))) / total
 
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))
@@ -255,7 +259,7 @@ class Answerer:
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks, keyed = says(text), False
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
-                    u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row))) + by_key(row))
+                    u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)), True) + by_key(row))
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
                     toks, keyed = says(text), any(by_key(h.text[s:e]) for s, e in u.spans if s >= h.lead)
                 penalty = RESTATE_PENALTY if u.kind == "prose" and (restates(list(toks)) or _LEADS_IN.search(text)) else 0.0
@@ -267,7 +271,8 @@ class Answerer:
                 states_default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
-                u.score = (scale * (cover(toks) + PASSAGE_SHARE * cover(around - toks) + LEAD_SHARE * cover(said))
+                u.score = (scale * (cover(toks, True) + PASSAGE_SHARE * cover(around - toks, True)
+                                    + LEAD_SHARE * cover(said, True))
                            + RANK_BONUS[rank] - penalty - RETRIEVAL_SHARE * (hits[0].score - h.score)
                            + (FITS_BONUS if u.fits else 0.0)
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0)

@@ -4,7 +4,8 @@ A "source" is a paragraph; its aligned translations are the same source. Fusing 
 not chunks, means a paragraph found in both languages counts once, and BM25 (which only matches
 the question's own language) cannot push the dense ranking of the other language aside. A question that
 names a release (kb/scope.py) looks a little deeper and moves the passages about that release up; one that asks
-what X is ("X 是什么", "what is X") looks deeper still, by meaning, for the passage that defines X.
+what X is ("X 是什么", "what is X") looks deeper still, by meaning, for the passage that defines X. BM25 also
+looks for a Chinese question word's synonyms (kb/translation.py): "修改启动顺序" finds "要更改启动顺序…".
 
 Where a corpus is written in one language and translated in part (Chinese pages, some with English twins), a
 question in the other language gets two result lists: the twins, closest in meaning, and the pages without one,
@@ -27,7 +28,7 @@ from .questions import defined_in, defines
 from .site import with_anchor
 from .spelling import corrected
 from .text import Tokenizer, normalize
-from .translation import to_chinese
+from .translation import synonyms, to_chinese
 from .types import Chunk, Hit
 
 
@@ -73,6 +74,7 @@ class Retriever:
             qvec = vec if not qvec.size else qvec
             near = ix.dense(vec, depth)
             words = corrected(ix, self.tokenizer.tokenize(text), self.tokenizer.tokenize(text, True))
+            words += [s for t in dict.fromkeys(words) for s in synonyms(t, ix.lexicon)]     # 修改: 更改, 改动…
             words += to_chinese(text, ix.lexicon) if lang == "en" else []
             top = ix.lexical(words, depth) if self.bm25_weight > 0 else []
             sims = {f.id: f.score for f in near}

