@@ -27,8 +27,9 @@ question whose detail the text never gives ("how much does a subscription cost?"
      path, document title and the other sources from its document; for a table row, the row, its header and
      headings only) never says: more than Config.max_missing of the question's weight, or any identifier
      ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
-     row nor the sources from its page name ("Oracle"), or a parameter asked about ("region 参数") that the unit
-     itself does not name -> refuse;
+     row nor the sources from its page name ("Oracle"), a Latin name in a Chinese question that nothing from the
+     answer's document says ("普通用户 admin"), or a parameter asked about ("region 参数") that the unit itself does
+     not name -> refuse;
   5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2);
   6. a how-to whose answer's page never says Config.max_unsaid_how of the question's weight, in its words or their
      translations ("导出备份" on a page that only sets, changes and deletes boot entries), unless the closest
@@ -53,7 +54,7 @@ from .messages import message
 from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage
-from .translation import synonyms, translations
+from .translation import english_words, synonyms, translations
 from .text import ENGLISH_WORD, WEB_ADDRESS, Tokenizer, normalize, split_sentences
 from .retrieval import as_hit
 from .types import Answer, Citation, Hit
@@ -321,6 +322,13 @@ class Answerer:
                    or _RELEASE.fullmatch(w) and not set(tokenize(w)) <= versions):
                 missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context
                                     # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
+            if lang == "zh" and any(not set(corrected(ix, tokenize(w))) & (said | doc_said) for w in named
+                                    if w.isascii() and w.isalpha() and w.lower() not in english_words()
+                                    and w.lower() not in self.scopes.names and not any(w in v.said for v in asked)
+                                    and not (w.isupper() and not ix.lexicon.seen(w.lower()))):
+                missing = 1.0       # a Chinese question's Latin name, no English word ("hot patch") nor an acronym it
+                                    # may translate ("EOL"), that nothing from the answer's document says ("普通用户
+                                    # admin 的密码", "发送到 Elasticsearch"): the docs tell of something else
 
         # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2)
         known = self.scopes.versions + [v for h in hits for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))

