@@ -295,10 +295,12 @@ class Answerer:
             if "step" in shape:     # a how-to: what its page never says (of the words the corpus uses: see unseen)
                 page = self.page(h.doc_id, h.lang)
                 unsaid_on_page = sum(w for t, w in weights.items() if ix.lexicon.seen(t) and not tells(t, page)) / total
-            # The unit, its passage, heading path and document, and the other sources from it; a table row is a
-            # record: only what it, its header and headings say.
+            # The unit, its passage, heading path and document (its title, and its path: "tcase/task_execute.md"
+            # is about TCase where no sentence says so), and the other sources from it; a table row is a record:
+            # only what it, its header and headings say.
             around_doc = [part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document,
                                                                                    g.original or "")]
+            around_doc.append(re.sub(r"\.\w+$|[/_.-]", " ", h.doc_id))
             doc_said = set(tokenize(" ".join(around_doc)))
             said = units[0].tokens | (set(tokenize(" ".join([*h.heading, h.document]))) if units[0].kind == "table"
                                       else doc_said)

@@ -434,7 +434,8 @@ def test_a_latin_word_in_a_chinese_question_is_a_name_the_answer_must_say(kb):
 
 def test_a_latin_name_that_only_another_document_says_is_not_what_the_answer_is_about(kb):
     """"APISIX" is in the sources, but only in another page's table: the page that answers about forwarding logs
-    never says it, so the docs do not tell how to forward logs to APISIX. "log", an English word, is no name."""
+    never says it, so the docs do not tell how to forward logs to APISIX. "log", an English word, is no name; a
+    page's path says what the page is about as its title does."""
     from kb.types import Hit
     hits = [Hit("f0", "journald 本身不直接写入 rsyslog，但可以把日志消息转发给 rsyslog。这可以通过在 journald.conf 中设置 "
                 "ForwardToSyslog 选项来实现。", "工具", "tools.md", "p0", "zh", 2.0, heading=("日志转发",), dense=0.9),
@@ -443,6 +444,10 @@ def test_a_latin_name_that_only_another_document_says_is_not_what_the_answer_is_
     ans = kb.answerer.answer("journald 怎么把日志转发给 APISIX？", "zh", hits)
     assert ans.refused and ans.signals["missing"] == 1.0, ans.text
     assert "ForwardToSyslog" in kb.answerer.answer("journald 怎么把 log 转发给 rsyslog？", "zh", hits).text
+    # A page's path names what it is about where no sentence does ("tcase/tasks.md")
+    for path, refused in (("tcase/tasks.md", False), ("tasks.md", True)):
+        said = Hit("t0", "强制终止：终止正在执行和未执行的用例。", "任务", path, "p0", "zh", 2.0, heading=("执行任务",), dense=0.9)
+        assert kb.answerer.answer("TCase 的强制终止是什么意思？", "zh", [said]).refused is refused, path
 
 
 def test_a_chinese_passage_is_measured_on_what_chinese_can_say_of_an_english_question(kb):
