@@ -28,8 +28,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
      headings only) never says: more than Config.max_missing of the question's weight, or any identifier
      ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
      row nor the sources from its page name ("Oracle"), a Latin name in a Chinese question that nothing from the
-     answer's document says ("普通用户 admin"), or a parameter asked about ("region 参数") that the unit itself does
-     not name -> refuse;
+     answer's document (its sources, their headings, its title and path) says ("普通用户 admin"), or a parameter
+     asked about ("region 参数") that the unit itself does not name -> refuse;
   5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2);
   6. a how-to whose answer's page never says Config.max_unsaid_how of the question's weight, in its words or their
      translations ("导出备份" on a page that only sets, changes and deletes boot entries), unless the closest
@@ -39,7 +39,8 @@ passage and its aligned original, plain English words in a translated passage's 
 word whose Chinese translation (kb/translation.py) the passages use counts as said. The same translations score
 a Chinese passage's units, so the sentence that says "卸载" answers "How do I uninstall…"; and a Chinese passage
 is measured on the part of the question Chinese can say (an English word nothing translates, "forever", only
-English text can).
+English text can). A Chinese question's words are said by their synonyms too (kb/translation.py: 修改 by 更改) when
+a unit is chosen, not when it is judged for refusal.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ words. Longer phrases win over their words ("source code" gives 源码 before "s
 The same glosses give a Chinese word's synonyms, so a question that says 修改 finds the step that says 更改:
 the corpus's words that share a sense and a character with it (修改, 更改: "to alter"). A sense that many words
 share ("to open") makes no synonyms, and neither do words without a character in common (安装 and 设置 are both
-"to install", 用户 and 客户 "user", 查看 and 检查 "to check" only by that character's luck).
+"to install", 用户 and 客户 "user").
 """
 from __future__ import annotations
 
