@@ -5,7 +5,10 @@ not chunks, means a paragraph found in both languages counts once, and BM25 (whi
 the question's own language) cannot push the dense ranking of the other language aside. A question that
 names a release (kb/scope.py) looks a little deeper and moves the passages about that release up; one that asks
 what X is ("X 是什么", "what is X") looks deeper still, by meaning, for the passage that defines X. BM25 also
-looks for a Chinese question word's synonyms (kb/translation.py): "修改启动顺序" finds "要更改启动顺序…".
+looks for a Chinese question word's synonyms (kb/translation.py): "修改启动顺序" finds "要更改启动顺序…". A table
+row that the question names by its first cell ("zsh 是什么版本": `zsh | 5.5.1-10`) moves its group of rows up: rows
+of names and versions are found by their words, and are close in meaning to no question, so among the groups whose
+rows merely contain the name (`autojump-zsh`) and prose close in meaning, fusion alone would rank it low.
 
 Where a corpus is written in one language and translated in part (Chinese pages, some with English twins), a
 question in the other language gets two result lists: the twins, closest in meaning, and the pages without one,
@@ -36,6 +39,7 @@ DEPTH = 10           # a question naming a version or asking what X is: this man
 SCOPE_BONUS = 0.3      # ... those about that version moved up by this (fused z units), those about another down
 DEFINITION_BONUS = 0.5  # ... those that define X (start "X 是…") moved up by this
 MIN_GROUP = 5          # a language's candidates are measured against their own mean from this many on
+KEY_BONUS = 1.0        # a table row the question names by its first cell ("zsh", "TDengine") moves its group up by this
 _BLANK = re.compile(r"[^\n]")
 
 
@@ -68,6 +72,7 @@ class Retriever:
         fused: dict[Hashable, float] = {}
         dense: dict[Hashable, float] = {}
         qvec = np.zeros(0, dtype=np.float32)     # the query's own vector (the first one embedded)
+        keyed: set[Hashable] = set()             # sources with a table row the query names by its first cell
         across = lang is not None and lang != self.written_in     # two result lists to merge (module docstring)
         for text, weight in [(query, 1.0)] + ([(f"{context} {query}", 0.5)] if context else []):
             vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
@@ -84,6 +89,9 @@ class Retriever:
             dense = dense or sims
             for src, score in self._fuse(near + top, _merged(sims, near + top) if across else sims, top).items():
                 fused[src] = fused.get(src, 0.0) + weight * score
+            keyed |= {f.source for f in top if self._keyed(f.source, set(words))} if weight == 1.0 else set()
+        for src in keyed:       # found by their words, but close in meaning to nothing (rows of names and versions)
+            fused[src] += KEY_BONUS
         best = sorted(fused, key=lambda src: fused[src], reverse=True)[:n]
         hits = [self._hit(src, fused[src], dense, qvec, lang) for src in best]
         for h in hits if asked else []:     # a question that names a version: passages about that version first
@@ -92,6 +100,14 @@ class Retriever:
         for h in hits if defined else []:   # "X 是什么": the passage that says "X 是…" first
             h.score += DEFINITION_BONUS * defines(h.text, defined, self.tokenizer.tokenize)
         return sorted(hits, key=lambda h: -h.score)[:k]
+
+    def _keyed(self, src: Hashable, words: set[str]) -> bool:
+        """Is a table row of this source named by its first cell among `words`, a name with Latin letters ("zsh",
+        "TDengine"; not "autojump-zsh", which only contains one)?"""
+        tokenize = self.tokenizer.tokenize
+        return any(c.kind == "table" and any((key := set(tokenize(row.split("|")[0]))) <= words and any(
+            w.isascii() and any(ch.isalpha() for ch in w) for w in key) for row in c.text[c.lead:].splitlines())
+            for c in self.index.members(src).values())
 
     def _fuse(self, found: list[Found], sims: dict[Hashable, float], top: list[Found]) -> dict[Hashable, float]:
         """Each candidate source's closeness in meaning and BM25 score (0 if its words did not match), each in

@@ -481,3 +481,20 @@ def test_a_word_is_said_by_its_synonym(kb):
     ans = kb.ask("如何修改启动顺序？")
     assert not ans.refused and ans.commands == ["sudo efibootmgr -o 0002,0001"], ans.text
     assert ans.text.startswith("要更改启动顺序"), ans.text
+
+
+def test_a_row_the_question_names_is_found_among_groups_that_only_contain_the_name(tmp_path):
+    """Rows of names and versions are close in meaning to no question; "zsh 是什么版本" finds the group with the row
+    `zsh | 5.5.1-10` (among rows that do not contain "zsh"), not only the ten groups whose every row contains it
+    (autojump-zsh, zsh-html), which BM25 scores higher."""
+    import shutil
+    from kb import KnowledgeBase
+    shutil.copytree(DATA / "answering", tmp_path / "corpus")
+    rows = [f"{name}-zsh-{n} | {n}.0-1 | zsh" for name in ("autojump", "cekit", "colcon", "html", "doc") for n in range(24)]
+    rows[60:60] = [f"tool{n} | 1.{n}-2 | x86_64" for n in range(6)] + ["zsh | 5.5.1-10 | x86_64"] + \
+        [f"util{n} | 2.{n}-1 | x86_64" for n in range(6)]
+    (tmp_path / "corpus" / "packages.md").write_text("# 软件包\n\n软件包 | 版本 | 架构\n--- | --- | ---\n" + "\n".join(rows)
+                                                     + "\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    ans = kb.ask("zsh 是什么版本？")
+    assert "\nzsh | 5.5.1-10 | x86_64" in ans.text, ans.text
