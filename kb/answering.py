@@ -215,10 +215,16 @@ class Answerer:
         # the others name something ("htop", "fluentd"). (The dictionary is read once per index version.)
         plain = {w for phrase in translations(question, ix.lexicon) for w in phrase.split()} | {
             w for w in ENGLISH_WORD.findall(question.lower()) if w in learned} if lang == "zh" else set()
+
+        def scoping(w: str) -> bool:      # a name documents are scoped by ("OpenCloudOS"), or in the version asked
+            return w.lower() in self.scopes.names or any(w in v.said for v in asked)
+
+        def acronym(w: str) -> bool:      # one the corpus never uses, which may be translated ("EOL": 停止维护)
+            return w.isalpha() and w.isupper() and not ix.lexicon.seen(w.lower())
+
         # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
         # versions and the names documents are scoped by.
-        subjects = [t for w in _names_in(question, lang, plain=plain) if qtype and w.lower() not in self.scopes.names
-                    and not any(w in v.said for v in asked) if (t := set(tokenize(w)))]
+        subjects = [t for w in _names_in(question, lang, plain=plain) if qtype and not scoping(w) if (t := set(tokenize(w)))]
         # Those (not numbers) some source names: a unit that names none of them cannot give their value ("GCC 8.5.0" is
         # there, so the kernel's "5.4.119" does not answer for GCC; "EOL", said nowhere, leaves "2021 年底" free).
         arounds = [set(tokenize(h.text + " " + " ".join(h.heading))) for h in hits[:SOURCES]]   # what each source says
@@ -306,9 +312,7 @@ class Answerer:
             said = units[0].tokens | (set(tokenize(" ".join([*h.heading, h.document]))) if units[0].kind == "table"
                                       else doc_said)
             named = _names_in(question, lang, translated=h.lang != lang and not h.original, plain=plain)
-            names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if ix.lexicon.seen(w.lower()) or not
-                                                                 (w.isalpha() and w.isupper()))))   # "EOL" translates
-                     if t not in versions}
+            names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if not acronym(w)))) if t not in versions}
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
             ids = [set(tokenize(w)) for w in named if any(c.isdigit() for c in w) and len(w) >= 5]
@@ -327,11 +331,10 @@ class Answerer:
                                     # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
             if lang == "zh" and any(not set(corrected(ix, tokenize(w))) & (said | doc_said) for w in named
                                     if w.isascii() and w.isalpha() and w.lower() not in english_words()
-                                    and w.lower() not in self.scopes.names and not any(w in v.said for v in asked)
-                                    and not (w.isupper() and not ix.lexicon.seen(w.lower()))):
-                missing = 1.0       # a Chinese question's Latin name, no English word ("hot patch") nor an acronym it
-                                    # may translate ("EOL"), that nothing from the answer's document says ("普通用户
-                                    # admin 的密码", "发送到 Elasticsearch"): the docs tell of something else
+                                    and not scoping(w) and not acronym(w)):
+                missing = 1.0       # a Chinese question's Latin name, no English word ("hot patch") nor an acronym,
+                                    # that nothing from the answer's document says ("普通用户 admin 的密码", "发送到
+                                    # Elasticsearch"): the docs tell of something else
 
         # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2)
         known = self.scopes.versions + [v for h in hits for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))

