@@ -19,7 +19,6 @@ import re
 from collections import defaultdict
 import threading
 import weakref
-from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -41,6 +40,7 @@ _ABBREVIATION = re.compile(r"abbr\. for [^|/\[]*\|([^\[/|]+)")    # traditional|
 _glossaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _senses: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()       # the glossary turned round: word -> glosses
 _lock = threading.Lock()
+_english: frozenset[str] | None = None      # english_words(): the same for every knowledge base, never changed
 _UNREADABLE = (ModuleNotFoundError, OSError, EOFError, UnicodeDecodeError)     # no dictionary, or a damaged one
 _SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"))
 
@@ -65,30 +65,38 @@ def _entries():
                 yield m.group(1), m.group(2)
 
 
-@lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """Every word of CC-CEDICT's English glosses ("hot", "patch", "agent"; not "admin", "nginx", "kpatch"): what a
-    Chinese writer spelling in Latin letters may mean as an English word rather than as a name. Read once per
-    process (the file is fixed); empty without the dictionary."""
-    try:
-        return frozenset(w for _, glosses in _entries() for w in _GLOSS_WORD.findall(glosses.lower()))
-    except _UNREADABLE:
-        return frozenset()
+    Chinese writer spelling in Latin letters may mean as an English word rather than as a name. Gathered once per
+    process (the file is fixed), by the first glossary's read if there was one; empty without the dictionary."""
+    global _english
+    if _english is None:
+        try:
+            _english = frozenset(w for _, glosses in _entries() for w in _GLOSS_WORD.findall(glosses.lower()))
+        except _UNREADABLE:
+            _english = frozenset()
+    return _english
 
 
 def _read(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
+    global _english
     out: dict[str, list[tuple[int, str]]] = defaultdict(list)
     glosses: dict[str, str] = {}                     # every word's glosses, for the abbreviations' full forms
     short: dict[str, list[tuple[int, str]]] = defaultdict(list)   # full form -> (sense, the corpus's abbreviation)
+    english: set[str] | None = set() if _english is None else None     # english_words(), in the same pass
     try:
         for word, senses in _entries():
             glosses.setdefault(word, senses)
+            if english is not None:
+                english.update(_GLOSS_WORD.findall(senses.lower()))
             if lexicon.seen(word):
                 _add(out, word, senses)
                 for rank, full in _abbreviates(word, senses):
                     short[full].append((rank, word))
     except _UNREADABLE:
         return {}          # no dictionary: English questions are searched by their own words and meaning
+    if english is not None:
+        _english = frozenset(english)
     for full, words in short.items():      # 开源, "abbr. for 开放源码", is what 开放源码 is: "open source"
         for rank, word in words:
             _add(out, word, glosses.get(full, ""), rank)
