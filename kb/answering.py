@@ -67,6 +67,7 @@ RETRIEVAL_SHARE = 0.3            # and less from a source the further its retrie
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
 DEFINES_BONUS = 1.0              # "X 是什么": the sentence that defines X ("X 是…") answers, wherever it ranks
+ASKING_SHARE = 0.5               # the words that ask a typed question's value ("最大"/"多大") count half in choosing a unit
 LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
 PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outside the unit count half
 RESTATES = 0.25                  # a sentence with less than this share of its weight outside the question restates it
@@ -239,9 +240,13 @@ class Answerer:
             return (t in where or any(z in where for z in seen_as.get(t, ()))
                     or t in pieces and all(p in where for p in pieces[t]))
 
+        # In choosing the unit (loose), the words that ask ("最大…多大") count half: a unit answers by giving the
+        # value ("1024 TiB"), not by repeating how it was asked ("最大的优势").
+        asking = set(tokenize(typed))
+
         def cover(tokens, loose: bool = False) -> float:      # loose: a synonym says the word too
-            return sum(w for t, w in weights.items() if tells(t, tokens)
-                       or loose and any(z in tokens for z in alike.get(t, ()))) / total
+            return sum(w * (ASKING_SHARE if loose and t in asking else 1.0) for t, w in weights.items()
+                       if tells(t, tokens) or loose and any(z in tokens for z in alike.get(t, ()))) / total
 
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))

@@ -498,3 +498,17 @@ def test_a_row_the_question_names_is_found_among_groups_that_only_contain_the_na
     kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
     ans = kb.ask("zsh 是什么版本？")
     assert "\nzsh | 5.5.1-10 | x86_64" in ans.text, ans.text
+
+
+def test_a_typed_question_is_answered_by_the_value_not_by_a_sentence_that_repeats_how_it_is_asked(kb):
+    """"XFS 最大支持多大": the words that ask ("最大", "支持", "多大") count half in choosing the unit, so the sentence
+    that says them all ("…支持的最大大小", no number: refused, as it cannot give a bound) does not push aside the
+    item that gives the bound ("高达 1024 TiB")."""
+    from kb.types import Hit
+    heading = ("文件系统", "XFS 文件系统")
+    hits = [Hit("c0", "如果没有 -D 选项，growfs 将文件系统增大到底层设备支持的最大大小。", "存储", "fs.md", "p0", "zh", 2.0,
+                dense=0.95, heading=heading),
+            Hit("c1", "可扩展性和性能\n- 支持的文件系统大小高达 1024 TiB\n- 支持大量并发操作的能力", "存储", "fs.md", "p1",
+                "zh", 1.75, dense=0.95, kind="list", lead=len("可扩展性和性能"), heading=heading)]
+    ans = kb.answerer.answer("XFS 文件系统最大支持多大？", "zh", hits)
+    assert not ans.refused and "高达 1024 TiB" in ans.text, ans.text
