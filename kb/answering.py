@@ -111,6 +111,8 @@ _PREFACE = re.compile(r"(?:下面|以下|下列|本|此|这|该)\w{0,6}?(?:描�
 _AFTER_STEPS = re.compile(r"\s*(?:验证|校验|其他资源|相关信息|参考|verif(?:y|ication)|additional resources|next steps?)\s*[:：]?\s*$",
                           re.I | re.M)
 _PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准备工作|prerequisites?|before you (?:begin|start))\s*[:：]?\s*$", re.I)
+# What a prose sentence names that a command carries: an option ("--list-all"), a setting ("ForwardToSyslog"), a key
+_CARRIED = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*|[A-Za-z]*[a-z][A-Z]\w*|[A-Za-z]\w*_\w+)")
 _KEYED = re.compile(r"([A-Za-z0-9_.=-]+)\s*(?:参数|选项|配置项|字段|标志)|\b([A-Za-z0-9_.=-]+)\s+(?:parameter|option|flag|field)s?\b",
                     re.I)
 _DEFAULT = re.compile(r"默认|缺省|(?<![\w/-])defaults?(?![\w/-])", re.I)     # not /etc/default/grub, set-default
@@ -398,6 +400,10 @@ class Answerer:
                 covered |= u.tokens
                 length += u.end - u.start
 
+        if "step" in shape and all(u.kind == "prose" for u in chosen) and (found := self._carried(chosen, hits, budget)):
+            step, h = found         # "--list-all 选项显示完整概述。": and the step "# firewall-cmd --list-all" after it
+            hits, step.rank, chosen = [*hits, h], len(hits), [*chosen, step]
+
         order = list(dict.fromkeys(u.rank for u in chosen))          # sources in the order the answer uses them
         number = {r: n for n, r in enumerate(order, 1)}
         spans = {i: [s for u in chosen if u.rank == r for s in u.spans] for i, r in enumerate(order)}
@@ -468,6 +474,24 @@ class Answerer:
         merged = replace(as_hit(ix, used[0], h.score), text=text, end=used[-1].end, kind="step", lead=0,
                          original="\n".join(originals) or None)
         return Unit(h.score, u.rank, spans, set(self.tokenizer.tokenize(text)), True, "step", code), merged
+
+    def _carried(self, chosen: list[Unit], hits: list[Hit], budget: int) -> tuple[Unit, Hit] | None:
+        """The step that carries out what a how-to's prose answer names (see _CARRIED): the first after the best
+        unit's passage, in its section (its heading path or below), with a command that says the name."""
+        h = hits[chosen[0].rank]
+        names = {n for u in chosen if u.rank == chosen[0].rank for n in _CARRIED.findall(h.text[u.start:u.end])}
+        if not names:
+            return None
+        said = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+        for c in self.index.between(h.doc_id, h.lang, h.end, h.end + SECTION_CHARS):
+            if c.heading[:len(h.heading)] != h.heading:
+                break
+            g = as_hit(self.index, c, h.score)
+            for u in _units(g, budget) if c.kind == "step" else []:
+                if u.kind == "step" and any(said.search(g.text[slice(*u.spans[i])]) for i in u.code):
+                    u.tokens = set(self.tokenizer.tokenize(g.text[u.start:u.end]))
+                    return u, g
+        return None
 
     def _out_of_scope(self, question: str, lang: str, asked: list[Version], hits: list[Hit], signals: dict) -> Answer:
         """The refusal that says which versions the documents do cover, when none covers the one asked."""

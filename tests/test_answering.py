@@ -512,3 +512,12 @@ def test_a_typed_question_is_answered_by_the_value_not_by_a_sentence_that_repeat
                 "zh", 1.75, dense=0.95, kind="list", lead=len("可扩展性和性能"), heading=heading)]
     ans = kb.answerer.answer("XFS 文件系统最大支持多大？", "zh", hits)
     assert not ans.refused and "高达 1024 TiB" in ans.text, ans.text
+
+
+def test_a_howto_answered_by_prose_that_names_an_option_goes_on_to_the_step_that_runs_it(kb):
+    """"--list-all 选项列出…全部设置" says what to use; the step further on in its section that runs it (not the
+    step before it, which runs another command) is shown with it, cited on its own."""
+    ans = kb.ask("如何查看防火墙的全部设置？")
+    assert not ans.refused and "--list-all 选项" in ans.text and len(ans.citations) == 2, ans.text
+    assert ans.commands[0] == "# firewall-cmd --list-all" and "--help" not in ans.text, ans.text
+    assert ans.citations[1].kind == "step" and "2. 列出默认区域的全部设置" in ans.citations[1].quote
