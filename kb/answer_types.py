@@ -25,7 +25,8 @@ _QTYPES = {
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
 }
 # Asking how to look a value up ("怎么查看内核版本号", "how do I check the version"): a way, not the value. Not "怎么收费".
-_LOOKS_UP = re.compile(r"(?:怎么|怎样|如何)\s*(?:才能)?\s*(?:查看|查询|检查|确认|获取|获得|知道|得知|看到?|查|显示|列出)"
+LOOK_UP = r"查看|查询|检查|确认|获取|获得|知道|得知|看到?|查|显示|列出"      # the verbs that look something up
+_LOOKS_UP = re.compile(r"(?:怎么|怎样|如何)\s*(?:才能)?\s*(?:" + LOOK_UP + ")"
                        r"|\bhow (?:do|can|to|should)(?: i| you| we)? (?:check|see|find|view|show|list|get|tell|know|display|query)\b")
 # A number: digits, or Chinese numerals counting something ("三个", "十天", "一百") — not the 一 of 一致 or 统一,
 # nor 一个 ("a")

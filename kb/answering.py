@@ -49,7 +49,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from .answer_types import asked_type, fits
+from .answer_types import LOOK_UP, asked_type, fits
 from .store import Store
 from .messages import message
 from .questions import defined_in, defines
@@ -67,6 +67,7 @@ RETRIEVAL_SHARE = 0.3            # and less from a source the further its retrie
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
 DEFINES_BONUS = 1.0              # "X 是什么": the sentence that defines X ("X 是…") answers, wherever it ranks
+ACTION_SHARE = 3                 # a Chinese how-to's verbs ("打开", "开启") count this much more in choosing the step
 ASKING_SHARE = 0.5               # the words that ask a typed question's value ("最大"/"多大") count half in choosing a unit
 LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
 PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outside the unit count half
@@ -99,6 +100,7 @@ _COMPARE = re.compile(r"([\w.+-]+(?: [\w.+-]+)?)\s*(?:和|与|跟|同)\s*([\w.+-
                       r"(?:区别|不同|差别|差异)|difference between (?:the )?([\w.+-]+(?: [\w.+-]+)?) and (?:the )?([\w.+-]+(?: [\w.+-]+)?)")
 # Words that ask rather than say what is asked about ("哪几种", "whats"): no passage needs to contain them.
 _ASKING = re.compile(r"^(?:哪|什么|多少|几[个种次年]|怎么|怎样|如何|为什么|是否)|^(?:whats?|which|who|how|why|when|where)$")
+_LOOKING = re.compile(LOOK_UP)
 _CLAUSE = re.compile(r"[；;，,、]\s*")
 _ANSWER_MARK = re.compile(r"\s*(?:A\d*|答)\s*[:：]\s*")
 # A sentence that says how: by what means, or with a command, option or setting ("通过设置 ForwardToSyslog", "--vacuum")
@@ -243,11 +245,15 @@ class Answerer:
                     or t in pieces and all(p in where for p in pieces[t]))
 
         # In choosing the unit (loose), the words that ask ("最大…多大") count half: a unit answers by giving the
-        # value ("1024 TiB"), not by repeating how it was asked ("最大的优势").
+        # value ("1024 TiB"), not by repeating how it was asked ("最大的优势"). A Chinese how-to's verbs count more:
+        # they say what to do ("打开端口": the step "添加端口以打开它", not its sibling "列出端口"). Not a verb that
+        # looks up ("查看"): what is looked up decides which step shows it.
         asking = set(tokenize(typed))
+        acts = {v for v in self.tokenizer.verbs(question) if not _LOOKING.fullmatch(v)} if lang == "zh" and "step" in shape else set()
+        share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0) for t in weights}
 
         def cover(tokens, loose: bool = False) -> float:      # loose: a synonym says the word too
-            return sum(w * (ASKING_SHARE if loose and t in asking else 1.0) for t, w in weights.items()
+            return sum(w * (share[t] if loose else 1.0) for t, w in weights.items()
                        if tells(t, tokens) or loose and any(z in tokens for z in alike.get(t, ()))) / total
 
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")

@@ -12,6 +12,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .errors import KbError
 
@@ -86,7 +87,8 @@ class Tokenizer:
         self._by_length = sorted((w for w in self.domain_terms if len(w) > 1), key=len, reverse=True)
         multi = [w for w in self._by_length if " " in w]
         self._phrases = re.compile("|".join(re.escape(w) for w in multi)) if multi else None
-        self._jieba = None
+        self._jieba: Any = None
+        self._tagger: Any = None
         self._lock = threading.Lock()
         # Memoised per tokenizer: the sentences of the passages an answer draws on come back question after question.
         self._tokens = lru_cache(maxsize=16384)(self._segment)
@@ -121,6 +123,14 @@ class Tokenizer:
         if han == 0 and en == 0:
             return "zh" if HAN_RE.search(original) else "en"   # only domain terms: their script decides
         return "zh" if han / 1.5 >= en else "en"
+
+    def verbs(self, text: str) -> set[str]:
+        """The words of two characters or more that jieba's tagger calls verbs ("打开", "开启"; not "站" of "文档站"),
+        as `tokenize` writes them: what a how-to question asks to do."""
+        if self._tagger is None:
+            import jieba.posseg
+            self._tagger = jieba.posseg.POSTokenizer(self._jieba_tokenizer())
+        return {w.word for w in self._tagger.cut(normalize(text).lower()) if w.flag == "v" and len(w.word) > 1}
 
     def _jieba_tokenizer(self):
         """This tokenizer's own jieba instance, loaded once with the dictionaries and without log noise."""

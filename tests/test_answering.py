@@ -521,3 +521,19 @@ def test_a_howto_answered_by_prose_that_names_an_option_goes_on_to_the_step_that
     assert not ans.refused and "--list-all 选项" in ans.text and len(ans.citations) == 2, ans.text
     assert ans.commands[0] == "# firewall-cmd --list-all" and "--help" not in ans.text, ans.text
     assert ans.citations[1].kind == "step" and "2. 列出默认区域的全部设置" in ans.citations[1].quote
+
+
+def test_a_howto_gets_the_step_that_does_what_it_asks_not_a_better_ranked_sibling(kb):
+    """"打开一个端口": among the steps of one procedure, the one whose instruction says the question's verb
+    ("…以便为入站流量打开这个端口") answers, though retrieval ranks the step that lists the ports far above it."""
+    from kb.types import Hit
+
+    def step(n, instruction, command, score):
+        return Hit(f"c{n}", f"{instruction}\n{command}", "防火墙", "tools.md", f"p{n}", "zh", score, kind="step",
+                   lead=len(instruction), heading=("防火墙", "打开端口"), dense=0.93)
+    hits = [step(0, "1. 列出所有允许的端口：", "# firewall-cmd --list-ports", 2.0),
+            step(1, "3. 使新设置具有持久性：", "# firewall-cmd --runtime-to-permanent", 1.7),
+            step(2, "2. 在允许的端口中添加一个端口，以便为入站流量打开这个端口：", "# firewall-cmd --add-port=port-number/port-type", 1.0)]
+    ans = kb.answerer.answer("怎么用 firewall-cmd 打开一个端口？", "zh", hits)
+    assert ans.commands == ["# firewall-cmd --add-port=port-number/port-type"], ans.text
+    assert kb.answerer.answer("怎么列出允许的端口？", "zh", hits).commands == ["# firewall-cmd --list-ports"]
