@@ -33,8 +33,13 @@ from .feedback import MAX_CITATIONS, MAX_RECORD_BYTES, FeedbackTooLarge, Feedbac
 from .guard import SecurityHeaders, both, guards
 
 # Searched once before serving: loads the query model and the dictionary (kb/translation.py; a Chinese word reads
-# it), so the first visitor's answer is as quick as the rest.
+# it), and jieba's tagger (a Chinese how-to's verbs), so the first visitor's answer is as quick as the rest.
 WARM_UP = "warm up 预热"
+
+
+def _warm(kb) -> None:
+    kb.search(WARM_UP)
+    kb.tokenizer.verbs(WARM_UP)
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
@@ -127,7 +132,7 @@ def serve(config: Config, progress: bool = True) -> None:
     with ui.WhileIndexing(sock):   # meanwhile visitors see "indexing…" and the API says 503, instead of waiting silently
         # Any build happens here, once, before workers start; a long one goes on in the background (kb/progressive.py).
         kb = KnowledgeBase.open(config=config, progress=progress, lexical_first=True)
-        kb.search(WARM_UP)
+        _warm(kb)
     app = create_app(kb) if config.workers <= 1 else None
     port = sock.getsockname()[1]
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(config.host, f"[{config.host}]" if family == socket.AF_INET6
@@ -166,7 +171,7 @@ def _worker_app() -> FastAPI:
     quiet_logs()
     kb = KnowledgeBase.open(config=Config(**json.loads(os.environ["KB_SERVE_CONFIG"])), progress=False,
                             lexical_first=True)
-    kb.search(WARM_UP)
+    _warm(kb)
     return create_app(kb)
 
 
