@@ -54,7 +54,7 @@ from .store import Store
 from .messages import message
 from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
-from .spelling import corrected, coverage
+from .spelling import corrected, coverage, meant
 from .translation import english_words, synonyms, translations
 from .text import ENGLISH_WORD, WEB_ADDRESS, Tokenizer, normalize, split_sentences
 from .retrieval import as_hit
@@ -201,9 +201,11 @@ class Answerer:
                            ] if lang == "en" else []:
             for token in tokenize(phrase):      # (both give only words the corpus uses)
                 seen_as[token] = [*seen_as.get(token, ()), *zh]
-        # A Chinese word's synonyms ("修改": 更改) make a unit that says them answer as if it said the word; only in
-        # choosing the unit: what the question asks must still be said for it not to be refused.
-        alike = {t: syn for t in weights if (syn := synonyms(t, ix.lexicon))}
+        # A Chinese word's synonyms ("修改": 更改), and the homophone a real word was mistyped for ("清楚": 清除), make a
+        # unit that says them answer as if it said the word; only in choosing the unit: what the question asks must
+        # still be said for it not to be refused.
+        typo = meant(ix, list(weights))
+        alike = {t: syn for t in weights if (syn := synonyms(t, ix.lexicon) + ([typo[t]] if t in typo else []))}
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()

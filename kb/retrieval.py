@@ -29,7 +29,7 @@ from .store import Found, Store
 from .scope import Scopes, conflicts
 from .questions import defined_in, defines
 from .site import with_anchor
-from .spelling import corrected
+from .spelling import corrected, meant
 from .text import Tokenizer, normalize
 from .translation import synonyms, to_chinese
 from .types import Chunk, Hit
@@ -80,6 +80,7 @@ class Retriever:
             near = ix.dense(vec, depth)
             words = corrected(ix, self.tokenizer.tokenize(text), self.tokenizer.tokenize(text, True))
             words += [s for t in dict.fromkeys(words) for s in synonyms(t, ix.lexicon)]     # 修改: 更改, 改动…
+            words += list(meant(ix, words).values())        # "清楚所有日志": 清除
             words += to_chinese(text, ix.lexicon) if lang == "en" else []
             top = ix.lexical(words, depth) if self.bm25_weight > 0 else []
             sims = {f.id: f.score for f in near}

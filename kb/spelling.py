@@ -5,6 +5,11 @@ word matches a corpus word of the same length and the same toneless pinyin; so d
 segmenter left single because one is mistyped (内和 for 内核). English typos match a
 corpus word within one deletion on either side (kernal/kernel, comunity/community, initated/initiated); a
 four-letter word only one with a letter more (locle/locale: stemmed "locl", "local").
+
+A homophone typo can also be a real word: "journalctl 怎么清楚所有日志" means 清除 (to clear), but 清楚 (clear,
+as in understood) is a word too, and the corpus uses it. Such a word is meant as its homophone when the homophone
+keeps the question's other words company far more often, and the corpus uses it more (`meant`): the passages
+with 清除 are about logs, those with 清楚 are not.
 """
 from __future__ import annotations
 
@@ -13,7 +18,12 @@ from collections.abc import Sequence
 import threading
 import weakref
 
+import numpy as np
+
 from .text import HAN_RE
+
+HOMOPHONE_RATIO = 3    # a homophone is meant when it shares passages with the question's other words 3x as often
+SMOOTHING = 5          # (shares measured as in kb/translation.py: a word used in 1 passage is less sure than in 5 of 10)
 
 # One Speller per index, made on first use and dropped with the index. It cannot clash between knowledge
 # bases: it is derived from nothing but that index's own (read-only) vocabulary, so whoever shares the index
@@ -45,6 +55,38 @@ def corrected(index, tokens: list[str], pieces: Sequence[str] = ()) -> list[str]
     return out
 
 
+def prepare(index) -> None:
+    """Read the index's Chinese words' pinyin now (a quarter of a second on the docs site), not on the first question
+    that needs it: `kb serve` calls this while warming up."""
+    if index.lexicon.vocab:
+        _speller(index)._pinyin_groups()
+
+
+def meant(index, tokens: list[str]) -> dict[str, str]:
+    """Real-word typos: each Chinese word of `tokens` (two characters or more, used by the corpus) -> the corpus
+    word of the same toneless pinyin that it was meant to be (see the module docstring). Empty where the store keeps
+    no postings (Milvus)."""
+    lex = index.lexicon
+    words = [t for t in dict.fromkeys(tokens) if lex.seen(t)]
+    if lex.bm25 is None or len(words) < 2:
+        return {}
+    sp = _speller(index)
+
+    def used(w: str) -> int:        # a typo is meant as a commoner word: not 添加 as 填加, itself a typo on one page
+        return len(lex.using(w))
+    candidates = {t: others for t in words if len(t) >= 2 and all(HAN_RE.match(ch) for ch in t)   # (see `used`)
+                  and (others := [w for w in sp.homophones(t) if w != t and used(w) > used(t)])}
+    out = {}
+    for t, others in candidates.items():
+        around = np.unique(np.concatenate([lex.using(w) for w in words if w != t]))     # the other words' passages
+        shares = {w: len(np.intersect1d(lex.using(w), around, assume_unique=True)) / (used(w) + SMOOTHING)
+                  for w in [t, *others]}
+        best = max(others, key=shares.__getitem__)
+        if shares[best] > HOMOPHONE_RATIO * shares[t]:
+            out[t] = best
+    return out
+
+
 def coverage(index, token: str, passages: str) -> float:
     """How far the corpus covers a question word, 0..1: fully when indexed; for an unknown word, the share of
     its characters (two-character words) or character pairs (longer ones) found in the retrieved passages
@@ -68,6 +110,7 @@ class Speller:
         self.vocab = vocab
         self._latin: dict[str, str] | None = None
         self._pinyin: dict[str, str] | None = None
+        self._groups: dict[str, list[str]] | None = None
         self._sorted: list[str] | None = None
 
     def correct(self, token: str) -> str | None:
@@ -99,14 +142,23 @@ class Speller:
             self._latin = index
         return self._latin
 
+    def homophones(self, word: str) -> list[str]:
+        """The corpus's Chinese words (two characters or more) with `word`'s toneless pinyin, itself among them."""
+        return self._pinyin_groups().get(_pinyin(word), [])
+
     def _pinyin_index(self) -> dict[str, str]:
         if self._pinyin is None:
-            index: dict[str, str] = {}
+            self._pinyin = {p: words[0] for p, words in self._pinyin_groups().items()}
+        return self._pinyin
+
+    def _pinyin_groups(self) -> dict[str, list[str]]:
+        if self._groups is None:
+            groups: dict[str, list[str]] = {}
             for w in self.vocab:
                 if len(w) >= 2 and all(HAN_RE.match(ch) for ch in w):
-                    index.setdefault(_pinyin(w), w)
-            self._pinyin = index
-        return self._pinyin
+                    groups.setdefault(_pinyin(w), []).append(w)
+            self._groups = groups
+        return self._groups
 
 
 def _deletes(word: str) -> list[str]:

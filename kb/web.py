@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from . import __version__, ui
+from . import __version__, spelling, ui
 from .config import Config
 from .connections import connection_limits, protocol, quiet_logs
 from .errors import KbError, QuestionError, QuestionTooLong
@@ -33,13 +33,15 @@ from .feedback import MAX_CITATIONS, MAX_RECORD_BYTES, FeedbackTooLarge, Feedbac
 from .guard import SecurityHeaders, both, guards
 
 # Searched once before serving: loads the query model and the dictionary (kb/translation.py; a Chinese word reads
-# it), and jieba's tagger (a Chinese how-to's verbs), so the first visitor's answer is as quick as the rest.
+# it), jieba's tagger (a Chinese how-to's verbs) and the corpus words' pinyin (typos), so the first visitor's answer
+# is as quick as the rest.
 WARM_UP = "warm up 预热"
 
 
 def _warm(kb) -> None:
     kb.search(WARM_UP)
     kb.tokenizer.verbs(WARM_UP)
+    spelling.prepare(kb.index)
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 

@@ -537,3 +537,14 @@ def test_a_howto_gets_the_step_that_does_what_it_asks_not_a_better_ranked_siblin
     ans = kb.answerer.answer("怎么用 firewall-cmd 打开一个端口？", "zh", hits)
     assert ans.commands == ["# firewall-cmd --add-port=port-number/port-type"], ans.text
     assert kb.answerer.answer("怎么列出允许的端口？", "zh", hits).commands == ["# firewall-cmd --list-ports"]
+
+
+def test_a_word_typed_for_its_homophone_is_read_as_the_word_its_company_says(kb):
+    """"清楚所有日志" is a pinyin typo for 清除 (to clear), though 清楚 is a word too: 清除 is the one the pages
+    about logs use. A question that means 清楚 keeps it: the passages with 清除 say nothing of reporting problems."""
+    ans = kb.ask("journalctl 怎么清楚所有日志？")
+    assert not ans.refused and ans.commands == ["sudo journalctl --vacuum-time=1s"], ans.text
+    from kb.spelling import meant
+    tokenize = kb.tokenizer.tokenize
+    assert meant(kb.index, tokenize("报告问题时要写清楚什么？")) == {}
+    assert "清楚系统版本" in kb.ask("报告问题时要写清楚什么？").text
