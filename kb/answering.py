@@ -210,9 +210,10 @@ class Answerer:
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
         qtype, typed = asked_type(question)
+        asking = set(tokenize(typed))        # the words that ask it ("是多少版本", "最大…多大")
         # Words that say what is asked ("版本" in "是多少版本", "version") and versions asked need not be in the sources.
         unseen = sum(w * (1 - (1.0 if any(z in passages for z in seen_as.get(t, ())) else coverage(ix, t, passages)))
-                     for t, w in weights.items() if t not in versions | set(tokenize(typed))) / total
+                     for t, w in weights.items() if t not in versions | asking) / total
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         defined = defined_in(question, tokenize)
         asks_default = bool(_DEFAULT.search(question))
@@ -250,7 +251,6 @@ class Answerer:
         # value ("1024 TiB"), not by repeating how it was asked ("最大的优势"). A Chinese how-to's verbs count more:
         # they say what to do ("打开端口": the step "添加端口以打开它", not its sibling "列出端口"). Not a verb that
         # looks up ("查看"): what is looked up decides which step shows it.
-        asking = set(tokenize(typed))
         acts = {v for v in self.tokenizer.verbs(question) if not _LOOKING.fullmatch(v)} if lang == "zh" and "step" in shape else set()
         share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0) for t in weights}
 
@@ -497,7 +497,6 @@ class Answerer:
             g = as_hit(self.index, c, h.score)
             for u in _units(g, budget) if c.kind == "step" else []:
                 if u.kind == "step" and any(said.search(g.text[slice(*u.spans[i])]) for i in u.code):
-                    u.tokens = set(self.tokenizer.tokenize(g.text[u.start:u.end]))
                     return u, g
         return None
 

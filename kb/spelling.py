@@ -109,13 +109,12 @@ class Speller:
     def __init__(self, vocab: dict):
         self.vocab = vocab
         self._latin: dict[str, str] | None = None
-        self._pinyin: dict[str, str] | None = None
         self._groups: dict[str, list[str]] | None = None
         self._sorted: list[str] | None = None
 
     def correct(self, token: str) -> str | None:
         if HAN_RE.search(token):
-            return self._pinyin_index().get(_pinyin(token)) if len(token) >= 2 else None
+            return next(iter(self.homophones(token)), None) if len(token) >= 2 else None     # the first one used
         if token.isascii() and token.isalpha() and len(token) >= 4:
             index = self._latin_index()     # a letter missing ("locle": locale); one too many only from 5 letters
             for variant in (token,) if len(token) < 5 else (token, *_deletes(token)):
@@ -143,13 +142,9 @@ class Speller:
         return self._latin
 
     def homophones(self, word: str) -> list[str]:
-        """The corpus's Chinese words (two characters or more) with `word`'s toneless pinyin, itself among them."""
+        """The corpus's Chinese words (two characters or more) with `word`'s toneless pinyin, itself among them, in
+        the index vocabulary's order."""
         return self._pinyin_groups().get(_pinyin(word), [])
-
-    def _pinyin_index(self) -> dict[str, str]:
-        if self._pinyin is None:
-            self._pinyin = {p: words[0] for p, words in self._pinyin_groups().items()}
-        return self._pinyin
 
     def _pinyin_groups(self) -> dict[str, list[str]]:
         if self._groups is None:
@@ -166,5 +161,5 @@ def _deletes(word: str) -> list[str]:
 
 
 def _pinyin(word: str) -> str:
-    from pypinyin import lazy_pinyin    # loaded on the first unknown Chinese word only
+    from pypinyin import lazy_pinyin    # loaded on the first Chinese question (or kb serve's warm-up)
     return " ".join(lazy_pinyin(word))
