@@ -123,6 +123,8 @@ _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon lea
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
 _PROSE_LINE = re.compile(r"[。．！？；!?;:：,，]\s*$|[\u4e00-\u9fff]{4}")
+# A shell prompt before a command: "$ ", root's "# " before a command name (not "# 注释"), "[user@host dir]# ", "user@host:~$ "
+_PROMPT = re.compile(r"\s*(?:\$ |# (?=[A-Za-z./~])|\[[^\]\n]+\][#$]|[\w.-]+@[\w.-]+:\S*[#$] )")
 _COMMAND_LIKE = re.compile(r"^\s*(?:\$ |# |\[\w+@|sudo |yum |dnf |rpm |pip3? |git |vim? )|[=/|<>]")
 
 
@@ -421,9 +423,9 @@ class Answerer:
                 and len(tokenize(h.text)) >= RELATED_MIN_TOKENS and not any(   # nor a part of one quoted
                     g.doc_id == h.doc_id and g.start <= h.start and h.end <= g.end for g in (hits[r] for r in order))
                 ][:SEE_ALSO]
-        text, commands = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
+        text, commands, output = _compose(sorted(chosen, key=lambda u: (number[u.rank], u.start)), hits, number, lang)
         return Answer(question, text, lang, False, citations, related=_citations(also, {}, len(order) + 1), signals=signals,
-                      commands=commands)
+                      commands=commands, output=output)
 
     def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], present: list[set[str]],
               question: str) -> bool:
@@ -676,10 +678,11 @@ def _clause_windows(text: str, s: int, e: int, budget: int) -> list[tuple[int, i
     return [(a, b - (len(text[a:b]) - len(text[a:b].rstrip(" ，,、；;：:"))), b < e) for a, b in out]
 
 
-def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int], lang: str) -> tuple[str, list[str]]:
-    """The answer text with [n] markers, and its command lines. Prose runs on; a structured unit's lines each
-    stand on their own line, its marker after the first line that is not a command."""
-    parts, commands = [], []
+def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int],
+             lang: str) -> tuple[str, list[str], list[str]]:
+    """The answer text with [n] markers, its command lines and the lines those commands printed. Prose runs on; a
+    structured unit's lines each stand on their own line, its marker after the first line that is not code."""
+    parts, commands, output = [], [], []
     for u in units:
         text, mark = hits[u.rank].text, f"[{number[u.rank]}]" if lang == "zh" else f" [{number[u.rank]}]"
         heading = hits[u.rank].heading[-1] if hits[u.rank].heading else ""
@@ -691,10 +694,28 @@ def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int], lang: s
         if u.titled or len(code) == len(lines):      # the version's heading, or what commands alone do: above them
             lines, code = [heading] + lines, [i + 1 for i in code]
         lines[next(i for i in range(len(lines)) if i not in code)] += mark
-        commands += [lines[i] for i in code]
+        printed = _printed([lines[i] for i in code])
+        commands += [lines[i] for n, i in enumerate(code) if n not in printed]
+        output += [lines[i] for n, i in enumerate(code) if n in printed]
         parts.append("\n".join(line for line in lines if line))
     sep = "" if lang == "zh" else " "
-    return (sep if all(u.kind == "prose" for u in units) else "\n").join(parts), commands
+    return (sep if all(u.kind == "prose" for u in units) else "\n").join(parts), commands, output
+
+
+def _printed(code: list[str]) -> set[int]:
+    """Which of a unit's code lines a command printed: where a command is typed after a shell prompt
+    ("# firewall-cmd --list-all", "[root@host ~]# uname -r", "$ ls"), the lines after it that carry none and do not
+    continue it (after a trailing backslash) are its output ("public", "5.4.119-19"). Code without a prompt is all
+    commands: a script's lines."""
+    if not any(_PROMPT.match(line) for line in code):
+        return set()
+    out, going = set(), False
+    for n, line in enumerate(code):
+        if _PROMPT.match(line) or going:
+            going = line.rstrip().endswith("\\")
+        else:
+            out.add(n)
+    return out
 
 
 def _citations(hits: list[Hit], spans: dict[int, list[tuple[int, int]]], first: int = 1) -> list[Citation]:

@@ -1,6 +1,6 @@
 """Answers as chat HTML: every piece of text escaped, [n] markers linked to numbered source cards, and the
 answer's structure kept: list items as a list, table rows under their column names, commands (Answer.commands)
-as a code block.
+with what they printed (Answer.output) as a code block.
 
 The chat shows this HTML as is, so nothing from a question or a document may reach it unescaped.
 """
@@ -70,7 +70,7 @@ def _blocks(answer: Answer, turn: int) -> str:
         return _MARKER.sub(lambda m: _ref(int(m.group(1)), turn) if int(m.group(1)) in known else m.group(0), escape(s))
 
     def kind(line: str) -> str:
-        if line in answer.commands:
+        if line in answer.commands or line in answer.output:
             return "code"
         if m := _ITEM.match(line):
             return "ol" if m.group(2) else "ul"

@@ -156,7 +156,8 @@ class Answer:
     mode: str = "extractive"
     seconds: float = 0.0
     signals: dict = field(default_factory=dict)   # what the refusal decision saw (closeness z, unseen share, ...)
-    commands: list[str] = field(default_factory=list)   # lines of `text` that are commands (shown as code)
+    commands: list[str] = field(default_factory=list)   # lines of `text` that are commands to run (shown as code)
+    output: list[str] = field(default_factory=list)     # lines of `text` that those commands printed (code, not to run)
 
     def to_dict(self) -> dict:
         """A JSON-safe dict; the REST API returns exactly this shape."""

@@ -523,6 +523,15 @@ def test_a_howto_answered_by_prose_that_names_an_option_goes_on_to_the_step_that
     assert ans.citations[1].kind == "step" and "2. 列出默认区域的全部设置" in ans.citations[1].quote
 
 
+def test_what_a_command_printed_is_output_not_a_command(kb):
+    """After a prompted command ("# firewall-cmd --list-all") the lines it printed ("public") are shown as code
+    with it, but are not commands: a portal's "copy" button on `commands` must not copy them."""
+    ans = kb.ask("如何查看防火墙的全部设置？")
+    assert ans.commands == ["# firewall-cmd --list-all"], ans.text
+    assert ans.output == ["public", "target: default"] and ans.to_dict()["output"] == ans.output, ans.text
+    assert "\n# firewall-cmd --list-all\npublic\ntarget: default" in ans.text
+
+
 def test_a_howto_gets_the_step_that_does_what_it_asks_not_a_better_ranked_sibling(kb):
     """"打开一个端口": among the steps of one procedure, the one whose instruction says the question's verb
     ("…以便为入站流量打开这个端口") answers, though retrieval ranks the step that lists the ports far above it."""

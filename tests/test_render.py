@@ -108,6 +108,12 @@ def test_commands_show_as_code_escaped_on_lines_of_their_own():
     assert "<b>" not in html
 
 
+def test_what_a_command_printed_shows_in_its_code_block():
+    ans = cited("列出全部设置：[1]\n# firewall-cmd --list-all\npublic\ntarget: default")
+    ans.commands, ans.output = ["# firewall-cmd --list-all"], ["public", "target: default"]
+    assert '<pre class="kb-code"><code># firewall-cmd --list-all\npublic\ntarget: default</code></pre>' in answer_html(ans)
+
+
 def test_list_items_show_as_a_list_under_their_lead_in():
     html = answer_html(cited("Features: [1]\n- one <b>\n  - one's part\n- two\n3. three"))
     assert ('<p>Features: <a class="kb-ref" href="#kb-0-1">[1]</a></p><ul class="kb-list"><li>one &lt;b&gt;</li>'
