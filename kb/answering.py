@@ -123,9 +123,11 @@ _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon lea
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
 _PROSE_LINE = re.compile(r"[。．！？；!?;:：,，]\s*$|[\u4e00-\u9fff]{4}")
-# A shell prompt before a command: "$ ", root's "# " before a command name (not "# 注释"), "[user@host dir]# ", "user@host:~$ "
-_PROMPT = re.compile(r"\s*(?:\$ |# (?=[A-Za-z./~])|\[[^\]\n]+\][#$]|[\w.-]+@[\w.-]+:\S*[#$] )")
-_COMMAND_LIKE = re.compile(r"^\s*(?:\$ |# |\[\w+@|sudo |yum |dnf |rpm |pip3? |git |vim? )|[=/|<>]")
+# A shell prompt before a command: "$ ", root's "# " before a command's name (not "# 注释", "# OC8"), "[user@host dir]# ",
+# "user@host:~$ "; and the commands a line of code starts with when it is typed without one
+_PROMPT = re.compile(r"\s*(?:\$ |# (?=[a-z./~])|\[[^\]\n]+\][#$]|[\w.-]+@[\w.-]+:\S*[#$] )")
+_RUNS = r"sudo |yum |dnf |rpm |pip3? |git |vim? "
+_COMMAND_LIKE = re.compile(rf"^\s*(?:\$ |# |\[\w+@|{_RUNS})|[=/|<>]")
 
 
 def is_command(line: str) -> bool:
@@ -705,13 +707,14 @@ def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int],
 def _printed(code: list[str]) -> set[int]:
     """Which of a unit's code lines a command printed: where a command is typed after a shell prompt
     ("# firewall-cmd --list-all", "[root@host ~]# uname -r", "$ ls"), the lines after it that carry none and do not
-    continue it (after a trailing backslash) are its output ("public", "5.4.119-19"). Code without a prompt is all
-    commands: a script's lines."""
+    continue it (after a trailing backslash) are its output ("public", "5.4.119-19") or the lines of a file it opened
+    ("vim x.conf", then "blacklist cdrom"). Code without a prompt is all commands (a script's lines), and so is a
+    line that starts with a command ("# OC8", a comment, over "yum install …")."""
     if not any(_PROMPT.match(line) for line in code):
         return set()
     out, going = set(), False
     for n, line in enumerate(code):
-        if _PROMPT.match(line) or going:
+        if _PROMPT.match(line) or going or re.match(rf"\s*(?:{_RUNS})", line):
             going = line.rstrip().endswith("\\")
         else:
             out.add(n)

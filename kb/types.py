@@ -157,7 +157,8 @@ class Answer:
     seconds: float = 0.0
     signals: dict = field(default_factory=dict)   # what the refusal decision saw (closeness z, unseen share, ...)
     commands: list[str] = field(default_factory=list)   # lines of `text` that are commands to run (shown as code)
-    output: list[str] = field(default_factory=list)     # lines of `text` that those commands printed (code, not to run)
+    output: list[str] = field(default_factory=list)     # code lines not to run: what a command printed, or the
+                                                        # lines typed into the file it opened (`vim x.conf`)
 
     def to_dict(self) -> dict:
         """A JSON-safe dict; the REST API returns exactly this shape."""

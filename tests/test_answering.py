@@ -530,6 +530,12 @@ def test_what_a_command_printed_is_output_not_a_command(kb):
     assert ans.commands == ["# firewall-cmd --list-all"], ans.text
     assert ans.output == ["public", "target: default"] and ans.to_dict()["output"] == ans.output, ans.text
     assert "\n# firewall-cmd --list-all\npublic\ntarget: default" in ans.text
+    from kb.types import Hit
+    instruction = "安装对应版本的开发包："     # "# OC8" labels the line under it: a comment, not a prompt
+    hit = Hit("c0", f"{instruction}\n# TS3\nyum install kernel-devel.tl3\n# OC8\nyum install kernel-devel.oc8", "内核",
+              "tools.md", "p0", "zh", 2.0, kind="step", lead=len(instruction), heading=("内核", "开发包"), dense=0.93)
+    ans = kb.answerer.answer("怎么安装内核开发包？", "zh", [hit])
+    assert "yum install kernel-devel.oc8" in ans.commands and ans.output == [], ans.text
 
 
 def test_a_howto_gets_the_step_that_does_what_it_asks_not_a_better_ranked_sibling(kb):
