@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -240,7 +241,8 @@ def parse_document(rel: str, raw: bytes, folder: Path | None = None) -> Document
     stem = Path(rel).name.split(".")[0]
     lang = _lang_from_name(rel) or detect_language(full[:3000])
     date = meta.get("date")
-    tops = dict.fromkeys(h for p in paragraphs for h in p.heading[:2])     # what its top headings say it is about
+    under = Counter(h for p in paragraphs for h in dict.fromkeys(p.heading[:2]))
+    tops = [h for h, n in under.items() if 2 * n >= len(paragraphs)]     # what the headings over most of it say it is about
     return Document(
         id=rel, title=str(meta.get("title") or title or stem), text=full, paragraphs=paragraphs,
         lang=_norm_lang(str(meta.get("lang") or lang)),

@@ -19,6 +19,9 @@ _MENTION = re.compile(r"(?<![A-Za-z0-9_.])(?:([A-Za-z][A-Za-z]+)[ /_-]?[Vv]?|[Vv
                       r"(\d+(?:\.\d+)?)(?![A-Za-z0-9_%]|\.\d|\s?(?:[KMGT]i?B|bit|位)\b)")
 
 
+_PARTS = {"chapter", "section", "part", "appendix", "step", "figure", "table", "lesson"}   # "Chapter 7": a part of the book
+
+
 @dataclass(frozen=True)
 class Version:
     """One named version: `name` lowercased ("" when only "V9" says it), `number` as written ("9.0")."""
@@ -49,13 +52,17 @@ def mentions(text: str) -> list[Version]:
 
 def document_scope(path: str, title: str, headings: list[str], front=None) -> list[str]:
     """The versions a document is about, as "name number" strings: its front matter's `version:` if it has one,
-    else those its file name, title and top headings name (e.g. ["opencloudos 9.0", " 9.0"]); often none."""
+    else those its file name, title and `headings` name (e.g. ["opencloudos 9.0", " 9.0"]); often none. Not a
+    part of a book ("Chapter 7", "Network1-6.md": chapters 1 to 6). The caller passes only the top headings
+    over most of the page: a section's "1.3 IPv6 地址" names what it explains, not a release the page is for."""
     if front is not None and str(front).strip():
         found = mentions(str(front)) or [Version("", str(front).strip().lstrip("Vv"))]
     else:
         stem = re.sub(r"(\.[a-z]{2})?\.\w+$", "", path.rsplit("/", 1)[-1]).replace("_", " ")   # v9.0.en.md -> v9.0
+        stem = re.sub(r"\d+-\d+", " ", stem)          # "Network1-6": chapters 1 to 6
         found = mentions(stem) + mentions(title) + [v for h in headings for v in mentions(h)]
-    return list(dict.fromkeys(f"{v.name} {v.number}" for v in found if re.fullmatch(r"\d+(?:\.\d+)?", v.number)))
+    return list(dict.fromkeys(f"{v.name} {v.number}" for v in found if re.fullmatch(r"\d+(?:\.\d+)?", v.number)
+                              and v.name not in _PARTS))
 
 
 def parse(scope: list[str]) -> list[Version]:

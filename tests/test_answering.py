@@ -308,6 +308,19 @@ def test_version_mentions_are_names_with_numbers_not_quantities():
     assert not conflicts([nine], [Version("stream", "23")])          # another product's version says nothing
 
 
+def test_a_chapter_or_a_sections_technology_is_not_what_a_page_is_released_for():
+    """A book's chapter ("Network1-6.md", "Chapter 1"), or a technology one section names ("1.3 IPv6 地址",
+    "22.2 LUKS2 加密"), does not make the page "about version 6 of IPv"; a heading over most of the page does
+    ("OpenCloudOS Stream 23 新特性"). Else questions about IPv6 or LUKS2 are judged as asking for a release."""
+    from kb.documents import parse_document
+    sections = "".join(f"## 1.{n} {name}\n\n{name} 的说明。\n\n" for n, name in enumerate(
+        ["IPv6 地址", "LUKS2 加密", "网卡命名", "网桥", "路由", "防火墙"], 1))
+    page = parse_document("network/Network1-6.md", f"# Chapter 1 网络\n\n{sections}".encode(), None)
+    assert page.scope == []
+    notes = "# 版本说明\n\n## 下载\n\n见镜像站。\n\n## OpenCloudOS Stream 23 新特性\n\n" + sections.replace("## ", "### ")
+    assert parse_document("release/ocs.md", notes.encode(), None).scope == ["stream 23"]
+
+
 def test_a_name_the_documents_never_use_is_refused_though_the_topic_matches(releases):
     ans = releases.ask("怎么把日志发送到 Elasticsearch？")
     assert ans.refused and ans.signals["missing"] == 1.0, ans.text
