@@ -327,10 +327,14 @@ class Answerer:
             around_doc = [part for g in hits if g.doc_id == h.doc_id for part in (g.text, *g.heading, g.document,
                                                                                    g.original or "")]
             around_doc.append(re.sub(r"\.\w+$|[/_.-]", " ", h.doc_id))
-            doc_said = set(tokenize(" ".join(around_doc)))
+            named = _names_in(question, lang, translated=h.lang != lang and not h.original, plain=plain)
+            context = " ".join(around_doc)
+            # A quantity asked ("10000M") is said where its number is in the same unit ("10000 Mbit"); "2GB" is not
+            # said by a "2" alone
+            doc_said = set(tokenize(context)) | {w.lower() for w in named if (q := _QUANTITY.fullmatch(w)) and re.search(
+                rf"(?<![\d.]){re.escape(q[1])}\s*{q[2][0]}", context, re.I)}
             said = units[0].tokens | (set(tokenize(" ".join([*h.heading, h.document]))) if units[0].kind == "table"
                                       else doc_said)
-            named = _names_in(question, lang, translated=h.lang != lang and not h.original, plain=plain)
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if not acronym(w)))) if t not in versions}
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
@@ -521,6 +525,8 @@ _RELEASE = re.compile(r"[Vv]?\d+(?:\.\d+)+")
 _NUMBERED = re.compile(r"^\s*(?:第\s*\d+\s*[章节部分]+|(?:chapter|section)\s+\d+|\d+(?:\.\d+)*)[.、:：\s]*", re.I)  # "1.2 ", "第 46 章"
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
+# A quantity: a number and its unit ("10000M", "512MB", "2TB", "100Mbps", "3GHz")
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]i?[Bb]?(?:ps|it)?|[KMGT]?Hz|bytes?|bits?)", re.I)
 
 
 def _names_in(question: str, lang: str, translated: bool = False, plain: Collection[str] = ()) -> list[str]:

@@ -551,6 +551,19 @@ def test_what_a_command_printed_is_output_not_a_command(kb):
     assert "yum install kernel-devel.oc8" in ans.commands and ans.output == [], ans.text
 
 
+def test_a_quantity_is_said_by_its_number_in_the_same_unit(kb):
+    """"10000M" is said by "10000 Mbit" (the docs write the unit out); "2GB" is not said by a "2" alone."""
+    from kb.types import Hit
+    instruction = "2. 设置速度和双工：这个命令会禁用自动协商，并将连接的速度设为 10000 Mbit 全双工。"
+    hit = Hit("c0", f"{instruction}\n# nmcli connection modify enp1s0 ethernet.speed 10000 ethernet.duplex full", "网络",
+              "tools.md", "p0", "zh", 2.0, kind="step", lead=len(instruction), heading=("网络", "链路设置"), dense=0.93)
+    ans = kb.answerer.answer("怎么用 nmcli 把连接的速度设为 10000M 全双工？", "zh", [hit])
+    assert not ans.refused and "ethernet.speed 10000" in ans.commands[0], ans.text
+    hit = Hit("c1", "安装需要 2 个 CPU 核心和 4 GiB 内存。", "安装", "tools.md", "p1", "zh", 2.0, dense=0.93,
+              heading=("安装", "硬件要求"))
+    assert kb.answerer.answer("2GB 内存的机器能安装吗？", "zh", [hit]).refused
+
+
 def test_a_howto_gets_the_step_that_does_what_it_asks_not_a_better_ranked_sibling(kb):
     """"打开一个端口": among the steps of one procedure, the one whose instruction says the question's verb
     ("…以便为入站流量打开这个端口") answers, though retrieval ranks the step that lists the ports far above it."""
