@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .text import STOPWORDS
+
 # A name then its version ("OpenCloudOS 9.0", "Stream 23", "opencloudos/9.0/isos"), or "V8" alone;
 # "2GB", "32-bit" and "1.4 MB" are quantities, not versions.
 # A bare "V8" followed by a name is that name's ("V8 JavaScript"). ASCII bounds: "发布V9第一个" names V9.
@@ -45,8 +47,11 @@ def mentions(text: str) -> list[Version]:
     out = []
     for m in _MENTION.finditer(text):
         name = m.group(1) or ""
-        bare = name.islower() and m.group(0)[len(name):].lstrip(" /_-")[:1] in "Vv"    # "of V9" is V9
-        out.append(Version("" if bare else name.lower(), m.group(2), m.group(0)[len(name):].strip() if bare else m.group(0)))
+        if name.lower() in STOPWORDS:        # "of V9" is V9; "to 1024", "on 1.3" name nothing
+            if m.group(0)[len(name):].lstrip(" /_-")[:1] in "Vv":
+                out.append(Version("", m.group(2), m.group(0)[len(name):].strip()))
+            continue
+        out.append(Version(name.lower(), m.group(2), m.group(0)))     # "cgroup v2" is cgroup's, not a release V2
     return out
 
 

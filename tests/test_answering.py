@@ -321,6 +321,16 @@ def test_a_chapter_or_a_sections_technology_is_not_what_a_page_is_released_for()
     assert parse_document("release/ocs.md", notes.encode(), None).scope == ["stream 23"]
 
 
+def test_a_version_after_a_name_is_that_names_not_a_release():
+    """"cgroup v2" is cgroup's version, not release V2 (which a page about "GRUB 2" would make one); only after a
+    function word is a bare "V9" a release ("the release of V9"); "set to 1024" names nothing."""
+    from kb.scope import Scopes, Version, mentions
+    assert [(v.name, v.number) for v in mentions("支持 cgroup v2 的 the release of V9, set to 1024")] == [
+        ("cgroup", "2"), ("", "9")]
+    scopes = Scopes({"grub2_boot.md": ["grub 2"], "ocs.md": ["stream 23"]})
+    assert scopes.of("ocs.md", ("systemd 251",), "- 支持 cgroup v2 更多特性") == [Version("stream", "23")]
+
+
 def test_a_name_the_documents_never_use_is_refused_though_the_topic_matches(releases):
     ans = releases.ask("怎么把日志发送到 Elasticsearch？")
     assert ans.refused and ans.signals["missing"] == 1.0, ans.text
