@@ -1,6 +1,6 @@
 """Answer types: what kind of value a question asks for, and whether a text can give it.
 
-"什么时候" asks a date, "多少" a number, "最多能建多少个分区" a bound, "保留多少天" a number of days, "多久" a
+"什么时候" asks a date, "多少" and "多大" a number, "最多能建多少个分区" a bound, "保留多少天" a number of days, "多久" a
 duration or a frequency, "多少内存" a size, "哪个版本" a version, "下载地址" a link. kb/answering.py refuses an
 answer unit that cannot give what is asked, and prefers one that can. The question's own numbers and version
 names ("OpenCloudOS 8.5", "ARM64") never count as the value.
@@ -18,8 +18,8 @@ _QTYPES = {
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
     "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|(?:多少|几)版本|版本(?:是|为)?多少"
                           r"|\b(?:which|what)(?: [\w-]+){0,5} version"),
-    "number": re.compile(r"多少|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之|how (?:much|many)|\bprice|\bcost"
-                         r"|percent|what percentage"),     # "哪几种" asks which, not how many
+    "number": re.compile(r"多少|多大(?!区别|差别|不同|影响|作用|意义)|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之"
+                         r"|how (?:much|many)|\bprice|\bcost|percent|what percentage"),     # "哪几种" asks which, not how many
     # "when" asks only as a question word: not "what is required when a feature is merged"
     "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),

@@ -172,6 +172,20 @@ def test_a_section_number_is_no_version_and_asking_how_asks_for_no_value():
     assert asked_type("商业版怎么收费，一年多少钱？")[0] == "price"
 
 
+def test_how_big_asks_a_number_not_a_sentence_on_the_topic(kb):
+    """"读写多大的数据量" asks a number (not "有多大区别"): a sentence on reading and writing that gives none does not
+    answer it."""
+    from kb.answer_types import asked_type
+    from kb.types import Hit
+    assert asked_type("两种模式有多大区别？")[0] is None
+    question = "测试用例默认读写多大的数据量？"
+
+    def hit(text):
+        return Hit("c0", text, "测试", "tools.md", "p0", "zh", 2.0, dense=0.93, heading=("测试", "读写测试"))
+    assert kb.answerer.answer(question, "zh", [hit("测试用例默认读写数据，以检查文件系统的数据量是否一致。")]).refused
+    assert not kb.answerer.answer(question, "zh", [hit("测试用例默认读写 10 GB 的数据量。")]).refused
+
+
 def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
     from kb.answer_types import fits
     question = "kdump 生成的 vmcore 文件默认保留多少天？"
