@@ -1,9 +1,9 @@
 """Answer types: what kind of value a question asks for, and whether a text can give it.
 
 "什么时候" asks a date, "多少" and "多大" a number, "最多能建多少个分区" a bound, "保留多少天" a number of days, "多久" a
-duration or a frequency, "多少内存" a size, "哪个版本" a version, "下载地址" a link. kb/answering.py refuses an
-answer unit that cannot give what is asked, and prefers one that can. The question's own numbers and version
-names ("OpenCloudOS 8.5", "ARM64") never count as the value.
+duration or a frequency, "几点" a time of day, "多少内存" a size, "哪个版本" a version, "下载地址" a link.
+kb/answering.py refuses an answer unit that cannot give what is asked, and prefers one that can. The question's
+own numbers and version names ("OpenCloudOS 8.5", "ARM64") never count as the value.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _QTYPES = {
     "number": re.compile(r"多少|多大(?!区别|差别|不同|影响|作用|意义)|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之"
                          r"|how (?:much|many)|\bprice|\bcost|percent|what percentage"),     # "哪几种" asks which, not how many
     # "when" asks only as a question word: not "what is required when a feature is merged"
-    "time": re.compile(r"什么时候|何时|多久|多长时间|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
+    "time": re.compile(r"什么时候|何时|多久|多长时间|几点|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
 }
 # Asking how to look a value up ("怎么查看内核版本号", "how do I check the version"): a way, not the value. Not "怎么收费".
@@ -55,6 +55,10 @@ _MEASURES = {
 _ASKS_MEASURE = re.compile(r"(?:多少|几)\s*(个月|个小时|个星期|[天日周月年次遍秒]|小时|分钟|秒钟|星期|[KMGTP]i?B|字节)"
                            r"|\bhow many (days?|weeks?|months?|years?|hours?|minutes?|seconds?|times|[KMGT]i?B|bytes)\b",
                            re.I)
+# "几点 / what time" asks a time of day
+_ASKS_CLOCK = re.compile(r"几点|\bwhat time\b|\bat what time\b", re.I)
+_CLOCK = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*[点时]|[零一二三四五六七八九十两]{1,3}点|凌晨|午夜|中午|[上下]午"
+                    r"|\b(?:[ap]\.?m\b|midnight|noon|o'clock)", re.I)
 # "How long / how often" asks a duration or a frequency: a number of time units, or "每…", "daily"
 _ASKS_DURATION = re.compile(r"多久|多长时间|\bhow (?:long|often)\b", re.I)
 _DURATION = re.compile(_NUMBER + r"\s*(?:[天日周秒年]|个?月|个?星期|个?小时|分钟|[smhd]\b"
@@ -80,6 +84,8 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
     sentence = sentence if qtype == "version" else _VERSION.sub(" ", sentence)
     if qtype in ("number", "time", "limit") and (asked := _measure(question)):     # "多少天" needs "30 天"/"30 days"
         return bool(re.search(rf"[0-9一二两三四五六七八九十百千万]\s*(?:{_MEASURES[asked]})", sentence, re.I))
+    if qtype == "time" and _ASKS_CLOCK.search(question):        # "几点": "凌晨 3 点", "03:00", not "每天"
+        return bool(_CLOCK.search(sentence))
     if qtype == "time" and _ASKS_DURATION.search(question):     # "多久": "60s", "每 4 小时", not a date
         return bool(_DURATION.search(sentence))
     return bool(_FITS[qtype].search(sentence))

@@ -192,6 +192,15 @@ def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
     assert not fits("number", "ls /var/crash/127.0.0.1-2022-08-19-02:34:00/", question)    # numbers, but no days
     assert fits("number", "vmcore 文件默认保留 7 天。", question)
     assert fits("time", "Logs are kept for 30 days.", "How many days are logs kept?")
+
+
+def test_what_time_asks_a_time_of_day_not_how_often():
+    from kb.answer_types import asked_type, fits
+    question = "logrotate 的 daily 转储每天几点执行？"
+    assert asked_type(question)[0] == "time"
+    assert not fits("time", "daily：每天转储日志文件。", question)
+    assert fits("time", "cron 每天凌晨 3 点执行 daily 任务。", question)
+    assert fits("time", "The job runs at 03:25 every day.", "What time does the daily job run?")
     assert not fits("number", "图片请使用 PNG 格式，宽度 800 像素。", "图片最大不能超过多少 KB？")
     assert fits("number", "图片不能超过 500 KB。", "图片最大不能超过多少 KB？")
 
