@@ -9,7 +9,9 @@ import logging
 import math
 import os
 import re
+import signal
 import socket
+import threading
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlencode
@@ -115,6 +117,10 @@ def serve(config: Config, progress: bool = True) -> None:
     import uvicorn
 
     from .base import KnowledgeBase
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C (SIGINT) stops kb with "kb: stopped" even where kb was started with it ignored (a script's
+        # background job inherits that): uvicorn stops on it either way, and would then exit without a word.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     log = logging.getLogger("kb")
     if not log.handlers and not logging.getLogger().handlers:   # run as a script: show kb's own lines only
         handler = logging.StreamHandler()

@@ -96,14 +96,18 @@ def test_build_says_once_what_it_indexed(tmp_path):
     assert out.stdout.startswith("indexed ") and str(tmp_path / "ix") in out.stdout
 
 
-@pytest.mark.parametrize("command", [["-m", "kb.cli", "serve"], ["app.py"]], ids=["kb serve", "python app.py"])
-def test_ctrl_c_stops_the_server_with_one_line_and_exit_0(built, command):
+@pytest.mark.parametrize("command, ignored", [(["-m", "kb.cli", "serve"], False), (["app.py"], False),
+                                              (["-m", "kb.cli", "serve"], True)],
+                         ids=["kb serve", "python app.py", "started with SIGINT ignored"])
+def test_ctrl_c_stops_the_server_with_one_line_and_exit_0(built, command, ignored):
+    """Also where kb inherits SIGINT ignored, as a script's background job does (`kb serve &`), and is then sent it."""
     import signal
 
     import httpx
     from conftest import REPO
     proc = subprocess.Popen([sys.executable, *command, *built, "--port", "0"], stderr=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored else None)
     try:
         for line in proc.stderr:
             if "ready at" in line:
