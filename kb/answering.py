@@ -127,6 +127,7 @@ _PROSE_LINE = re.compile(r"[。．！？；!?;:：,，]\s*$|[\u4e00-\u9fff]{4}")
 # "user@host:~$ "; and the commands a line of code starts with when it is typed without one
 _PROMPT = re.compile(r"\s*(?:\$ |# (?=[a-z./~])|\[[^\]\n]+\][#$]|[\w.-]+@[\w.-]+:\S*[#$] )")
 _RUNS = r"sudo |yum |dnf |rpm |pip3? |git |vim? "
+_TYPED = re.compile(rf"\s*(?:{_RUNS})")
 _COMMAND_LIKE = re.compile(rf"^\s*(?:\$ |# |\[\w+@|{_RUNS})|[=/|<>]")
 
 
@@ -720,7 +721,7 @@ def _printed(code: list[str]) -> set[int]:
         return set()
     out, going = set(), False
     for n, line in enumerate(code):
-        if _PROMPT.match(line) or going or re.match(rf"\s*(?:{_RUNS})", line):
+        if _PROMPT.match(line) or going or _TYPED.match(line):
             going = line.rstrip().endswith("\\")
         else:
             out.add(n)
