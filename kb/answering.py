@@ -21,11 +21,13 @@ question whose detail the text never gives ("how much does a subscription cost?"
      version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it); one that asks for a
      bound ("最多能建多少个分区", "at most") needs a unit that states one ("最多 128 个", "up to 50 TiB"); one that
      counts in a unit ("保留多少天", "how many days", "多少内存") a number in that unit; "多久" / "how often" a
-     duration or a frequency, not a date; a count a number, not the 一 of 一致;
+     duration or a frequency, not a date; a count a number, not the 一 of 一致; a default's value ("默认的采样频率是
+     多少") a unit that says it is the default;
   4. the names asked about (products, identifiers, model numbers; in a Chinese question also its Latin words that
      translate to none of the corpus's words, "fluentd") that the unit's context (its passage, heading
      path, document title and the other sources from its document; for a table row, the row, its header and
-     headings only) never says: more than Config.max_missing of the question's weight, or any identifier
+     headings only, where a name counts only spelled whole: "tuned-profiles-sap-hana" does not name SAP HANA) never
+     says: more than Config.max_missing of the question's weight, or any identifier
      ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
      row nor the sources from its page name ("Oracle"), a Latin name in a Chinese question that nothing from the
      answer's document (its sources, their headings, its title and path) says ("普通用户 admin"), or a parameter
@@ -35,7 +37,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
      translations ("导出备份" on a page that only sets, changes and deletes boot entries), unless the closest
      passage is as close in meaning as Config.sure_z_how.
 An English question over Chinese pages is not refused for its English words: names are judged against the
-passage and its aligned original, plain English words in a translated passage's question are not names, and a
+passage and its aligned original, plain English words in a translated passage's question are not names (a
+capitalised one the passage's language has no word for, "Microsoft", still is), and a
 word whose Chinese translation (kb/translation.py) the passages use counts as said. The same translations score
 a Chinese passage's units, so the sentence that says "卸载" answers "How do I uninstall…"; and a Chinese passage
 is measured on the part of the question Chinese can say (an English word nothing translates, "forever", only
@@ -158,6 +161,7 @@ class Unit:
     off: bool = False            # about another version than the question asks (kb/scope.py)
     scoped: bool = False         # about a version the question asks
     titled: bool = False         # gives the version asked for by its heading ("GCC 12.2.0"): shown above it
+    default: bool = False        # says a default, or sits under a heading or lead-in that does
 
     @property
     def start(self) -> int:
@@ -296,7 +300,7 @@ class Answerer:
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
                 u.fits = self._fits(qtype, u, h, subjects, present, question)
-                states_default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
+                u.default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (scale * (cover(toks, True) + PASSAGE_SHARE * cover(around - toks, True)
@@ -305,7 +309,7 @@ class Answerer:
                            + (FITS_BONUS if u.fits else 0.0)
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0)
                            + (DEFINES_BONUS if defines(text, defined, tokenize) else 0.0)
-                           + (FITS_BONUS if states_default else 0.0)       # "默认值是什么": "默认值为 /data/test"
+                           + (FITS_BONUS if u.default else 0.0)            # "默认值是什么": "默认值为 /data/test"
                            + (FITS_BONUS if keyed else 0.0))               # "redis 是什么版本": the row "redis | 5.0.3-2"
                 units.append(u)
         units.sort(key=lambda u: -u.score)
@@ -329,6 +333,9 @@ class Answerer:
                                                                                    g.original or "")]
             around_doc.append(re.sub(r"\.\w+$|[/_.-]", " ", h.doc_id))
             named = _names_in(question, lang, translated=h.lang != lang and not h.original, plain=plain)
+            if lang == "en" and h.lang != lang and not h.original:   # a capitalised word the passage's language
+                named += [w for w in _names_in(question, lang)       # has no word for ("Microsoft") is a name
+                          if w not in named and not any(t in seen_as for t in tokenize(w))]
             context = " ".join(around_doc)
             # A quantity asked ("10000M") is said where its number is in the same unit ("10000 Mbit"); "2GB" is not
             # said by a "2" alone
@@ -336,6 +343,9 @@ class Answerer:
                 rf"(?<![\d.]){re.escape(q[1])}\s*{q[2][0]}", context, re.I)}
             said = units[0].tokens | (set(tokenize(" ".join([*h.heading, h.document]))) if units[0].kind == "table"
                                       else doc_said)
+            if units[0].kind == "table":    # a row names what its cells spell whole: "tuned-profiles-sap-hana" is a
+                record = " ".join([*h.heading, h.document, *(h.text[s:e] for s, e in units[0].spans)])   # package,
+                said -= {t for w in named if w.isascii() and not _whole(w, record) for t in tokenize(w)}  # not SAP HANA
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if not acronym(w)))) if t not in versions}
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
@@ -369,7 +379,8 @@ class Answerer:
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not units[0].fits)
                   or missing > cfg.max_missing
-                  or (unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how))
+                  or (unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how)
+                  or (asks_default and qtype is not None and not units[0].default))   # "默认…多少": not any number
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2), "said": round(said_here, 2),
                    "unsaid_on_page": round(unsaid_on_page, 2),
                    **({"unknown": unknown} if unknown else {})}
@@ -527,6 +538,11 @@ _NUMBERED = re.compile(r"^\s*(?:第\s*\d+\s*[章节部分]+|(?:chapter|section)\
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 # A quantity: a number and its unit ("10000M", "512MB", "2TB", "100Mbps", "3GHz")
+def _whole(name: str, text: str) -> bool:
+    """Does `text` spell `name` as a name of its own, not as part of a longer one ("python3-test", "x86_64")?"""
+    return bool(re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(name)}(?![A-Za-z0-9_-]|\.\w)", text, re.I))
+
+
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]i?[Bb]?(?:ps|it)?|[KMGT]?Hz|bytes?|bits?)", re.I)
 
 

@@ -622,3 +622,42 @@ def test_a_word_typed_for_its_homophone_is_read_as_the_word_its_company_says(kb)
     tokenize = kb.tokenizer.tokenize
     assert meant(kb.index, tokenize("报告问题时要写清楚什么？")) == {}
     assert "清楚系统版本" in kb.ask("报告问题时要写清楚什么？").text
+
+
+def test_a_table_row_names_what_its_cells_spell_whole(kb):
+    """A package "rh-redis5-runtime" is not redis: a row that holds the name only inside a longer one does not give
+    redis's version (as "tuned-profiles-sap-hana" does not give SAP HANA's). The row that is redis's does."""
+    from kb.types import Hit
+    header = "开源软件兼容列表\n软件包 | 版本 | 架构\n"
+
+    def table(row):
+        return Hit("c0", header + row, "工具", "tools.md", "p0", "zh", 2.0, kind="table", lead=len(header),
+                   heading=("工具", "开源软件兼容列表"), dense=0.93)
+    assert kb.answerer.answer("redis 是什么版本？", "zh", [table("rh-redis5-runtime | 3.3-1 | x86_64")]).refused
+    ans = kb.answerer.answer("redis 是什么版本？", "zh", [table("redis | 5.0.3-2 | x86_64")])
+    assert not ans.refused and "5.0.3-2" in ans.text, ans.text
+
+
+def test_an_english_name_a_chinese_passage_has_no_word_for_is_still_asked_about(kb):
+    """"Intel" asked over a Chinese table of other databases: a name the Chinese page would spell as it is (as it does
+    in "适用于 Intel 处理器"), and no row says it, so the table does not give its version ("Microsoft SQL Server" over a
+    list that names only another SQL product, on the docs site)."""
+    from kb.types import Hit
+    header = "兼容数据库\n产品 | 版本 | 类型\n"
+    hit = Hit("c0", header + "TDengine | V3.0.4.1 | 时序数据库", "工具", "tools.md", "p0", "zh", 2.0, kind="table",
+              lead=len(header), heading=("工具", "兼容数据库"), dense=0.93)
+    assert kb.answerer.answer("Which version of the Intel database is supported?", "en", [hit]).refused
+    ans = kb.answerer.answer("Which version of the TDengine database is supported?", "en", [hit])
+    assert not ans.refused and "V3.0.4.1" in ans.text, ans.text
+
+
+def test_a_default_value_is_answered_only_by_a_unit_that_says_it_is_the_default(kb):
+    """"默认保留多少份": a sentence that keeps four copies in one example does not say what the default is."""
+    from kb.types import Hit
+
+    def hit(text):
+        return Hit("c0", text, "工具", "tools.md", "p0", "zh", 2.0, dense=0.93, heading=("工具", "日志转储"))
+    question = "logrotate 默认保留多少份备份？"
+    assert kb.answerer.answer(question, "zh", [hit("logrotate 按周转储日志，这里保留四份备份。")]).refused
+    ans = kb.answerer.answer(question, "zh", [hit("logrotate 按周转储日志；默认保留四份备份。")])
+    assert not ans.refused and "四份" in ans.text, ans.text
