@@ -661,3 +661,19 @@ def test_a_default_value_is_answered_only_by_a_unit_that_says_it_is_the_default(
     assert kb.answerer.answer(question, "zh", [hit("logrotate 按周转储日志，这里保留四份备份。")]).refused
     ans = kb.answerer.answer(question, "zh", [hit("logrotate 按周转储日志；默认保留四份备份。")])
     assert not ans.refused and "四份" in ans.text, ans.text
+
+
+def test_an_english_question_over_a_chinese_page_is_measured_against_questions_that_cross_too(kb, bundled, monkeypatch):
+    """Off-topic English questions come less close to Chinese passages than to English ones, as every English
+    question does: a Chinese page with no English twin is judged against that, so an English question it answers
+    is not refused for being English. The baseline is built with the index, per crossing."""
+    from kb.types import Hit
+    null = bundled.index.manifest["null"]
+    assert null["en>zh"][0] < null["en"][0] and null["zh>en"][0] < null["zh"][0], null
+    spread = 0.02
+    monkeypatch.setitem(kb.index.manifest, "null", {"zh": [0.85, spread], "en": [0.80, spread], "en>zh": [0.78, spread]})
+    hit = Hit("c0", "使用 parted 工具在 GPT 磁盘上最多可以创建 128 个分区。", "工具", "tools.md", "p0", "zh", 2.0,
+              heading=("工具", "分区"), dense=0.80)
+    ans = kb.answerer.answer("How many partitions can parted create on a GPT disk at most?", "en", [hit])
+    assert not ans.refused and "128" in ans.text, ans.text
+    assert ans.signals["z"] == 1.0
