@@ -4,7 +4,8 @@ Chinese typos are mostly homophones typed with a pinyin IME (发部 for 发布, 
 word matches a corpus word of the same length and the same toneless pinyin; so do two characters that the
 segmenter left single because one is mistyped (内和 for 内核). English typos match a
 corpus word within one deletion on either side (kernal/kernel, comunity/community, initated/initiated); a
-four-letter word only one with a letter more (locle/locale: stemmed "locl", "local").
+four-letter word only one with a letter more (locle/locale: stemmed "locl", "local"); any word one with two
+neighbouring letters swapped (riad/raid).
 
 A homophone typo can also be a real word: "journalctl 怎么清楚所有日志" means 清除 (to clear), but 清楚 (clear,
 as in understood) is a word too, and the corpus uses it. Such a word is meant as its homophone when the homophone
@@ -120,6 +121,9 @@ class Speller:
             for variant in (token,) if len(token) < 5 else (token, *_deletes(token)):
                 if variant in index:
                     return index[variant]
+            # two letters swapped ("riad": raid)
+            return next((w for i in range(len(token) - 1) if (w := token[:i] + token[i + 1] + token[i] + token[i + 2:])
+                         in self.vocab), None)
         return None
 
     def shares_stem(self, token: str) -> bool:

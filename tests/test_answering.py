@@ -407,6 +407,14 @@ def test_a_short_english_word_missing_a_letter_is_read_as_the_corpus_word():
     assert [sp.correct(w) for w in tokenize("locle cost kernal")] == ["local", None, "kernel"]
 
 
+def test_two_swapped_letters_are_read_as_the_corpus_word():
+    """"装系统时能建 RIAD 10 吗" means RAID: two letters typed the wrong way round, the commonest slip on a keyboard."""
+    from kb.spelling import Speller
+    from kb.text import tokenize
+    sp = Speller({w: n for n, w in enumerate(tokenize("raid host kernel"))})
+    assert [sp.correct(w) for w in ("riad", "hsot", "kenrel", "xyzw")] == ["raid", "host", "kernel", None]
+
+
 def test_words_said_only_by_a_link_are_not_said(kb):
     """".../LUKS2-docs/.../luks2_doc_wip.pdf" is where a specification is, not text about docs or PDFs."""
     ans = kb.ask("How do I build the docs into a PDF?")
