@@ -302,8 +302,10 @@ class Answerer:
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
-                u.fits = self._fits(qtype, u, h, subjects, present, question)
                 u.default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
+                # a default's value ("默认…多少") is given only where the unit says it is the default
+                u.fits = self._fits(qtype, u, h, subjects, present, question) and (u.default or not asks_default
+                                                                                    or qtype is None)
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (scale * (cover(toks, True) + PASSAGE_SHARE * cover(around - toks, True)
@@ -382,8 +384,7 @@ class Answerer:
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or (qtype is not None and not units[0].fits)
                   or missing > cfg.max_missing
-                  or (unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how)
-                  or (asks_default and qtype is not None and not units[0].default))   # "默认…多少": not any number
+                  or (unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how))
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2), "said": round(said_here, 2),
                    "unsaid_on_page": round(unsaid_on_page, 2),
                    **({"unknown": unknown} if unknown else {})}

@@ -669,6 +669,20 @@ def test_a_default_value_is_answered_only_by_a_unit_that_says_it_is_the_default(
     assert kb.answerer.answer(question, "zh", [hit("logrotate 按周转储日志，这里保留四份备份。")]).refused
     ans = kb.answerer.answer(question, "zh", [hit("logrotate 按周转储日志；默认保留四份备份。")])
     assert not ans.refused and "四份" in ans.text, ans.text
+    example = hit("logrotate 按周转储日志，这里保留两份备份。")     # ranked first, but no default: the other answers
+    default = Hit("c1", "每个设置的默认值如下：logrotate 保留四份备份。", "工具", "tools.md", "p1", "zh", 0.8, dense=0.92,
+                  heading=("工具", "日志转储"))
+    ans = kb.answerer.answer(question, "zh", [example, default])
+    assert not ans.refused and "四份" in ans.text and "两份" not in ans.text, ans.text
+
+
+def test_how_long_a_name_can_be_asks_a_number_not_a_duration():
+    """"How long can the identity of a TIPC node be?": "up to 16 letters" answers; "how long does it take" asks time."""
+    from kb.answer_types import asked_type, fits
+    question = "How long can the identity of a TIPC node be?"
+    assert asked_type(question) == ("number", "how long")
+    assert fits("number", "Identity can be any unique string of up to 16 letters and numbers.", question)
+    assert asked_type("How long does a rebuild of the RAID take?")[0] == "time"
 
 
 def test_an_english_question_over_a_chinese_page_is_measured_against_questions_that_cross_too(kb, bundled, monkeypatch):
