@@ -7,8 +7,8 @@ about (a row the question names by its first cell, "redis", before rows that onl
 whichever source holds them). Units are scored by the share of the question's weight (idf) that they, their
 passage and its heading cover, so the question line of a FAQ, or a sentence that only restates the question,
 never beats the text that answers it. A how-to answer that says a thing can be done goes on to the sentence
-that says how, and one that would quote a section's preface ("下面过程描述了如何…", "This section describes
-how to…") or its prerequisites gets the steps that follow them; a comparison ("X 和 Y 有什么区别") is answered
+that says how, and one that would quote a section's preface ("下面过程描述了如何…", "此过程启用…", "This section
+describes how to…") or its prerequisites gets the steps that follow them; a comparison ("X 和 Y 有什么区别") is answered
 with what each side says of itself, and "X 是什么" with the sentence that defines X ("X 是…"). Items that give
 the version asked for only through their heading ("## GCC 12.2.0") are shown under that heading.
 
@@ -112,7 +112,9 @@ _HOW = re.compile(r"通过|使用|运行|执行|输入|设置|\b(?:by|using|run|
 # ("前提条件", "Prerequisites"): a how-to is answered by the step that follows them in their section.
 _PREFACE = re.compile(r"(?:下面|以下|下列|本|此|这|该)\w{0,6}?(?:描述|介绍|说明|讲述|演示|展示)了?\w{0,4}?(?:如何|怎样|怎么)"
                       r"|\b(?:this|the following|these|next) (?:\w+ )?(?:section|procedure|chapter|topic|example|step|article)s?"
-                      r" (?:describes?|explains?|shows?|demonstrates?|covers?)\b", re.I)
+                      r" (?:describes?|explains?|shows?|demonstrates?|covers?)\b"
+                      r"|^\s*(?:此|这个|该|本|以下|下面的?)(?:过程|流程)(?!中)"           # "此过程启用…"
+                      r"|^\s*(?:this|the following) procedures? (?!is\b|was\b)[a-z]+s\b", re.I)   # "This procedure enables…"
 _AFTER_STEPS = re.compile(r"\s*(?:验证|校验|其他资源|相关信息|参考|verif(?:y|ication)|additional resources|next steps?)\s*[:：]?\s*$",
                           re.I | re.M)
 _PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准备工作|prerequisites?|before you (?:begin|start))\s*[:：]?\s*$", re.I)

@@ -699,3 +699,17 @@ def test_an_english_question_over_a_chinese_page_is_measured_against_questions_t
     ans = kb.answerer.answer("How many partitions can parted create on a GPT disk at most?", "en", [hit])
     assert not ans.refused and "128" in ans.text, ans.text
     assert ans.signals["z"] == 1.0
+
+
+def test_a_procedure_that_says_what_it_does_leads_to_its_steps(tmp_path):
+    """"此过程启用 systemd 计时器，…" / "This procedure enables…" says what the steps after it do: a how-to gets those
+    steps with their command, not the sentence."""
+    from kb import KnowledgeBase
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "discard.md").write_text(
+        "# 块丢弃\n\n## 启用定期块丢弃\n\n此过程启用 systemd 计时器，该计时器定期丢弃所有支持的文件系统上未使用的块。\n\n"
+        "流程\n\n- 启用并启动 systemd 计时器：\n\n  ```\n  # systemctl enable --now fstrim.timer\n  ```\n\n"
+        "## 启用在线块丢弃\n\n手动挂载文件系统时，添加 discard 挂载选项。\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    ans = kb.ask("怎么开启定期丢弃文件系统上未使用的块？")
+    assert not ans.refused and ans.commands == ["# systemctl enable --now fstrim.timer"], ans.text
