@@ -6,7 +6,8 @@ passages of their own):
     prose   a paragraph (a short label or a line ending in a colon leads the block after it)
     list    a list with the sentence that leads into it, one item a line
     table   rows under their column names, one row a line; long tables in groups, the header kept once per group
-    faq     a question (Q:/问：, or a heading ending in "?") with its answer
+    faq     a question (Q:/问：, or a heading ending in "?") with its answer; also a term and what it is (a list of one
+            bare name, "- disk_full_action", and the paragraph after it)
     step    an instruction with the code or commands that carry it out
 
 Each block's `lead` is the length of its opening part (lead-in, question, column names, instruction):
@@ -30,6 +31,8 @@ _CONTAINER = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?|===)[ \t]*(?P<type
 _QUESTION = re.compile(r"^\s*(?:Q\d*|问题?\d*)\s*[:：]")
 _ANSWER = re.compile(r"(?m)^\s*(?:A\d*|答)\s*[:：]")
 _FULL_STOP = re.compile(r"[。！？!?.；;）)」]$")
+_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_TERM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+[A-Za-z0-9_.:/=-]+(?: [A-Za-z0-9_.:/=-]+){0,2}\s*$")   # "- disk_full_action"
 _BR = re.compile(r"^<br\s*/?>$", re.I)
 # The tags of HTML's text formatting ('<font color="red">强制终止</font>') are presentation, not text; anything
 # else in angle brackets stays, as writers use it for placeholders ("<package>", "<模块名>").
@@ -289,6 +292,10 @@ class _Builder:
             self.faq.body.append(flat)
             return
         prev = self._previous()
+        if prev is not None and prev.kind == "list" and not prev.lead and len(prev.body) == 1 and _TERM.match(prev.body[0]) \
+                and _FULL_STOP.search(flat):
+            prev.kind, prev.lead, prev.body = "faq", _ITEM.sub("", prev.body[0]), [flat]   # a term, then what it is
+            return
         if flat.endswith((":", "：")) or (_size(flat) <= SHORT and not _FULL_STOP.search(flat)):
             self.pending.append(flat)       # a label or lead-in: it belongs to what follows
         elif self.pending:
@@ -313,7 +320,7 @@ class _Builder:
             self._part("step", body=[code])
         elif prev is not None and prev.kind == "step":
             prev.body.append(code)
-        elif prev is not None and (prev.kind == "prose" or prev.kind == "list" and len(prev.body) == 1):
+        elif prev is not None and (prev.kind in ("prose", "faq") or prev.kind == "list" and len(prev.body) == 1):
             # the paragraph before a command introduces it, and so does a list's one item ("- 查看内核日志")
             prev.kind, prev.lead, prev.body = "step", "\n".join([prev.lead] * bool(prev.lead) + prev.body), [code]
         else:

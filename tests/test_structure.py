@@ -354,3 +354,16 @@ def test_a_list_item_introduces_the_command_after_it():
     blocks = markdown_blocks(page, lambda message: None)[0]
     assert [(b.kind, b.text[:b.lead]) for b in blocks] == [("step", "- 查看内核日志"), ("list", ""), ("step", "")]
     assert blocks[0].text == "- 查看内核日志\nsudo journalctl -k"
+
+
+def test_a_term_and_the_paragraph_after_it_are_one_entry():
+    """"- disk_full_action" and the paragraph below it, outside the item, say what that setting is: one entry, the term
+    leading what it is, as a FAQ's question leads its answer, so the question "disk_full_action 应该设成什么" gets the
+    paragraph. A Chinese label and its text stay as before; a term whose paragraph is followed by a command is a step."""
+    page = ("## 审计\n\n- disk_full_action\n\n指定当分区上没有可用空间时触发的操作，必须设置为 halt 或 single。\n"
+            "- disk_error_action\n\n指定当检测到错误时触发的操作。\n\n- 查看内核日志\n\n普通段落。\n\n"
+            "- max_log_file\n\n设置日志文件的大小。\n\n```\n# vim /etc/audit/auditd.conf\n```\n")
+    blocks = markdown_blocks(page, lambda message: None)[0]
+    assert [(b.kind, b.text[:b.lead]) for b in blocks] == [
+        ("faq", "disk_full_action"), ("faq", "disk_error_action"), ("list", ""), ("step", "max_log_file\n设置日志文件的大小。")]
+    assert blocks[0].text == "disk_full_action\n指定当分区上没有可用空间时触发的操作，必须设置为 halt 或 single。"
