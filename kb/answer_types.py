@@ -19,6 +19,7 @@ _QTYPES = {
     "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|(?:多少|几)版本|版本(?:是|为)?多少"
                           r"|\b(?:which|what)(?: [\w-]+){0,5} version"),
     "number": re.compile(r"多少|多大(?!区别|差别|不同|影响|作用|意义)|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之"
+                         r"|几\s*(?:秒|分钟|小时|天|周|个?月|倍|遍|毫秒)"
                          r"|how (?:much|many)|\bprice|\bcost|percent|what percentage"      # "哪几种" asks which, not how many
                          r"|\bhow long(?= (?:can|may|should|must|could|will)\b.*\bbe\b)"),  # a name's length, not a time
     # "when" asks only as a question word: not "what is required when a feature is merged"

@@ -187,11 +187,15 @@ def test_how_big_asks_a_number_not_a_sentence_on_the_topic(kb):
 
 
 def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
-    from kb.answer_types import fits
+    from kb.answer_types import asked_type, fits
     question = "kdump 生成的 vmcore 文件默认保留多少天？"
     assert not fits("number", "ls /var/crash/127.0.0.1-2022-08-19-02:34:00/", question)    # numbers, but no days
     assert fits("number", "vmcore 文件默认保留 7 天。", question)
     assert fits("time", "Logs are kept for 30 days.", "How many days are logs kept?")
+    question = "tcptop 每隔几秒刷新一次输出？"       # "几秒" asks a count of seconds, as "多少秒" does
+    assert asked_type(question)[0] == "number"
+    assert not fits("number", "tcptop 工具以 KB 为单位显示 TCP 流量，每行 1 个进程。", question)
+    assert fits("number", "tcptop 每 2 秒刷新一次输出。", question)
 
 
 def test_what_time_asks_a_time_of_day_not_how_often():
