@@ -28,7 +28,7 @@ question whose detail the text never gives ("how much does a subscription cost?"
      path, document title and the other sources from its document; for a table row, the row, its header and
      headings only, where a name counts only spelled whole: "tuned-profiles-sap-hana" does not name SAP HANA) never
      says: more than Config.max_missing of the question's weight, or any identifier
-     ("GRUB_TIMEOUT"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
+     ("GRUB_TIMEOUT", "GCM-AES-256"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
      row nor the sources from its page name ("Oracle"), a Latin name in a Chinese question that nothing from the
      answer's document (its sources, their headings, its title and path) says ("普通用户 admin"), or a parameter
      asked about ("region 参数") that the unit itself does not name -> refuse;
@@ -538,15 +538,18 @@ class Answerer:
 
 
 # Identifiers, not words or versions: "GRUB_TIMEOUT", "x86_64", "MCX515A-CCAT", "R3810G5" (not "CentOS8", "V9", "2GB")
-_IDENTIFIER = re.compile(r"_|\d[A-Za-z]+\d|[A-Za-z]\d+[A-Za-z]{2,}|\d[A-Za-z]-")
+_IDENTIFIER = re.compile(r"_|\d[A-Za-z]+\d|[A-Za-z]\d+[A-Za-z]{2,}|\d[A-Za-z]-|[A-Za-z]-\d")
 _RELEASE = re.compile(r"[Vv]?\d+(?:\.\d+)+")
 _NUMBERED = re.compile(r"^\s*(?:第\s*\d+\s*[章节部分]+|(?:chapter|section)\s+\d+|\d+(?:\.\d+)*)[.、:：\s]*", re.I)  # "1.2 ", "第 46 章"
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 # A quantity: a number and its unit ("10000M", "512MB", "2TB", "100Mbps", "3GHz")
 def _whole(name: str, text: str) -> bool:
-    """Does `text` spell `name` as a name of its own, not as part of a longer one ("python3-test", "x86_64")?"""
-    return bool(re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(name)}(?![A-Za-z0-9_-]|\.\w)", text, re.I))
+    """Does `text` spell `name` as a name of its own, not as part of a longer one ("python3-test", "x86_64")? A
+    hyphenated name is also spelled by its parts, each whole ("Radeon-Pro-5100" by "Radeon Pro WX 5100")."""
+    def spelled(word: str) -> bool:
+        return bool(re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(word)}(?![A-Za-z0-9_-]|\.\w)", text, re.I))
+    return spelled(name) or "-" in name and all(spelled(part) for part in name.split("-") if part)
 
 
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]i?[Bb]?(?:ps|it)?|[KMGT]?Hz|bytes?|bits?)", re.I)

@@ -717,3 +717,16 @@ def test_a_procedure_that_says_what_it_does_leads_to_its_steps(tmp_path):
     kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
     ans = kb.ask("怎么开启定期丢弃文件系统上未使用的块？")
     assert not ans.refused and ans.commands == ["# systemctl enable --now fstrim.timer"], ans.text
+
+
+def test_a_hyphenated_name_with_a_number_is_said_whole_or_not_at_all(kb):
+    """"GCM-AES-256" is not "GCM-AES-128", nor "Radeon-Pro-128" a "Radeon Pro WX 5100": a name whose parts are joined
+    by hyphens up to a number names one thing, and a passage that says its other parts (and the number elsewhere,
+    "128 个分区") names another."""
+    from kb.types import Hit
+    hit = Hit("c0", "AMD Radeon Pro WX 5100 显卡的显存为 8 GB。", "工具", "tools.md", "p0", "zh", 2.0, dense=0.93,
+              heading=("工具", "兼容显卡"))
+    assert kb.answerer.answer("Radeon-Pro-128 显卡的显存是多少？", "zh", [hit]).refused
+    ans = kb.answerer.answer("Radeon-Pro-5100 显卡的显存是多少？", "zh", [hit])
+    assert not ans.refused and "8 GB" in ans.text, ans.text
+    assert kb.ask("Radeon-Pro-128 显卡的显存是多少？").refused      # nor the table's row
