@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -247,7 +247,7 @@ def null_questions() -> list[str]:
     return [q for q in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if q and not q.startswith("#")]
 
 
-def null_baseline(vectors: np.ndarray, lines: list[str], queries: np.ndarray, passage_langs: Sequence[str] = ()) -> dict:
+def null_baseline(vectors: np.ndarray, lines: list[str], queries: np.ndarray, passage_langs: list[str] = ()) -> dict:
     """How close off-topic questions come to this corpus with this model: {lang: [mean, spread]} of top cosines.
 
     Refusal measures a question's closeness in spreads above these, so one threshold fits any model's scale.
