@@ -217,11 +217,8 @@ class Answerer:
         # still be said for it not to be refused.
         typo = meant(ix, list(weights))
         alike = {t: syn for t in weights if (syn := synonyms(t, ix.lexicon) + ([typo[t]] if t in typo else []))}
-        # How much closer than off-topic questions; a passage with no version in the question's language against
-        # how close they come across languages (kb/store.py null_baseline)
-        null = ix.manifest.get("null", {})
-        mean, std = null.get(lang, (0.0, 1.0))
-        z = max(((h.dense - null.get(f"{lang}>{h.lang}", (mean,))[0]) / std for h in hits), default=-mean / std)
+        mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
+        z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
         qtype, typed = asked_type(question)
         asking = set(tokenize(typed))        # the words that ask it ("是多少版本", "最大…多大")

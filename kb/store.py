@@ -214,8 +214,7 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
     nulls = null_questions()
     manifest = {**manifest, "format": FORMAT, "dim": int(embedder.dim), "chunks": len(chunks), "documents": len(docs),
                 **getattr(embedder, "record", {}),      # the build embedder's same-model check, when there is one
-                "null": null_baseline(vectors, nulls, cache.embed_queries(nulls, embedder), [c.lang for c in chunks])
-                if len(chunks) else {},
+                "null": null_baseline(vectors, nulls, cache.embed_queries(nulls, embedder)) if len(chunks) else {},
                 "translated": translated_words(_twins(docs, chunks, bm25)),       # kb/alignment.py
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     published = store.publish(Snapshot(manifest, docs_meta(docs), chunks, vectors, bm25), cfg, write=write)
@@ -247,32 +246,21 @@ def null_questions() -> list[str]:
     return [q for q in NULL_QUESTIONS.read_text(encoding="utf-8").splitlines() if q and not q.startswith("#")]
 
 
-def null_baseline(vectors: np.ndarray, lines: list[str], queries: np.ndarray, passage_langs: list[str] = ()) -> dict:
+def null_baseline(vectors: np.ndarray, lines: list[str], queries: np.ndarray) -> dict:
     """How close off-topic questions come to this corpus with this model: {lang: [mean, spread]} of top cosines.
 
     Refusal measures a question's closeness in spreads above these, so one threshold fits any model's scale.
     The spread is pooled over both languages: a dozen questions are too few for a stable per-language one.
-    Across languages ("en>zh": English questions against the Chinese passages alone) the mean is lower, as any
-    model's closeness is: a passage with no version in the question's language is measured against that.
     Exact search over float16 copies, as the exact FAISS index holds them, whatever store serves the vectors.
     """
     from .text import detect_language
-
-    def top(rows: np.ndarray | slice) -> np.ndarray:
-        best = np.full(len(queries), -np.inf, dtype=np.float32)
-        picked = vectors[rows]
-        for s in range(0, len(picked), 65536):
-            part = picked[s:s + 65536].astype(np.float16).astype(np.float32)
-            best = np.maximum(best, (part @ queries.T.astype(np.float32)).max(axis=0))
-        return best
+    top = np.full(len(queries), -np.inf, dtype=np.float32)
+    for s in range(0, len(vectors), 65536):
+        part = vectors[s:s + 65536].astype(np.float16).astype(np.float32)
+        top = np.maximum(top, (part @ queries.T.astype(np.float32)).max(axis=0))
     langs = np.array([detect_language(q) for q in lines])
-    closest = top(slice(None))
-    means = {lang: float(closest[langs == lang].mean()) for lang in ("zh", "en")}
-    spread = max(float(np.sqrt(np.mean([(t - means[lang]) ** 2 for t, lang in zip(closest, langs)]))), 0.005)
-    written = np.array(passage_langs)
-    for q, p in (("en", "zh"), ("zh", "en")):
-        if (written == p).any() and (written != p).any():      # both languages: the crossing differs from the whole
-            means[f"{q}>{p}"] = float(top(np.flatnonzero(written == p))[langs == q].mean())
+    means = {lang: float(top[langs == lang].mean()) for lang in ("zh", "en")}
+    spread = max(float(np.sqrt(np.mean([(t - means[lang]) ** 2 for t, lang in zip(top, langs)]))), 0.005)
     return {lang: [round(m, 4), round(spread, 4)] for lang, m in means.items()}
 
 

@@ -689,22 +689,6 @@ def test_how_long_a_name_can_be_asks_a_number_not_a_duration():
     assert asked_type("How long does a rebuild of the RAID take?")[0] == "time"
 
 
-def test_an_english_question_over_a_chinese_page_is_measured_against_questions_that_cross_too(kb, bundled, monkeypatch):
-    """Off-topic English questions come less close to Chinese passages than to English ones, as every English
-    question does: a Chinese page with no English twin is judged against that, so an English question it answers
-    is not refused for being English. The baseline is built with the index, per crossing."""
-    from kb.types import Hit
-    null = bundled.index.manifest["null"]
-    assert null["en>zh"][0] < null["en"][0] and null["zh>en"][0] < null["zh"][0], null
-    spread = 0.02
-    monkeypatch.setitem(kb.index.manifest, "null", {"zh": [0.85, spread], "en": [0.80, spread], "en>zh": [0.78, spread]})
-    hit = Hit("c0", "使用 parted 工具在 GPT 磁盘上最多可以创建 128 个分区。", "工具", "tools.md", "p0", "zh", 2.0,
-              heading=("工具", "分区"), dense=0.80)
-    ans = kb.answerer.answer("How many partitions can parted create on a GPT disk at most?", "en", [hit])
-    assert not ans.refused and "128" in ans.text, ans.text
-    assert ans.signals["z"] == 1.0
-
-
 def test_a_procedure_that_says_what_it_does_leads_to_its_steps(tmp_path):
     """"此过程启用 systemd 计时器，…" / "This procedure enables…" says what the steps after it do: a how-to gets those
     steps with their command, not the sentence."""
