@@ -21,8 +21,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
      version, said on a line about what is asked ("Go", not the "libpsx 2.64" beside it); one that asks for a
      bound ("最多能建多少个分区", "at most") needs a unit that states one ("最多 128 个", "up to 50 TiB"); one that
      counts in a unit ("保留多少天", "how many days", "多少内存") a number in that unit; "多久" / "how often" a
-     duration or a frequency, not a date; a count a number, not the 一 of 一致; a default's value ("默认的采样频率是
-     多少") a unit that says it is the default;
+     duration or a frequency, not a date; a count a number, not the 一 of 一致; the default ("默认的采样频率是多少",
+     "what is the default MTU") a unit that says it is the default;
   4. the names asked about (products, identifiers, model numbers; in a Chinese question also its Latin words that
      translate to none of the corpus's words, "fluentd") that the unit's context (its passage, heading
      path, document title and the other sources from its document; for a table row, the row, its header and
@@ -122,6 +122,8 @@ _PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准�
 _CARRIED = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*|[A-Za-z]*[a-z][A-Z]\w*|[A-Za-z]\w*_\w+)")
 _KEYED = re.compile(r"([A-Za-z0-9_.=-]+)\s*(?:参数|选项|配置项|字段|标志)|\b([A-Za-z0-9_.=-]+)\s+(?:parameter|option|flag|field)s?\b",
                     re.I)
+_DEFAULT_VALUE = re.compile(r"\bwhat(?:'s| is| are) the default\b|\bdefaults? to\b|默认(?:值|的?[\w\s.-]{0,12}?)(?:是|为)(?:什么|多少|哪)",
+                            re.I)      # asks what the default is, not what is done by default ("which port… by default")
 _DEFAULT = re.compile(r"默认|缺省|(?<![\w/-])defaults?(?![\w/-])", re.I)     # not /etc/default/grub, set-default
 _NEEDS = re.compile(r"前提|先决|需要|要求|之前|\b(?:needs?|requires?|required|requirements?|prerequisites?|before)\b", re.I)
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
@@ -228,6 +230,8 @@ class Answerer:
         shape = next((kinds for kinds, rx in _SHAPES.items() if rx.search(low)), ())
         defined = defined_in(question, tokenize)
         asks_default = bool(_DEFAULT.search(question))
+        # "默认…多少", "what is the default X": only a unit that says it is the default gives that value
+        default_value = asks_default and (qtype is not None or bool(_DEFAULT_VALUE.search(question)))
         prerequisites_off = not _NEEDS.search(question) and "step" not in shape
         budget = cfg.max_chars_zh if lang == "zh" else cfg.max_chars_en
         # A Chinese question's Latin words that translate to the corpus's words ("kernel": 内核) are plain words;
@@ -302,9 +306,7 @@ class Answerer:
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
                 u.default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
-                # a default's value ("默认…多少") is given only where the unit says it is the default
-                u.fits = self._fits(qtype, u, h, subjects, present, question) and (u.default or not asks_default
-                                                                                    or qtype is None)
+                u.fits = self._fits(qtype, u, h, subjects, present, question) and (u.default or not default_value)
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (scale * (cover(toks, True) + PASSAGE_SHARE * cover(around - toks, True)
@@ -381,7 +383,7 @@ class Answerer:
                                                     for v in known)]
         refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified) or said_here < cfg.min_said
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
-                  or (qtype is not None and not units[0].fits)
+                  or ((qtype is not None or default_value) and not units[0].fits)
                   or missing > cfg.max_missing
                   or (unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how))
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2), "said": round(said_here, 2),

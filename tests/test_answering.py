@@ -680,6 +680,22 @@ def test_a_default_value_is_answered_only_by_a_unit_that_says_it_is_the_default(
     assert not ans.refused and "四份" in ans.text and "两份" not in ans.text, ans.text
 
 
+
+def test_what_the_default_is_is_answered_only_by_a_unit_that_says_it(kb):
+    """"默认的…是什么" / "what is the default…" asks the default, whatever kind of value: a sentence that gives a
+    period without saying it is the default does not answer it."""
+    from kb.answering import _DEFAULT_VALUE
+    from kb.types import Hit
+
+    def hit(text):
+        return Hit("c0", text, "工具", "tools.md", "p0", "zh", 2.0, dense=0.93, heading=("工具", "日志转储"))
+    question = "logrotate 默认的转储周期是什么？"
+    assert kb.answerer.answer(question, "zh", [hit("logrotate 可以按周转储日志。")]).refused
+    ans = kb.answerer.answer(question, "zh", [hit("logrotate 默认按周转储日志。")])
+    assert not ans.refused and "按周" in ans.text, ans.text
+    assert _DEFAULT_VALUE.search("What is the default MTU of an IPIP tunnel?")
+    assert not _DEFAULT_VALUE.search("Which port does rsyslog use by default?")     # asks the port, said or not
+
 def test_how_long_a_name_can_be_asks_a_number_not_a_duration():
     """"How long can the identity of a TIPC node be?": "up to 16 letters" answers; "how long does it take" asks time."""
     from kb.answer_types import asked_type, fits
