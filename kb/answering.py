@@ -276,8 +276,9 @@ class Answerer:
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))
 
-        def by_key(row: str) -> float:       # 1 when the question names this row by its key (first cell)
-            return _names(set(tokenize(row.split("|")[0])), weights)
+        def by_key(row: str) -> float:       # 1 when the question names this row by its key (first cell); 2 when by an
+            key = row.split("|")[0].strip()  # identifier ("node_name"), surer than a word ("agent") it also says
+            return _names(set(tokenize(key)), weights) * (2.0 if _IDENTIFIER.search(key) and key.lower() in low else 1.0)
 
         def restates(tokens) -> bool:
             own = [ix.lexicon.idf(t) for t in tokens]

@@ -730,3 +730,19 @@ def test_a_hyphenated_name_with_a_number_is_said_whole_or_not_at_all(kb):
     ans = kb.answerer.answer("Radeon-Pro-5100 显卡的显存是多少？", "zh", [hit])
     assert not ans.refused and "8 GB" in ans.text, ans.text
     assert kb.ask("Radeon-Pro-128 显卡的显存是多少？").refused      # nor the table's row
+
+
+def test_a_row_named_by_an_identifier_is_the_one_asked_about(tmp_path):
+    """"What does node_name default to when I start the agent?" names two rows' keys: node_name, an identifier, is
+    what is asked about; "agent" is only where it is used."""
+    from kb import KnowledgeBase
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "agent.md").write_text(
+        "# 节点\n\n## 启动 agent\n\n启动参数如下：\n\n参数 | 是否必填 | 含义\n--- | --- | ---\n"
+        "project | 是 | 项目 id\nagent | 否 | agent key，用来标记唯一的节点，默认值是机器 ip\n"
+        "node_name | 否 | 关联节点名，默认值为 node1_master_ip\nnode_path | 否 | 关联节点执行路径，默认值为 /data/test\n",
+        encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    for question in ("What does node_name default to when I start the agent?", "启动 agent 时 node_name 默认是什么？"):
+        ans = kb.ask(question)
+        assert not ans.refused and "node1_master_ip" in ans.text and "机器 ip" not in ans.text, ans.text
