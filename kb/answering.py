@@ -277,8 +277,9 @@ class Answerer:
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))
 
         def by_key(row: str) -> float:       # 1 when the question names this row by its key (first cell); 2 when by an
-            key = row.split("|")[0].strip()  # identifier ("node_name"), surer than a word ("agent") it also says
-            return _names(set(tokenize(key)), weights) * (2.0 if _IDENTIFIER.search(key) and key.lower() in low else 1.0)
+            key = row.split("|")[0]          # identifier ("node_name"), surer than a word ("agent") it also says
+            named = _names(set(tokenize(key)), weights)
+            return named and named * (2.0 if _IDENTIFIER.search(key) and key.strip().lower() in low else 1.0)
 
         def restates(tokens) -> bool:
             own = [ix.lexicon.idf(t) for t in tokens]
