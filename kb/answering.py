@@ -90,7 +90,7 @@ SECTION_CHARS = 4000             # the steps a preface leads to are looked for t
 PROCEDURE_SHARE = 2              # ... and their instructions may say twice what a prose answer may: they are items
 RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least this many words (not headings like "附：")
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
-PAGES_KEPT = 16                  # pages whose text an Answerer keeps at hand (a how-to's refusal reads them)
+PAGES_KEPT = 64                  # pages whose text an Answerer keeps at hand (a how-to's refusal reads them)
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 
 # The shape of answer a question asks for: the passage kinds that give it.
