@@ -663,38 +663,28 @@ def test_an_english_name_a_chinese_passage_has_no_word_for_is_still_asked_about(
     assert not ans.refused and "V3.0.4.1" in ans.text, ans.text
 
 
-def test_a_default_value_is_answered_only_by_a_unit_that_says_it_is_the_default(kb):
-    """"默认保留多少份": a sentence that keeps four copies in one example does not say what the default is."""
-    from kb.types import Hit
-
-    def hit(text):
-        return Hit("c0", text, "工具", "tools.md", "p0", "zh", 2.0, dense=0.93, heading=("工具", "日志转储"))
-    question = "logrotate 默认保留多少份备份？"
-    assert kb.answerer.answer(question, "zh", [hit("logrotate 按周转储日志，这里保留四份备份。")]).refused
-    ans = kb.answerer.answer(question, "zh", [hit("logrotate 按周转储日志；默认保留四份备份。")])
-    assert not ans.refused and "四份" in ans.text, ans.text
-    example = hit("logrotate 按周转储日志，这里保留两份备份。")     # ranked first, but no default: the other answers
-    default = Hit("c1", "每个设置的默认值如下：logrotate 保留四份备份。", "工具", "tools.md", "p1", "zh", 0.8, dense=0.92,
-                  heading=("工具", "日志转储"))
-    ans = kb.answerer.answer(question, "zh", [example, default])
-    assert not ans.refused and "四份" in ans.text and "两份" not in ans.text, ans.text
-
-
-
-def test_what_the_default_is_is_answered_only_by_a_unit_that_says_it(kb):
-    """"默认的…是什么" / "what is the default…" asks the default, whatever kind of value: a sentence that gives a
-    period without saying it is the default does not answer it."""
+def test_the_default_is_answered_only_by_a_unit_that_says_it_is_the_default(kb):
+    """"默认保留多少份", "默认的…是什么", "what is the default MTU": a sentence that gives a value in one example, without
+    saying it is the default, does not answer. "Which port … by default" asks the port, said as the default or not."""
     from kb.answering import _DEFAULT_VALUE
     from kb.types import Hit
 
-    def hit(text):
-        return Hit("c0", text, "工具", "tools.md", "p0", "zh", 2.0, dense=0.93, heading=("工具", "日志转储"))
-    question = "logrotate 默认的转储周期是什么？"
-    assert kb.answerer.answer(question, "zh", [hit("logrotate 可以按周转储日志。")]).refused
-    ans = kb.answerer.answer(question, "zh", [hit("logrotate 默认按周转储日志。")])
-    assert not ans.refused and "按周" in ans.text, ans.text
+    def hit(text, n=0, score=2.0):
+        return Hit(f"c{n}", text, "工具", "tools.md", f"p{n}", "zh", score, dense=0.93, heading=("工具", "日志转储"))
+    for question, example, default, value in [
+            ("logrotate 默认保留多少份备份？", "logrotate 按周转储日志，这里保留四份备份。",
+             "logrotate 按周转储日志；默认保留四份备份。", "四份"),
+            ("logrotate 默认的转储周期是什么？", "logrotate 可以按周转储日志。", "logrotate 默认按周转储日志。", "按周")]:
+        assert kb.answerer.answer(question, "zh", [hit(example)]).refused, question
+        ans = kb.answerer.answer(question, "zh", [hit(default)])
+        assert not ans.refused and value in ans.text, ans.text
+    # ranked first but giving no default, an example loses to the unit that says the default
+    ans = kb.answerer.answer("logrotate 默认保留多少份备份？", "zh", [hit("logrotate 按周转储日志，这里保留两份备份。"),
+                                                                hit("每个设置的默认值如下：logrotate 保留四份备份。", 1, 0.8)])
+    assert not ans.refused and "四份" in ans.text and "两份" not in ans.text, ans.text
     assert _DEFAULT_VALUE.search("What is the default MTU of an IPIP tunnel?")
-    assert not _DEFAULT_VALUE.search("Which port does rsyslog use by default?")     # asks the port, said or not
+    assert not _DEFAULT_VALUE.search("Which port does rsyslog use by default?")
+
 
 def test_how_long_a_name_can_be_asks_a_number_not_a_duration():
     """"How long can the identity of a TIPC node be?": "up to 16 letters" answers; "how long does it take" asks time."""
