@@ -341,9 +341,9 @@ class Answerer:
                                                                                    g.original or "")]
             around_doc.append(re.sub(r"\.\w+$|[/_.-]", " ", h.doc_id))
             named = _names_in(question, lang, translated=h.lang != lang and not h.original, plain=plain)
-            if lang == "en" and h.lang != lang and not h.original:   # a capitalised word the passage's language
-                named += [w for w in _names_in(question, lang)       # has no word for ("Microsoft") is a name
-                          if w not in named and not any(t in seen_as for t in tokenize(w))]
+            # A capitalised word the passage's language has no word for ("Microsoft") is a name all the same
+            if lang == "en" and h.lang != lang and not h.original:
+                named += [w for w in _names_in(question, lang) if w not in named and not any(t in seen_as for t in tokenize(w))]
             context = " ".join(around_doc)
             # A quantity asked ("10000M") is said where its number is in the same unit ("10000 Mbit"); "2GB" is not
             # said by a "2" alone
@@ -351,9 +351,10 @@ class Answerer:
                 rf"(?<![\d.]){re.escape(q[1])}\s*{q[2][0]}", context, re.I)}
             said = units[0].tokens | (set(tokenize(" ".join([*h.heading, h.document]))) if units[0].kind == "table"
                                       else doc_said)
-            if units[0].kind == "table":    # a row names what its cells spell whole: "tuned-profiles-sap-hana" is a
-                record = " ".join([*h.heading, h.document, *(h.text[s:e] for s, e in units[0].spans)])   # package,
-                said -= {t for w in named if w.isascii() and not _whole(w, record) for t in tokenize(w)}  # not SAP HANA
+            # A row names what its cells spell whole: "tuned-profiles-sap-hana" is a package, not SAP HANA
+            if units[0].kind == "table":
+                record = " ".join([*h.heading, h.document, *(h.text[s:e] for s, e in units[0].spans)])
+                said -= {t for w in named if w.isascii() and not _whole(w, record) for t in tokenize(w)}
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if not acronym(w)))) if t not in versions}
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
