@@ -165,7 +165,7 @@ class Unit:
     off: bool = False            # about another version than the question asks (kb/scope.py)
     scoped: bool = False         # about a version the question asks
     titled: bool = False         # gives the version asked for by its heading ("GCC 12.2.0"): shown above it
-    default: bool = False        # says a default, or sits under a heading or lead-in that does
+    default: bool = False        # the question asks a default, and this says one (or its heading or lead-in does)
 
     @property
     def start(self) -> int:
@@ -278,8 +278,9 @@ class Answerer:
 
         def by_key(row: str) -> float:       # 1 when the question names this row by its key (first cell); 2 when by an
             key = row.split("|")[0]          # identifier ("node_name"), surer than a word ("agent") it also says
-            named = _names(set(tokenize(key)), weights)
-            return named and named * (2.0 if _IDENTIFIER.search(key) and key.strip().lower() in low else 1.0)
+            if not _names(set(tokenize(key)), weights):
+                return 0.0
+            return 2.0 if _IDENTIFIER.search(key) and key.strip().lower() in low else 1.0
 
         def restates(tokens) -> bool:
             own = [ix.lexicon.idf(t) for t in tokens]
@@ -287,7 +288,8 @@ class Answerer:
 
         # An English question's plain words that nothing translates ("anyone") can be said only in English: a
         # Chinese passage is measured on the part of the question its language can say.
-        names_en = set(tokenize(" ".join(_names_in(question, lang)))) if lang == "en" else set()
+        spelled = _names_in(question, lang) if lang == "en" else []     # its names, read as if nothing translated them
+        names_en = set(tokenize(" ".join(spelled)))
         bare = {t: w for t, w in weights.items() if t not in seen_as and t not in names_en} if lang == "en" else {}
         units = []
         for rank, (h, around) in enumerate(zip(hits, arounds)):
@@ -343,7 +345,7 @@ class Answerer:
             named = _names_in(question, lang, translated=h.lang != lang and not h.original, plain=plain)
             # A capitalised word the passage's language has no word for ("Microsoft") is a name all the same
             if lang == "en" and h.lang != lang and not h.original:
-                named += [w for w in _names_in(question, lang) if w not in named and not any(t in seen_as for t in tokenize(w))]
+                named += [w for w in spelled if w not in named and not any(t in seen_as for t in tokenize(w))]
             context = " ".join(around_doc)
             # A quantity asked ("10000M") is said where its number is in the same unit ("10000 Mbit"); "2GB" is not
             # said by a "2" alone
@@ -546,15 +548,15 @@ _NUMBERED = re.compile(r"^\s*(?:第\s*\d+\s*[章节部分]+|(?:chapter|section)\
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 # A quantity: a number and its unit ("10000M", "512MB", "2TB", "100Mbps", "3GHz")
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]i?[Bb]?(?:ps|it)?|[KMGT]?Hz|bytes?|bits?)", re.I)
+
+
 def _whole(name: str, text: str) -> bool:
     """Does `text` spell `name` as a name of its own, not as part of a longer one ("python3-test", "x86_64")? A
     hyphenated name is also spelled by its parts, each whole ("Radeon-Pro-5100" by "Radeon Pro WX 5100")."""
     def spelled(word: str) -> bool:
         return bool(re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(word)}(?![A-Za-z0-9_-]|\.\w)", text, re.I))
     return spelled(name) or "-" in name and all(spelled(part) for part in name.split("-") if part)
-
-
-_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]i?[Bb]?(?:ps|it)?|[KMGT]?Hz|bytes?|bits?)", re.I)
 
 
 def _names_in(question: str, lang: str, translated: bool = False, plain: Collection[str] = ()) -> list[str]:

@@ -32,7 +32,7 @@ _QUESTION = re.compile(r"^\s*(?:Q\d*|问题?\d*)\s*[:：]")
 _ANSWER = re.compile(r"(?m)^\s*(?:A\d*|答)\s*[:：]")
 _FULL_STOP = re.compile(r"[。！？!?.；;）)」]$")
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_TERM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+[A-Za-z0-9_.:/=-]+(?: [A-Za-z0-9_.:/=-]+){0,2}\s*$")   # "- disk_full_action"
+_TERM = re.compile(_ITEM.pattern + r"[A-Za-z0-9_.:/=-]+(?: [A-Za-z0-9_.:/=-]+){0,2}\s*$")   # "- disk_full_action"
 _BR = re.compile(r"^<br\s*/?>$", re.I)
 # The tags of HTML's text formatting ('<font color="red">强制终止</font>') are presentation, not text; anything
 # else in angle brackets stays, as writers use it for placeholders ("<package>", "<模块名>").
