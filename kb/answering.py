@@ -47,6 +47,7 @@ a unit is chosen, not when it is judged for refusal.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
@@ -642,6 +643,15 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
                 said = said[-1:]
             instruction = [(said[0][0], said[-1][1])] if said else []
             yield "step", instruction + run, list(range(len(instruction), len(instruction) + len(run))), (0, lead)
+            # A remark among the commands that leads into the next ones ("按 CPU 和命令排序：" between two `perf
+            # top` lines) is their instruction: each such remark and the commands under it are a step of their own.
+            rest = body[len(run):]
+            for i, (s, e) in enumerate(rest):
+                if is_command(text[s:e]) or not text[s:e].rstrip().endswith((":", "：")):
+                    continue
+                under = list(itertools.takewhile(lambda span: is_command(text[slice(*span)]), rest[i + 1:i + 1 + MAX_ITEMS]))
+                if under:
+                    yield "step", [(s, e), *under], list(range(1, 1 + len(under))), (s, e)
         else:                                                 # an instruction with items, not commands, under it
             yield "list", head + body[:MAX_ITEMS], [], (0, lead)
     elif h.kind == "table" and body:

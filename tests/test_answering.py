@@ -736,3 +736,16 @@ def test_a_row_named_by_an_identifier_is_the_one_asked_about(tmp_path):
     for question in ("What does node_name default to when I start the agent?", "启动 agent 时 node_name 默认是什么？"):
         ans = kb.ask(question)
         assert not ans.refused and "node1_master_ip" in ans.text and "机器 ip" not in ans.text, ans.text
+
+
+def test_a_remark_between_commands_leads_the_commands_under_it(tmp_path):
+    """A code block can carry its own remarks: "按内存排序：" between two `ps` lines introduces the second one, and
+    a question about it gets that remark and its command, not the block's first line."""
+    from kb import KnowledgeBase
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "ps.md").write_text(
+        "# 进程\n\n## 按资源查看进程\n\n```\n# ps aux --sort -%cpu\n按内存占用排序：\n# ps aux --sort -%mem\n```\n\n"
+        "## 结束进程\n\n使用 kill 命令结束进程。\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    ans = kb.ask("ps 怎么按内存占用排序？")
+    assert not ans.refused and ans.commands == ["# ps aux --sort -%mem"], ans.text
