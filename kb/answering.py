@@ -115,7 +115,14 @@ _PREFACE = re.compile(r"(?:下面|以下|下列|本|此|这|该)\w{0,6}?(?:描�
                       r"|\b(?:this|the following|these|next) (?:\w+ )?(?:section|procedure|chapter|topic|example|step|article)s?"
                       r" (?:describes?|explains?|shows?|demonstrates?|covers?)\b"
                       r"|^\s*(?:此|这个|该|本|以下|下面的?)(?:过程|流程)(?!中)"           # "此过程启用…"
+                      r"|^\s*请?(?:使用|按照?|执行)(?:以下|下面的?|下列)(?:步骤|过程|流程)"     # "使用以下步骤将…"
+                      r"|^\s*(?:use|follow|complete|perform) the following (?:steps|procedure)\b"
                       r"|^\s*(?:this|the following) procedures? (?!is\b|was\b)[a-z]+s\b", re.I)   # "This procedure enables…"
+_OPPOSITES = [("临时", "永久"), ("暂时", "永久"), ("temporary", "permanent"), ("temporarily", "permanently"),
+              ("启用", "禁用"), ("enable", "disable"), ("开启", "关闭"), ("安装", "卸载"), ("install", "uninstall"),
+              ("加载", "卸载"), ("load", "unload"), ("挂载", "卸载"), ("mount", "unmount"), ("允许", "禁止"),
+              ("allow", "deny"), ("最大", "最小"), ("maximum", "minimum"), ("上限", "下限"), ("增加", "减少"),
+              ("添加", "删除"), ("启动", "停止"), ("创建", "删除"), ("create", "delete")]
 _AFTER_STEPS = re.compile(r"\s*(?:验证|校验|其他资源|相关信息|参考|verif(?:y|ication)|additional resources|next steps?)\s*[:：]?\s*$",
                           re.I | re.M)
 _PREREQUISITES = re.compile(r"\s*(?:前提条件|先决条件|前置条件|准备工作|prerequisites?|before you (?:begin|start))\s*[:：]?\s*$", re.I)
@@ -220,6 +227,10 @@ class Answerer:
         # still be said for it not to be refused.
         typo = meant(ix, list(weights))
         alike = {t: syn for t in weights if (syn := synonyms(t, ix.lexicon) + ([typo[t]] if t in typo else []))}
+        # A unit that says the opposite of a question's word, and not the word, answers another question ("永久改为
+        # permissive" for "临时切到 permissive")
+        opposite = {t: o for a, b in _OPPOSITES for x, y in ((a, b), (b, a)) for t in tokenize(x)[:1] if t in weights
+                    for o in tokenize(y)[:1]}
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
@@ -306,6 +317,8 @@ class Answerer:
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
                     toks, keyed = says(text), any(by_key(h.text[s:e]) for s, e in u.spans if s >= h.lead)
                 penalty = RESTATE_PENALTY if u.kind == "prose" and (restates(list(toks)) or _LEADS_IN.search(text)) else 0.0
+                if any(o in toks and not tells(t, toks) for t, o in opposite.items()):
+                    penalty += RESTATE_PENALTY
                 said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;
                     toks |= said              # a step with what it shows of its instruction

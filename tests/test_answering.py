@@ -749,3 +749,29 @@ def test_a_remark_between_commands_leads_the_commands_under_it(tmp_path):
     kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
     ans = kb.ask("ps 怎么按内存占用排序？")
     assert not ans.refused and ans.commands == ["# ps aux --sort -%mem"], ans.text
+
+
+def test_use_the_following_steps_leads_to_the_steps(tmp_path):
+    """"使用以下步骤将…" says what the steps after it do, like "此过程…": a how-to gets the steps."""
+    from kb import KnowledgeBase
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "target.md").write_text(
+        "# 服务\n\n## 修改默认目标\n\n使用以下步骤将系统的默认启动目标改为多用户模式。\n\n"
+        "1. 设置默认目标：\n\n   ```\n   # systemctl set-default multi-user.target\n   ```\n\n"
+        "## 查看日志\n\n使用 journalctl 查看服务日志。\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    ans = kb.ask("怎么把系统的默认启动目标改为多用户模式？")
+    assert not ans.refused and ans.commands == ["# systemctl set-default multi-user.target"], ans.text
+
+
+def test_a_unit_that_says_the_opposite_of_what_is_asked_goes_after_one_that_does_not(tmp_path):
+    """"怎么临时关闭 SELinux" is not answered by how to turn it off permanently, though that sentence repeats more
+    of the question."""
+    from kb import KnowledgeBase
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "selinux.md").write_text(
+        "# 安全\n\n## 临时或永久更改 SELinux 模式\n\n要永久关闭 SELinux，在 /etc/selinux/config 中设置 SELINUX=disabled 并重启系统。"
+        "运行 setenforce 0 命令可以关闭 SELinux 的强制执行，重启后失效。\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    ans = kb.ask("怎么临时关闭 SELinux？")
+    assert not ans.refused and "setenforce 0" in ans.text and "永久" not in ans.text, ans.text
