@@ -14,7 +14,8 @@ the version asked for only through their heading ("## GCC 12.2.0") are shown und
 
 The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
 question whose detail the text never gives ("how much does a subscription cost?") from a real one:
-  1. dense similarity of the closest source (too far -> refuse);
+  1. dense similarity of the closest source (too far -> refuse; for an English question answered from a Chinese
+     passage, the unit saying Config.crossing_said of it, through translations, vouches instead);
   2. the share of the question's weight (idf) in words the corpus never uses ("吉祥物", "subscription"), and
      the share that the unit and its heading path say (under Config.min_said: not about what is asked);
   3. the answer type (kb/answer_types.py): a "when" / "how much" / "which version" question needs a unit with a date, number or
@@ -400,7 +401,10 @@ class Answerer:
                                         ] if asked else []
         unknown = [q.said for q in asked if not any(v.covers(q) and v.number.count(".") >= q.number.count(".")
                                                     for v in known)]
-        refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified) or said_here < cfg.min_said
+        # An English question answered from a Chinese passage: what the unit says of it, not closeness, vouches
+        crossed = bool(units) and lang == "en" and hits[units[0].rank].lang != lang and not hits[units[0].rank].original
+        vouched = crossed and said_here >= cfg.crossing_said
+        refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified and not vouched) or said_here < cfg.min_said
                   or (unseen > cfg.max_unseen and z < cfg.sure_z)
                   or ((qtype is not None or default_value) and not units[0].fits)
                   or missing > cfg.max_missing

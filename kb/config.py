@@ -58,6 +58,9 @@ class Config:
     # Closeness is measured in standard deviations above off-topic questions (see store.null_baseline),
     # so the same thresholds hold for any embedding model.
     min_z: float = 0.5                     # not this much closer than off-topic questions: refuse
+    crossing_said: float = 0.5             # ...unless the question is English, the unit Chinese and it says this share
+                                           # of the question (translated): across languages the model's closeness
+                                           # does not tell on-topic from off-topic (docs/QUALITY.md, round 11)
     max_unseen: float = 0.45               # this share of the question's weight in words the corpus never uses: refuse,
     sure_z: float = 10.0                   # ...unless the closest passage is this close
     min_said: float = 0.1                  # the answer unit and its headings say less of the question than this: refuse

@@ -775,3 +775,24 @@ def test_a_unit_that_says_the_opposite_of_what_is_asked_goes_after_one_that_does
     kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
     ans = kb.ask("怎么临时关闭 SELinux？")
     assert not ans.refused and "setenforce 0" in ans.text and "永久" not in ans.text, ans.text
+
+
+def test_an_english_question_over_a_chinese_passage_is_vouched_for_by_what_the_passage_says(tmp_path):
+    """Across languages the bundled model puts on-topic questions no closer than off-topic ones, so an English
+    question answered from a Chinese passage that says most of it (through translations) is not refused for being
+    far in meaning; one it says little of still is."""
+    import dataclasses
+    from kb import KnowledgeBase
+    from kb.types import Hit
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "task.md").write_text(
+        "# 任务\n\n## 终止任务\n\n强制终止：终止正在执行和未执行的用例。优雅终止：仅终止未执行的用例，等待正在执行的用例"
+        "执行完成后，任务终止。\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    text = "强制终止：终止正在执行和未执行的用例。优雅终止：仅终止未执行的用例，等待正在执行的用例执行完成后，任务终止。"
+    far = Hit("c0", text, "任务", "task.md", "p0", "zh", 1.0, dense=0.0, heading=("任务", "终止任务"))
+    question = "What does a forced stop of a task do?"
+    ans = kb.answerer.answer(question, "en", [far])
+    assert not ans.refused and "终止未执行的用例" in ans.text, ans.text
+    kb.answerer.config = dataclasses.replace(kb.answerer.config, crossing_said=1.01)     # nothing vouches
+    assert kb.answerer.answer(question, "en", [far]).refused
