@@ -60,7 +60,7 @@ from .messages import message
 from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage, meant
-from .translation import english_words, synonyms, translations
+from .translation import english_words, glossed_alike, synonyms, translations
 from .text import ENGLISH_WORD, WEB_ADDRESS, Tokenizer, normalize, split_sentences
 from .retrieval import as_hit
 from .types import Answer, Citation, Hit
@@ -74,6 +74,7 @@ SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command
 DEFINES_BONUS = 1.0              # "X 是什么": the sentence that defines X ("X 是…") answers, wherever it ranks
 ACTION_SHARE = 3                 # a Chinese how-to's verbs ("打开", "开启") count this much more in choosing the step
 ASKING_SHARE = 0.5               # the words that ask a typed question's value ("最大"/"多大") count half in choosing a unit
+GLOSSED_SHARE = 0.7              # an English word said by another gloss of its Chinese translation counts this much
 LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
 PASSAGE_SHARE = 0.5              # words of the unit's passage and heading outside the unit count half
 RESTATES = 0.25                  # a sentence with less than this share of its weight outside the question restates it
@@ -228,6 +229,9 @@ class Answerer:
         # still be said for it not to be refused.
         typo = meant(ix, list(weights))
         alike = {t: syn for t in weights if (syn := synonyms(t, ix.lexicon) + ([typo[t]] if t in typo else []))}
+        # An English word's, less surely: "regular" says what "ordinary" does (both are glosses of 正常)
+        glossed = {word: [g for g in tokenize(" ".join(glossed_alike(zh, ix.lexicon))) if g != word]
+                   for word, zh in seen_as.items()}
         # A unit that says the opposite of a question's word, and not the word, answers another question ("永久改为
         # permissive" for "临时切到 permissive")
         opposite = {t: o for a, b in _OPPOSITES for x, y in ((a, b), (b, a)) for t in tokenize(x)[:1] if t in weights
@@ -283,8 +287,10 @@ class Answerer:
         share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0) for t in weights}
 
         def cover(tokens, loose: bool = False) -> float:      # loose: a synonym says the word too
-            return sum(w * (share[t] if loose else 1.0) for t, w in weights.items()
-                       if tells(t, tokens) or loose and any(z in tokens for z in alike.get(t, ()))) / total
+            return sum(w * (share[t] if loose else 1.0) * (
+                1.0 if tells(t, tokens) or loose and any(z in tokens for z in alike.get(t, ()))
+                else GLOSSED_SHARE if loose and any(z in tokens for z in glossed.get(t, ())) else 0.0)
+                for t, w in weights.items()) / total
 
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))

@@ -176,6 +176,20 @@ def synonyms(word: str, lexicon: Lexicon) -> list[str]:
     gloss = glossary(lexicon) if len(word) >= 2 and not word.isascii() and lexicon.vocab else {}
     if not gloss:
         return []
+    return sorted({zh for g in _glosses(lexicon).get(word, ()) for _, zh in gloss[g]
+                   if zh != word and len(zh) >= 2 and set(zh) & set(word)})
+
+
+def glossed_alike(words: list[str], lexicon: Lexicon) -> list[str]:
+    """The one-word English glosses of the corpus's Chinese `words` ("普通": common, ordinary, general): the English
+    words that mean what an English question's word does, through the Chinese word both translate to."""
+    senses = _glosses(lexicon) if lexicon.vocab else {}
+    return sorted({g for zh in words if len(zh) >= 2 for g in senses.get(zh, ()) if " " not in g and len(g) >= 3})
+
+
+def _glosses(lexicon: Lexicon) -> dict[str, set[str]]:
+    """The glossary turned round: Chinese word -> its English glosses (not those that many words share)."""
+    gloss = glossary(lexicon)
     with _lock:
         senses = _senses.get(lexicon)
         if senses is None:
@@ -183,4 +197,4 @@ def synonyms(word: str, lexicon: Lexicon) -> list[str]:
             for g, words in gloss.items():
                 for _, zh in words if len({zh for _, zh in words}) <= SHARED else ():
                     senses[zh].add(g)
-    return sorted({zh for g in senses.get(word, ()) for _, zh in gloss[g] if zh != word and len(zh) >= 2 and set(zh) & set(word)})
+    return senses

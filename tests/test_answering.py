@@ -796,3 +796,17 @@ def test_an_english_question_over_a_chinese_passage_is_vouched_for_by_what_the_p
     assert not ans.refused and "终止未执行的用例" in ans.text, ans.text
     kb.answerer.config = dataclasses.replace(kb.answerer.config, crossing_said=1.01)     # nothing vouches
     assert kb.answerer.answer(question, "en", [far]).refused
+
+
+def test_an_english_word_is_said_by_another_with_the_same_chinese_translation(tmp_path):
+    """"regular" accounts are the passage's "ordinary" ones: both are glosses of 正常, so the sentence that gives
+    their first ID answers, not the one that merely repeats "regular user account"."""
+    from kb import KnowledgeBase
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "users.en.md").write_text(
+        "# Accounts\n\n## User accounts\n\nIf the root account is disabled, a regular user account must be created.\n\n"
+        "It is recommended to give ordinary user accounts IDs starting from 5000.\n", encoding="utf-8")
+    (tmp_path / "corpus" / "groups.md").write_text("# 用户组\n\n正常用户可以加入多个用户组。\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    ans = kb.ask("Which IDs should regular user accounts start from?")
+    assert not ans.refused and ans.text.startswith("It is recommended to give ordinary user accounts IDs"), ans.text
