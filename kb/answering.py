@@ -6,10 +6,12 @@ instruction with its command, the command on a line of its own; a table's column
 about (a row the question names by its first cell, "redis", before rows that only contain the name, "rh-redis5",
 whichever source holds them). Units are scored by the share of the question's weight (idf) that they, their
 passage and its heading cover, so the question line of a FAQ, or a sentence that only restates the question,
-never beats the text that answers it. A how-to answer that says a thing can be done goes on to the sentence
-that says how, and one that would quote a section's preface ("下面过程描述了如何…", "此过程启用…", "This section
-describes how to…") or its prerequisites gets the steps that follow them; a comparison ("X 和 Y 有什么区别") is answered
-with what each side says of itself, and "X 是什么" with the sentence that defines X ("X 是…"). Items that give
+never beats the text that answers it; nor does one that says the opposite of what is asked ("永久" for "临时").
+A remark among a code block's commands ("按 CPU 和命令排序：") is the instruction of the commands under it. A
+how-to answer that says a thing can be done goes on to the sentence that says how, and one that would quote a
+section's preface ("下面过程描述了如何…", "此过程启用…", "This section describes how to…", "使用以下步骤…") or its
+prerequisites gets the steps that follow them; a comparison ("X 和 Y 有什么区别") is answered with what each side
+says of itself, and "X 是什么" with the sentence that defines X ("X 是…"). Items that give
 the version asked for only through their heading ("## GCC 12.2.0") are shown under that heading.
 
 The refusal is judged on the chosen answer unit, because a similarity threshold alone cannot tell an on-topic
@@ -120,6 +122,7 @@ _PREFACE = re.compile(r"(?:下面|以下|下列|本|此|这|该)\w{0,6}?(?:描�
                       r"|^\s*请?(?:使用|按照?|执行)(?:以下|下面的?|下列)(?:步骤|过程|流程)"     # "使用以下步骤将…"
                       r"|^\s*(?:use|follow|complete|perform) the following (?:steps|procedure)\b"
                       r"|^\s*(?:this|the following) procedures? (?!is\b|was\b)[a-z]+s\b", re.I)   # "This procedure enables…"
+# Words of opposite sense: a unit that says one where the question says the other answers another question
 _OPPOSITES = [("临时", "永久"), ("暂时", "永久"), ("temporary", "permanent"), ("temporarily", "permanently"),
               ("启用", "禁用"), ("enable", "disable"), ("开启", "关闭"), ("安装", "卸载"), ("install", "uninstall"),
               ("加载", "卸载"), ("load", "unload"), ("挂载", "卸载"), ("mount", "unmount"), ("允许", "禁止"),
@@ -234,8 +237,10 @@ class Answerer:
                    for word, zh in seen_as.items()}
         # A unit that says the opposite of a question's word, and not the word, answers another question ("永久改为
         # permissive" for "临时切到 permissive")
-        opposite = {t: o for a, b in _OPPOSITES for x, y in ((a, b), (b, a)) for t in tokenize(x)[:1] if t in weights
-                    for o in tokenize(y)[:1]}
+        opposite: dict[str, set[str]] = {}
+        for x, y in [*_OPPOSITES, *((b, a) for a, b in _OPPOSITES)]:
+            if (word := tokenize(x)[:1]) and word[0] in weights:
+                opposite.setdefault(word[0], set()).update(tokenize(y)[:1])
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()
@@ -324,7 +329,7 @@ class Answerer:
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
                     toks, keyed = says(text), any(by_key(h.text[s:e]) for s, e in u.spans if s >= h.lead)
                 penalty = RESTATE_PENALTY if u.kind == "prose" and (restates(list(toks)) or _LEADS_IN.search(text)) else 0.0
-                if any(o in toks and not tells(t, toks) for t, o in opposite.items()):
+                if any(toks & os and not tells(t, toks) for t, os in opposite.items()):
                     penalty += RESTATE_PENALTY
                 said = set(tokenize(h.text[slice(*u.lead)])) if u.kind != "prose" else set()
                 if u.kind != "step":          # a list, FAQ or table answers with its lead-in, question or header;

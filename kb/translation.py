@@ -9,7 +9,9 @@ words. Longer phrases win over their words ("source code" gives 源码 before "s
 The same glosses give a Chinese word's synonyms, so a question that says 修改 finds the step that says 更改:
 the corpus's words that share a sense and a character with it (修改, 更改: "to alter"). A sense that many words
 share ("to open") makes no synonyms, and neither do words without a character in common (安装 and 设置 are both
-"to install", 用户 and 客户 "user").
+"to install", 用户 and 客户 "user"). Turned round, they give an English word's: the other one-word glosses of the
+Chinese word it translates to ("regular" and "ordinary" are both 正常), which count, less than the word itself, in
+choosing the answer unit.
 """
 from __future__ import annotations
 

@@ -9,6 +9,15 @@ def kb(tmp_path_factory):
     return KnowledgeBase.open(corpus=DATA / "answering", index_dir=tmp_path_factory.mktemp("index"), progress=False)
 
 
+def over(root, pages: dict[str, str]):
+    """A knowledge base over `pages` (path -> Markdown), written under `root`."""
+    from kb import KnowledgeBase
+    for name, text in pages.items():
+        (root / "corpus" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "corpus" / name).write_text(text, encoding="utf-8")
+    return KnowledgeBase.open(corpus=root / "corpus", index_dir=root / "index", progress=False)
+
+
 def test_a_faq_gets_its_answer_not_its_question(kb):
     ans = kb.ask("安装时出现 error setting up base repository 怎么办？")
     assert not ans.refused and ans.citations[0].kind == "faq"
@@ -275,12 +284,7 @@ RELEASES = {
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory):
-    from kb import KnowledgeBase
-    root = tmp_path_factory.mktemp("releases")
-    for name, text in RELEASES.items():
-        (root / "corpus" / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / "corpus" / name).write_text(text, encoding="utf-8")
-    return KnowledgeBase.open(corpus=root / "corpus", index_dir=root / "index", progress=False)
+    return over(tmp_path_factory.mktemp("releases"), RELEASES)
 
 
 def test_documents_carry_the_version_their_path_title_or_front_matter_gives(releases):
@@ -695,18 +699,22 @@ def test_how_long_a_name_can_be_asks_a_number_not_a_duration():
     assert asked_type("How long does a rebuild of the RAID take?")[0] == "time"
 
 
-def test_a_procedure_that_says_what_it_does_leads_to_its_steps(tmp_path):
-    """"此过程启用 systemd 计时器，…" / "This procedure enables…" says what the steps after it do: a how-to gets those
-    steps with their command, not the sentence."""
-    from kb import KnowledgeBase
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "discard.md").write_text(
-        "# 块丢弃\n\n## 启用定期块丢弃\n\n此过程启用 systemd 计时器，该计时器定期丢弃所有支持的文件系统上未使用的块。\n\n"
-        "流程\n\n- 启用并启动 systemd 计时器：\n\n  ```\n  # systemctl enable --now fstrim.timer\n  ```\n\n"
-        "## 启用在线块丢弃\n\n手动挂载文件系统时，添加 discard 挂载选项。\n", encoding="utf-8")
-    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
-    ans = kb.ask("怎么开启定期丢弃文件系统上未使用的块？")
-    assert not ans.refused and ans.commands == ["# systemctl enable --now fstrim.timer"], ans.text
+@pytest.mark.parametrize("page, question, command", [
+    ("# 块丢弃\n\n## 启用定期块丢弃\n\n此过程启用 systemd 计时器，该计时器定期丢弃所有支持的文件系统上未使用的块。\n\n"
+     "流程\n\n- 启用并启动 systemd 计时器：\n\n  ```\n  # systemctl enable --now fstrim.timer\n  ```\n\n"
+     "## 启用在线块丢弃\n\n手动挂载文件系统时，添加 discard 挂载选项。\n",
+     "怎么开启定期丢弃文件系统上未使用的块？", "# systemctl enable --now fstrim.timer"),
+    ("# 服务\n\n## 修改默认目标\n\n使用以下步骤将系统的默认启动目标改为多用户模式。\n\n"
+     "1. 设置默认目标：\n\n   ```\n   # systemctl set-default multi-user.target\n   ```\n\n"
+     "## 查看日志\n\n使用 journalctl 查看服务日志。\n",
+     "怎么把系统的默认启动目标改为多用户模式？", "# systemctl set-default multi-user.target"),
+])
+def test_a_procedure_that_says_what_it_does_leads_to_its_steps(tmp_path, page, question, command):
+    """"此过程启用 systemd 计时器，…", "使用以下步骤将…", "This procedure enables…" say what the steps after them do:
+    a how-to gets those steps with their command, not the sentence."""
+    kb = over(tmp_path, {"page.md": page})
+    ans = kb.ask(question)
+    assert not ans.refused and ans.commands == [command], ans.text
 
 
 def test_a_hyphenated_name_with_a_number_is_said_whole_or_not_at_all(kb):
@@ -725,14 +733,10 @@ def test_a_hyphenated_name_with_a_number_is_said_whole_or_not_at_all(kb):
 def test_a_row_named_by_an_identifier_is_the_one_asked_about(tmp_path):
     """"What does node_name default to when I start the agent?" names two rows' keys: node_name, an identifier, is
     what is asked about; "agent" is only where it is used."""
-    from kb import KnowledgeBase
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "agent.md").write_text(
-        "# 节点\n\n## 启动 agent\n\n启动参数如下：\n\n参数 | 是否必填 | 含义\n--- | --- | ---\n"
+    kb = over(tmp_path, {
+        "agent.md": "# 节点\n\n## 启动 agent\n\n启动参数如下：\n\n参数 | 是否必填 | 含义\n--- | --- | ---\n"
         "project | 是 | 项目 id\nagent | 否 | agent key，用来标记唯一的节点，默认值是机器 ip\n"
-        "node_name | 否 | 关联节点名，默认值为 node1_master_ip\nnode_path | 否 | 关联节点执行路径，默认值为 /data/test\n",
-        encoding="utf-8")
-    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+        "node_name | 否 | 关联节点名，默认值为 node1_master_ip\nnode_path | 否 | 关联节点执行路径，默认值为 /data/test\n"})
     for question in ("What does node_name default to when I start the agent?", "启动 agent 时 node_name 默认是什么？"):
         ans = kb.ask(question)
         assert not ans.refused and "node1_master_ip" in ans.text and "机器 ip" not in ans.text, ans.text
@@ -741,38 +745,19 @@ def test_a_row_named_by_an_identifier_is_the_one_asked_about(tmp_path):
 def test_a_remark_between_commands_leads_the_commands_under_it(tmp_path):
     """A code block can carry its own remarks: "按内存排序：" between two `ps` lines introduces the second one, and
     a question about it gets that remark and its command, not the block's first line."""
-    from kb import KnowledgeBase
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "ps.md").write_text(
-        "# 进程\n\n## 按资源查看进程\n\n```\n# ps aux --sort -%cpu\n按内存占用排序：\n# ps aux --sort -%mem\n```\n\n"
-        "## 结束进程\n\n使用 kill 命令结束进程。\n", encoding="utf-8")
-    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    kb = over(tmp_path, {
+        "ps.md": "# 进程\n\n## 按资源查看进程\n\n```\n# ps aux --sort -%cpu\n按内存占用排序：\n# ps aux --sort -%mem\n```\n\n"
+        "## 结束进程\n\n使用 kill 命令结束进程。\n"})
     ans = kb.ask("ps 怎么按内存占用排序？")
     assert not ans.refused and ans.commands == ["# ps aux --sort -%mem"], ans.text
-
-
-def test_use_the_following_steps_leads_to_the_steps(tmp_path):
-    """"使用以下步骤将…" says what the steps after it do, like "此过程…": a how-to gets the steps."""
-    from kb import KnowledgeBase
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "target.md").write_text(
-        "# 服务\n\n## 修改默认目标\n\n使用以下步骤将系统的默认启动目标改为多用户模式。\n\n"
-        "1. 设置默认目标：\n\n   ```\n   # systemctl set-default multi-user.target\n   ```\n\n"
-        "## 查看日志\n\n使用 journalctl 查看服务日志。\n", encoding="utf-8")
-    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
-    ans = kb.ask("怎么把系统的默认启动目标改为多用户模式？")
-    assert not ans.refused and ans.commands == ["# systemctl set-default multi-user.target"], ans.text
 
 
 def test_a_unit_that_says_the_opposite_of_what_is_asked_goes_after_one_that_does_not(tmp_path):
     """"怎么临时关闭 SELinux" is not answered by how to turn it off permanently, though that sentence repeats more
     of the question."""
-    from kb import KnowledgeBase
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "selinux.md").write_text(
-        "# 安全\n\n## 临时或永久更改 SELinux 模式\n\n要永久关闭 SELinux，在 /etc/selinux/config 中设置 SELINUX=disabled 并重启系统。"
-        "运行 setenforce 0 命令可以关闭 SELinux 的强制执行，重启后失效。\n", encoding="utf-8")
-    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    kb = over(tmp_path, {
+        "selinux.md": "# 安全\n\n## 临时或永久更改 SELinux 模式\n\n要永久关闭 SELinux，在 /etc/selinux/config 中设置 SELINUX=disabled 并重启系统。"
+        "运行 setenforce 0 命令可以关闭 SELinux 的强制执行，重启后失效。\n"})
     ans = kb.ask("怎么临时关闭 SELinux？")
     assert not ans.refused and "setenforce 0" in ans.text and "永久" not in ans.text, ans.text
 
@@ -782,13 +767,10 @@ def test_an_english_question_over_a_chinese_passage_is_vouched_for_by_what_the_p
     question answered from a Chinese passage that says most of it (through translations) is not refused for being
     far in meaning; one it says little of still is."""
     import dataclasses
-    from kb import KnowledgeBase
     from kb.types import Hit
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "task.md").write_text(
-        "# 任务\n\n## 终止任务\n\n强制终止：终止正在执行和未执行的用例。优雅终止：仅终止未执行的用例，等待正在执行的用例"
-        "执行完成后，任务终止。\n", encoding="utf-8")
-    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    kb = over(tmp_path, {
+        "task.md": "# 任务\n\n## 终止任务\n\n强制终止：终止正在执行和未执行的用例。优雅终止：仅终止未执行的用例，等待正在执行的用例"
+        "执行完成后，任务终止。\n"})
     text = "强制终止：终止正在执行和未执行的用例。优雅终止：仅终止未执行的用例，等待正在执行的用例执行完成后，任务终止。"
     far = Hit("c0", text, "任务", "task.md", "p0", "zh", 1.0, dense=0.0, heading=("任务", "终止任务"))
     question = "What does a forced stop of a task do?"
@@ -801,12 +783,9 @@ def test_an_english_question_over_a_chinese_passage_is_vouched_for_by_what_the_p
 def test_an_english_word_is_said_by_another_with_the_same_chinese_translation(tmp_path):
     """"regular" accounts are the passage's "ordinary" ones: both are glosses of 正常, so the sentence that gives
     their first ID answers, not the one that merely repeats "regular user account"."""
-    from kb import KnowledgeBase
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "users.en.md").write_text(
-        "# Accounts\n\n## User accounts\n\nIf the root account is disabled, a regular user account must be created.\n\n"
-        "It is recommended to give ordinary user accounts IDs starting from 5000.\n", encoding="utf-8")
-    (tmp_path / "corpus" / "groups.md").write_text("# 用户组\n\n正常用户可以加入多个用户组。\n", encoding="utf-8")
-    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    kb = over(tmp_path, {
+        "users.en.md": "# Accounts\n\n## User accounts\n\nIf the root account is disabled, a regular user account must be created.\n\n"
+        "It is recommended to give ordinary user accounts IDs starting from 5000.\n",
+        "groups.md": "# 用户组\n\n正常用户可以加入多个用户组。\n"})
     ans = kb.ask("Which IDs should regular user accounts start from?")
     assert not ans.refused and ans.text.startswith("It is recommended to give ordinary user accounts IDs"), ans.text
