@@ -756,7 +756,8 @@ def test_a_unit_that_says_the_opposite_of_what_is_asked_goes_after_one_that_does
     """"怎么临时关闭 SELinux" is not answered by how to turn it off permanently, though that sentence repeats more
     of the question."""
     kb = over(tmp_path, {
-        "selinux.md": "# 安全\n\n## 临时或永久更改 SELinux 模式\n\n要永久关闭 SELinux，在 /etc/selinux/config 中设置 SELINUX=disabled 并重启系统。"
+        "selinux.md": "# 安全\n\n## 临时或永久更改 SELinux 模式\n\n"
+        "要永久关闭 SELinux，在 /etc/selinux/config 中设置 SELINUX=disabled 并重启系统。"
         "运行 setenforce 0 命令可以关闭 SELinux 的强制执行，重启后失效。\n"})
     ans = kb.ask("怎么临时关闭 SELinux？")
     assert not ans.refused and "setenforce 0" in ans.text and "永久" not in ans.text, ans.text
