@@ -233,7 +233,7 @@ class Answerer:
         typo = meant(ix, list(weights))
         alike = {t: syn for t in weights if (syn := synonyms(t, ix.lexicon) + ([typo[t]] if t in typo else []))}
         # An English word's, less surely: "regular" says what "ordinary" does (both are glosses of 正常)
-        glossed = {word: [g for g in tokenize(" ".join(glossed_alike(zh, ix.lexicon))) if g != word]
+        glossed = {word: [g for g in tokenize(" ".join(glossed_alike(zh[:1], ix.lexicon))) if g != word]
                    for word, zh in seen_as.items()}
         # A unit that says the opposite of a question's word, and not the word, answers another question ("永久改为
         # permissive" for "临时切到 permissive")

@@ -29,7 +29,7 @@ from .store import Found, Store
 from .scope import Scopes, conflicts
 from .questions import defined_in, defines
 from .site import with_anchor
-from .spelling import corrected, meant
+from .spelling import as_meant, corrected, meant
 from .text import Tokenizer, normalize
 from .translation import synonyms, to_chinese
 from .types import Chunk, Hit
@@ -75,7 +75,8 @@ class Retriever:
         keyed: set[Hashable] = set()             # sources with a table row the query names by its first cell
         across = lang is not None and lang != self.written_in     # two result lists to merge (module docstring)
         for text, weight in [(query, 1.0)] + ([(f"{context} {query}", 0.5)] if context else []):
-            vec = self.embedder.embed_query(normalize(text)[-self.max_query_chars:])   # the question, and what fits before it
+            meant_text = as_meant(ix, text, self.tokenizer.tokenize)       # typos corrected: they move its vector
+            vec = self.embedder.embed_query(normalize(meant_text)[-self.max_query_chars:])   # and what fits before it
             qvec = vec if not qvec.size else qvec
             near = ix.dense(vec, depth)
             words = corrected(ix, self.tokenizer.tokenize(text), self.tokenizer.tokenize(text, True))

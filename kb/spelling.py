@@ -2,10 +2,12 @@
 
 Chinese typos are mostly homophones typed with a pinyin IME (发部 for 发布, 模试 for 模式), so a Chinese
 word matches a corpus word of the same length and the same toneless pinyin; so do two characters that the
-segmenter left single because one is mistyped (内和 for 内核). English typos match a
-corpus word within one deletion on either side (kernal/kernel, comunity/community, initated/initiated); a
-four-letter word only one with a letter more (locle/locale: stemmed "locl", "local"); any word one with two
-neighbouring letters swapped (riad/raid).
+segmenter left single because one is mistyped (内和 for 内核). English typos match the corpus word one slip away:
+two neighbouring letters swapped (riad/raid) first, then a letter missing, one too many or a wrong one
+(kernal/kernel, comunity/community, kdimp/kdump), the word more passages use among those; a four-letter word only
+one with a letter more (locle/locale: stemmed "locl", "local"). Failing those, a word that shares a deletion with
+it (two letters apart) still counts in weighing the question, but retrieval embeds only what is one slip away
+(`as_meant`: "fireawlld" is embedded as firewalld, and "clean" is not turned into "clang").
 
 A homophone typo can also be a real word: "journalctl 怎么清楚所有日志" means 清除 (to clear), but 清楚 (clear,
 as in understood) is a word too, and the corpus uses it. Such a word is meant as its homophone when the homophone
@@ -15,6 +17,7 @@ with 清除 are about logs, those with 清楚 are not.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Sequence
 import threading
 import weakref
@@ -23,6 +26,7 @@ import numpy as np
 
 from .text import HAN_RE
 
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_.-])[A-Za-z]{4,}(?![A-Za-z0-9_.-])")
 HOMOPHONE_RATIO = 3    # a homophone is meant when it shares passages with the question's other words 3x as often
 SMOOTHING = 5          # (shares measured as in kb/translation.py: a word used in 1 passage is less sure than in 5 of 10)
 
@@ -37,7 +41,7 @@ def _speller(index) -> Speller:
     sp = _spellers.get(index)
     if sp is None:
         with _lock:
-            sp = _spellers.get(index) or _spellers.setdefault(index, Speller(index.lexicon.vocab))
+            sp = _spellers.get(index) or _spellers.setdefault(index, Speller(index.lexicon.vocab, index.lexicon.df))
     return sp
 
 
@@ -54,6 +58,20 @@ def corrected(index, tokens: list[str], pieces: Sequence[str] = ()) -> list[str]
                 and (word[0] == a or word[1] == b):
             out.append(word)
     return out
+
+
+def as_meant(index, text: str, tokenize) -> str:
+    """`text` with each Latin word the index does not know replaced by the corpus word it was meant to be
+    ("fireawlld" by firewalld): what retrieval embeds, since a typo moves a question's vector away from its topic."""
+    if not index.lexicon.vocab:
+        return text
+    sp = _speller(index)
+
+    def fix(m: re.Match) -> str:
+        tokens = tokenize(m.group(0))
+        word = tokens[0] if len(tokens) == 1 else None
+        return (sp.correct(word, near=True) or m.group(0)) if word and word not in sp.vocab else m.group(0)
+    return _LATIN_WORD.sub(fix, text)
 
 
 def prepare(index) -> None:
@@ -107,24 +125,37 @@ def coverage(index, token: str, passages: str) -> float:
 
 
 class Speller:
-    def __init__(self, vocab: dict):
+    def __init__(self, vocab: dict, df: Sequence[int] = ()):
         self.vocab = vocab
-        self._latin: dict[str, str] | None = None
+        self.df = df                # passages using each word, by its position in vocab (commoner words win ties)
+        self._latin: dict[str, list[str]] | None = None
         self._groups: dict[str, list[str]] | None = None
         self._sorted: list[str] | None = None
 
-    def correct(self, token: str) -> str | None:
+    def correct(self, token: str, near: bool = False) -> str | None:
+        """The corpus word `token` was meant to be, if any; `near`: only one a single slip away (see below)."""
         if HAN_RE.search(token):
             return next(iter(self.homophones(token)), None) if len(token) >= 2 else None     # the first one used
         if token.isascii() and token.isalpha() and len(token) >= 4:
-            index = self._latin_index()     # a letter missing ("locle": locale); one too many only from 5 letters
-            for variant in (token,) if len(token) < 5 else (token, *_deletes(token)):
-                if variant in index:
-                    return index[variant]
-            # two letters swapped ("riad": raid)
-            return next((w for i in range(len(token) - 1) if (w := token[:i] + token[i + 1] + token[i] + token[i + 2:])
-                         in self.vocab), None)
+            index = self._latin_index()
+            # The corpus words one edit away: a letter missing ("locle": locale), two neighbours swapped ("riad":
+            # raid); from 5 letters also a letter too many ("kernell") or a wrong one ("kdimp": kdump). The swap
+            # keeps every letter typed, so it goes first; then the word more passages use.
+            found = {w: 0 for i in range(len(token) - 1)
+                     if (w := token[:i] + token[i + 1] + token[i] + token[i + 2:]) in self.vocab and w != token}
+            deletes = _deletes(token) if len(token) >= 5 else []
+            for w in [*index.get(token, ()), *(w for v in deletes for w in index.get(v, ()) if w == v or len(w) == len(
+                    token) and sum(a != b for a, b in zip(w, token)) == 1)]:
+                found.setdefault(w, 1)
+            if found or near:
+                return min(found, key=lambda w: (found[w], -self._used(w), w)) if found else None
+            # Else the first word that shares a deletion with it (two letters apart)
+            return next((index[v][0] for v in deletes if v in index), None)
         return None
+
+    def _used(self, word: str) -> int:
+        i = self.vocab.get(word)
+        return int(self.df[i]) if i is not None and i < len(self.df) else 0
 
     def shares_stem(self, token: str) -> bool:
         """A corpus word starts with this word's first max(4, len - 3) letters."""
@@ -134,14 +165,14 @@ class Speller:
         i = bisect.bisect_left(self._sorted, prefix)
         return i < len(self._sorted) and self._sorted[i].startswith(prefix)
 
-    def _latin_index(self) -> dict[str, str]:
-        """Each long Latin corpus word and its one-letter deletions -> the word (first one wins)."""
+    def _latin_index(self) -> dict[str, list[str]]:
+        """Each long Latin corpus word and its one-letter deletions -> the words they come from."""
         if self._latin is None:
-            index: dict[str, str] = {}
+            index: dict[str, list[str]] = {}
             for w in self.vocab:
                 if w.isascii() and w.isalpha() and len(w) >= 4:
-                    for v in (w, *_deletes(w)):
-                        index.setdefault(v, w)
+                    for v in dict.fromkeys((w, *_deletes(w))):
+                        index.setdefault(v, []).append(w)
             self._latin = index
         return self._latin
 

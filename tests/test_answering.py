@@ -423,6 +423,26 @@ def test_two_swapped_letters_are_read_as_the_corpus_word():
     assert [sp.correct(w) for w in ("riad", "hsot", "kenrel", "xyzw")] == ["raid", "host", "kernel", None]
 
 
+def test_a_typo_is_read_as_the_commonest_corpus_word_one_slip_away():
+    """"kdimp" is one wrong letter from kdump and two from kimap: the nearer word wins, and among words as near, the
+    one more passages use; a swap ("chroyn": chrony) keeps every letter typed, so it beats a wrong letter (chrono)."""
+    from kb.spelling import Speller
+    words = ["kimap", "kdump", "chrono", "chrony", "clang"]
+    sp = Speller({w: n for n, w in enumerate(words)}, [1, 50, 9, 2, 3])
+    assert [sp.correct(w) for w in ("kdimp", "chroyn")] == ["kdump", "chrony"]
+    assert sp.correct("clean", near=True) is None      # "clang" is two letters away: no slip of one key
+
+
+def test_retrieval_embeds_the_question_as_it_was_meant(tmp_path):
+    """A typo moves a question's vector away from its topic, so retrieval embeds "fireawlld" as firewalld; words one
+    slip from no corpus word stay as they are."""
+    from kb.spelling import as_meant
+    kb = over(tmp_path, {"fw.md": "# 防火墙\n\n使用 systemctl enable --now firewalld 启动 firewalld 并设置开机自启。\n"})
+    tokenize = kb.tokenizer.tokenize
+    assert as_meant(kb.index, "怎么启动 fireawlld 并设置开机自启？", tokenize) == "怎么启动 firewalld 并设置开机自启？"
+    assert as_meant(kb.index, "How do I clean the firewald logs?", tokenize) == "How do I clean the firewalld logs?"
+
+
 def test_words_said_only_by_a_link_are_not_said(kb):
     """".../LUKS2-docs/.../luks2_doc_wip.pdf" is where a specification is, not text about docs or PDFs."""
     ans = kb.ask("How do I build the docs into a PDF?")
