@@ -1,0 +1,77 @@
+"""Typo tolerance on a real documentation site: development questions asked again with one slip of the keyboard.
+
+    python benchmarks/typos.py [--corpus DIR] [--pages tests/data/docs_ci_pages.txt] [--index DIR] [--seed 7] [--json]
+
+Builds an index of the site (or of the pages listed in --pages; --index DIR keeps it there and reuses it on the
+next run), asks the answerable development questions (tests/data/docs_dev.jsonl, never the held-out ones) whose
+page is indexed, and asks each again with one seeded English typo in a word of five letters or more: a letter
+dropped, two neighbours swapped, a letter doubled, or one replaced by its neighbour on the keyboard. Prints, of
+the questions cited right at @1 as written, how many still are with the typo and how many are refused.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import common
+from docs_site import DEFAULT_CORPUS, SETS, copy_pages, read_pages
+
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_NEIGHBOUR = {row[i]: row[i + 1] if i + 1 < len(row) else row[i - 1] for row in _ROWS for i in range(len(row))}
+
+
+def with_typo(question: str, rng: random.Random) -> str | None:
+    """`question` with one slip in one of its Latin words of five letters or more (None when it has none)."""
+    words = list(re.finditer(r"[A-Za-z]{5,}", question))
+    if not words:
+        return None
+    m = rng.choice(words)
+    w, i = m.group(0), rng.randrange(1, len(m.group(0)) - 1)
+    slip = rng.choice([w[:i] + w[i + 1:], w[:i] + w[i + 1] + w[i] + w[i + 2:], w[:i] + w[i] + w[i:],
+                       w[:i] + _NEIGHBOUR.get(w[i].lower(), w[i]) + w[i + 1:]])
+    return question[:m.start()] + slip + question[m.end():] if slip != w else None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"the site's docs folder [{DEFAULT_CORPUS}]")
+    p.add_argument("--pages", type=Path, help="file listing the pages to index (default: every page)")
+    p.add_argument("--index", type=Path, help="index folder to build or reuse (default: a temporary one)")
+    p.add_argument("--seed", type=int, default=7, help="seed of the typos [7]")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    args = p.parse_args()
+    if not args.corpus.is_dir():
+        raise SystemExit(f"no corpus at {args.corpus}: pass --corpus or set KB_DOCS_CORPUS")
+
+    from kb import KnowledgeBase
+    from kb.evaluation import evaluate, load_labelled
+
+    work = Path(tempfile.mkdtemp(prefix="kb-typos-"))
+    try:
+        corpus = copy_pages(args.corpus, read_pages(args.pages), work / "corpus") if args.pages else args.corpus
+        pages = {f.relative_to(corpus).as_posix() for f in corpus.rglob("*") if f.is_file()}
+        site = KnowledgeBase.open(corpus=corpus, index_dir=args.index or work / "index", progress=not args.json)
+        items = [it for it in load_labelled(SETS[0]) if it["page"] in pages and it.get("answerable", True)]
+        right = [it for it, row in zip(items, evaluate(site, items)["rows"]) if row["at1"]]
+        rng = random.Random(args.seed)
+        slipped = [dict(it, question=q) for it in right if (q := with_typo(it["question"], rng))]
+        rows = evaluate(site, slipped)["rows"]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {"machine": common.machine(), "right_as_written": len(right), "with_a_typo": len(rows),
+              "still_right": round(sum(r["at1"] for r in rows) / len(rows), 3),
+              "refused": round(sum(r["refused"] for r in rows) / len(rows), 3),
+              "missed": [r["question"] for r in rows if not r["at1"]]}
+    text = "\n".join([common.machine_line(),
+                      f"{len(right)} development questions cited right at @1 as written; {len(rows)} with a typo:",
+                      f"still cited right at @1: {result['still_right']}, refused: {result['refused']}", "missed:",
+                      *(f"  {q}" for q in result["missed"])])
+    common.emit(result, text, args.json)
+
+
+if __name__ == "__main__":
+    main()
