@@ -109,19 +109,26 @@ def test_links_inside_the_corpus_are_followed_only_when_asked(tmp_path):
 
 
 def test_a_huge_sparse_file_is_skipped_without_being_read(tmp_path):
-    """The size is checked before reading: a 3 GB file costs no memory (it used to be read whole on every start)."""
-    folder = corpus_with(tmp_path, {})
-    with open(folder / "huge.txt", "wb") as f:
-        f.truncate(3_000_000_000)
+    """The size is checked before reading: a 3 GB file costs no memory (it used to be read whole on every start).
+    Measured against opening the same corpus without it, in the same environment: a process's peak varies with
+    what it inherits (829-1009 MB within the full suite, 202 MB alone), the 3 GB would not."""
     code = ("import resource, sys; from pathlib import Path; from kb import KnowledgeBase; "
             "kb = KnowledgeBase.open(corpus=sys.argv[1], index_dir=sys.argv[2], progress=False); "
             "print(kb.problems); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
-    run = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "ix")], capture_output=True,
-                         text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    problems, peak_mb = run.stdout.strip().splitlines()[-2:]
+
+    def peak(folder, index) -> tuple[str, int]:
+        run = subprocess.run([sys.executable, "-c", code, str(folder), str(index)], capture_output=True, text=True,
+                             timeout=600)
+        assert run.returncode == 0, run.stderr[-2000:]
+        problems, peak_mb = run.stdout.strip().splitlines()[-2:]
+        return problems, int(peak_mb)
+    folder = corpus_with(tmp_path, {})
+    _, without = peak(folder, tmp_path / "ix0")
+    with open(folder / "huge.txt", "wb") as f:
+        f.truncate(3_000_000_000)
+    problems, peak_mb = peak(folder, tmp_path / "ix")
     assert "huge.txt: 3000.0 MB is over the 20 MB limit" in problems
-    assert int(peak_mb) < 1000, f"peak memory {peak_mb} MB: the file was read"
+    assert peak_mb - without < 500, f"peak memory {peak_mb} MB against {without} MB without it: the file was read"
 
 
 @pytest.mark.parametrize("tag", ["div", "span", "section"])
