@@ -63,14 +63,22 @@ def side_by_side_p50(site, site_questions: list[str], bundled, bundled_questions
     return out
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def site_arguments(doc: str, *more) -> argparse.Namespace:
+    """The command line of a benchmark over the site: --corpus, --pages and --json, then `more` (name, options)."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"the site's docs folder [{DEFAULT_CORPUS}]")
     p.add_argument("--pages", type=Path, help="file listing the pages to index (default: every page)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    for name, options in more:
+        p.add_argument(name, **options)
     args = p.parse_args()
     if not args.corpus.is_dir():
         raise SystemExit(f"no corpus at {args.corpus}: pass --corpus or set KB_DOCS_CORPUS")
+    return args
+
+
+def main():
+    args = site_arguments(__doc__)
 
     from kb import KnowledgeBase
     from kb.evaluation import evaluate, format_report, load_labelled

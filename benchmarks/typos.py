@@ -10,7 +10,6 @@ the questions cited right at @1 as written, how many still are with the typo and
 """
 from __future__ import annotations
 
-import argparse
 import random
 import re
 import shutil
@@ -18,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import common
-from docs_site import DEFAULT_CORPUS, SETS, copy_pages, read_pages
+from docs_site import SETS, copy_pages, read_pages, site_arguments
 
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _NEIGHBOUR = {row[i]: row[i + 1] if i + 1 < len(row) else row[i - 1] for row in _ROWS for i in range(len(row))}
@@ -37,15 +36,8 @@ def with_typo(question: str, rng: random.Random) -> str | None:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"the site's docs folder [{DEFAULT_CORPUS}]")
-    p.add_argument("--pages", type=Path, help="file listing the pages to index (default: every page)")
-    p.add_argument("--index", type=Path, help="index folder to build or reuse (default: a temporary one)")
-    p.add_argument("--seed", type=int, default=7, help="seed of the typos [7]")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    args = p.parse_args()
-    if not args.corpus.is_dir():
-        raise SystemExit(f"no corpus at {args.corpus}: pass --corpus or set KB_DOCS_CORPUS")
+    args = site_arguments(__doc__, ("--index", {"type": Path, "help": "index folder to build or reuse (default: a temporary one)"}),
+                          ("--seed", {"type": int, "default": 7, "help": "seed of the typos [7]"}))
 
     from kb import KnowledgeBase
     from kb.evaluation import evaluate, load_labelled
