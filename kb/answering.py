@@ -54,7 +54,7 @@ import itertools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .answer_types import LOOK_UP, asked_type, fits
 from .store import Store
@@ -197,6 +197,15 @@ class Answerer:
         self.scopes = Scopes.of_index(index)
         self.page = lru_cache(PAGES_KEPT)(self._page)     # this index's pages, not another knowledge base's
 
+    @cached_property
+    def _opposites(self) -> dict[str, set[str]]:
+        """_OPPOSITES as this tokenizer's tokens, both ways round: word -> the words of opposite sense."""
+        out: dict[str, set[str]] = {}
+        for x, y in [*_OPPOSITES, *((b, a) for a, b in _OPPOSITES)]:
+            if word := self.tokenizer.tokenize(x)[:1]:
+                out.setdefault(word[0], set()).update(self.tokenizer.tokenize(y)[:1])
+        return out
+
     def _page(self, doc_id: str, lang: str) -> str:
         """A document's title, headings and text in `lang`, with its passages' originals, normalised as tokens are:
         a question word is looked for in it as a substring (a stem, "configur", finds "configure")."""
@@ -237,10 +246,7 @@ class Answerer:
                    for word, zh in seen_as.items()}
         # A unit that says the opposite of a question's word, and not the word, answers another question ("永久改为
         # permissive" for "临时切到 permissive")
-        opposite: dict[str, set[str]] = {}
-        for x, y in [*_OPPOSITES, *((b, a) for a, b in _OPPOSITES)]:
-            if (word := tokenize(x)[:1]) and word[0] in weights:
-                opposite.setdefault(word[0], set()).update(tokenize(y)[:1])
+        opposite = {word: others for word, others in self._opposites.items() if word in weights}
         mean, std = ix.manifest.get("null", {}).get(lang, (0.0, 1.0))
         z = (max((h.dense for h in hits), default=0.0) - mean) / std
         low = question.lower()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 import threading
 import weakref
 
@@ -131,8 +132,10 @@ class Speller:
         self._latin: dict[str, list[str]] | None = None
         self._groups: dict[str, list[str]] | None = None
         self._sorted: list[str] | None = None
+        # A question's unknown words are looked up by retrieval (as meant, then corrected) and again by the answer
+        self.correct = lru_cache(maxsize=4096)(self._correct)
 
-    def correct(self, token: str, near: bool = False) -> str | None:
+    def _correct(self, token: str, near: bool = False) -> str | None:
         """The corpus word `token` was meant to be, if any; `near`: only one a single slip away (see below)."""
         if HAN_RE.search(token):
             return next(iter(self.homophones(token)), None) if len(token) >= 2 else None     # the first one used
