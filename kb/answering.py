@@ -97,6 +97,7 @@ RELATED_MIN_TOKENS = 3           # a refusal's related passages have at least th
 PER_VERSION = 3                  # a question names a version and one of the 3 best units is about another: see answer()
 PAGES_KEPT = 64                  # pages whose text an Answerer keeps at hand (a how-to's refusal reads them)
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
+PRINTED_LINES = 3                # a procedure shows this many lines of what each of its commands prints
 
 # The shape of answer a question asks for: the passage kinds that give it.
 _SHAPES = {
@@ -515,12 +516,16 @@ class Answerer:
         return u.titled
 
     def _procedure(self, u: Unit, hits: list[Hit], budget: int) -> tuple[Unit, Hit] | None:
-        """The procedure that a preface or prerequisites list `u` leads to, as one source: the passages after it in
-        its section (its heading path or below), up to the next preface; their lines within the budget (commands
-        aside) and 2 × MAX_ITEMS lines. None when `u` is neither, or no step with a command follows."""
+        """The procedure that a preface, a section's opening paragraph or a prerequisites list `u` leads to, as one
+        source: the passages after it in its section (its heading path or below), up to the next preface; their lines
+        within the budget (commands aside) and 2 × MAX_ITEMS lines besides what the commands print, of which the first
+        PRINTED_LINES each. None when `u` is none of these, or no command follows within that."""
         h, ix = hits[u.rank], self.index
+        before = ix.between(h.doc_id, h.lang, max(0, h.start - SECTION_CHARS), h.start)
+        opens = (u.kind == "prose" and bool(h.heading) and not (before and before[-1].heading == h.heading)
+                 and not _CARRIED.search(h.text[u.start:u.end]))   # one that names an option leads to its step only
         if not (u.kind == "list" and _PREREQUISITES.match(h.text[slice(*u.lead)])
-                or _PREFACE.search(h.text[slice(*u.spans[0])])):
+                or _PREFACE.search(h.text[slice(*u.spans[0])]) or opens):
             return None
         after = []
         for c in ix.between(h.doc_id, h.lang, h.end, h.end + SECTION_CHARS):
@@ -530,19 +535,26 @@ class Answerer:
                 after.append(c)
         if not any(c.kind == "step" for c in after):
             return None
-        text, spans, code, left, used = "", [], [], budget, []
+        text, spans, code, left, used, steps = "", [], [], budget, [], 0
         for c in after:
             lines = _line_spans(c.text, 0)
             shell = [(s, e) for s, e in lines if (is_command(c.text[s:e]) and s >= c.lead if c.kind == "step"
                                                   else _shell(c.text[s:e]))]
             prose = sum(e - s for s, e in lines if (s, e) not in shell)
+            block = [(s, e) for s, e in lines if s >= c.lead] if c.kind == "step" else shell     # its code
+            printed = {block[n] for n in _printed([c.text[s:e] for s, e in block])   # what its commands print:
+                       if not _ITEM_MARK.match(c.text[slice(*block[n])])}
+            if used and (prose > left or steps + len(lines) - len(printed) > 2 * MAX_ITEMS):   # not counted, and
+                break                                                                # only its first lines shown
+            shown = [line for n, line in enumerate(lines) if line not in printed
+                     or not all(m >= 0 and lines[m] in printed for m in range(n - PRINTED_LINES, n))]
             at = len(text) + 1 if text else 0          # one passage a line on from the last
-            if used and (prose > left or len(spans) + len(lines) > 2 * MAX_ITEMS):
-                break
             text += "\n" * bool(text) + c.text
-            code += [len(spans) + i for i, line in enumerate(lines) if line in shell]
-            spans += [(s + at, e + at) for s, e in lines]
-            left, used = left - prose, used + [c]
+            code += [len(spans) + i for i, line in enumerate(shown) if line in shell]
+            spans += [(s + at, e + at) for s, e in shown]
+            left, used, steps = left - prose, used + [c], steps + len(lines) - len(printed)
+        if not code:
+            return None                                 # no command within the budget: no procedure to show
         originals = list(dict.fromkeys(o for c in used if (o := ix.original(c))))
         merged = replace(as_hit(ix, used[0], h.score), text=text, end=used[-1].end, kind="step", lead=0,
                          original="\n".join(originals) or None)

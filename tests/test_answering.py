@@ -1,4 +1,6 @@
 """The answer is the part of a passage that answers: a FAQ's answer, a step's command, a list's items, table rows."""
+import textwrap
+
 import pytest
 from conftest import DATA
 
@@ -810,3 +812,22 @@ def test_an_english_word_is_said_by_another_with_the_same_chinese_translation(tm
         "groups.md": "# 用户组\n\n正常用户可以加入多个用户组。\n"})
     ans = kb.ask("Which IDs should regular user accounts start from?")
     assert not ans.refused and ans.text.startswith("It is recommended to give ordinary user accounts IDs"), ans.text
+
+
+def test_a_sections_opening_leads_a_howto_to_the_procedure_under_it(tmp_path):
+    """A task section opens with what the task is for, then its prerequisites and its numbered steps. "怎么处理" is
+    answered by the steps, down to the command that fixes it, not by the opening sentence, which merely repeats the
+    question's words; and what a step's command prints is shown only in its first lines."""
+    output = "\n".join(f"default via 192.0.2.{n} dev enp{n}s0 proto static metric 10{n}" for n in range(1, 7))
+    kb = over(tmp_path, {"gateway.md": (
+        "# 网络\n\n## 修复因为多个默认网关导致的意外路由行为\n\n"
+        "只有少数场景（比如多路径 TCP）需要在主机上配置多个默认网关。通常只配置一个默认网关，以免路由不对或路由不对称。\n\n"
+        "**前提条件**\n\n- 主机配置了多个默认网关。\n\n**流程**\n\n"
+        f"1. 显示路由表：\n    ```\n    # ip -4 route\n{textwrap.indent(output, '    ')}\n    ```\n"
+        "2. 配置 NetworkManager 不使用 Corporate-LAN 连接作为默认路由：\n    ```\n"
+        "    # nmcli connection modify Corporate-LAN ipv4.never-default yes\n    ```\n"
+        "3. 重新激活连接：\n    ```\n    # nmcli connection up Corporate-LAN\n    ```\n\n"
+        "## 配置静态路由\n\n路由可确保您可以在相互连接的网络间发送和接收流量。\n")})
+    ans = kb.ask("主机上配了多个默认网关导致路由不对，应该怎么处理？")
+    assert not ans.refused and "# nmcli connection modify Corporate-LAN ipv4.never-default yes" in ans.commands, ans.text
+    assert "metric 101" in ans.text and "metric 104" not in ans.text, ans.text
