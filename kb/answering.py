@@ -678,8 +678,13 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
         body = _within(text, body[:MAX_ITEMS], code, budget)
         yield "faq", body, [i for i, span in enumerate(body) if span in code], (0, lead)
     elif h.kind == "step" and body:
+        # A line that is no command right above the commands ("查看内核版本号", then "# uname -r") is what they do
+        # ...unless another remark leads into commands further down: alternatives ("启用…：", "禁用…：", each over its
+        # command), which answer together, as a list
+        remark = body[:1] if len(body) > 1 and not is_command(text[slice(*body[0])]) and is_command(
+            text[slice(*body[1])]) and not any(_LEADS_IN.search(text[s:e]) for s, e in body[2:]) else []
         run = []
-        for s, e in body:
+        for s, e in body[len(remark):]:
             if not is_command(text[s:e]) or len(run) >= MAX_ITEMS:
                 break
             run.append((s, e))
@@ -687,11 +692,11 @@ def _structured(h: Hit, body: list[tuple[int, int]], budget: int):
             said = _sentences(text[:lead], 0)[-2:] if lead else []     # what the command does, on one line
             if said and ("\n" in text[said[0][0]:said[-1][1]] or said[-1][1] - said[0][0] > budget):
                 said = said[-1:]
-            instruction = [(said[0][0], said[-1][1])] if said else []
+            instruction = remark or ([(said[0][0], said[-1][1])] if said else [])
             yield "step", instruction + run, list(range(len(instruction), len(instruction) + len(run))), (0, lead)
             # A remark among the commands that leads into the next ones ("按 CPU 和命令排序：" between two `perf
             # top` lines) is their instruction: each such remark and the commands under it are a step of their own.
-            rest = body[len(run):]
+            rest = body[len(remark) + len(run):]
             for i, (s, e) in enumerate(rest):
                 if is_command(text[s:e]) or not text[s:e].rstrip().endswith((":", "：")):
                     continue

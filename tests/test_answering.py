@@ -831,3 +831,16 @@ def test_a_sections_opening_leads_a_howto_to_the_procedure_under_it(tmp_path):
     ans = kb.ask("主机上配了多个默认网关导致路由不对，应该怎么处理？")
     assert not ans.refused and "# nmcli connection modify Corporate-LAN ipv4.never-default yes" in ans.commands, ans.text
     assert "metric 101" in ans.text and "metric 104" not in ans.text, ans.text
+
+
+def test_a_remark_that_opens_a_code_block_is_what_its_commands_do(tmp_path):
+    """A code block may open with a line saying what its commands do ("查看内核版本号", then "# uname -r"): a
+    how-to gets that line and its command, not a step elsewhere whose instruction merely mentions the words."""
+    kb = over(tmp_path, {"kernel.md": (
+        "# 内核\n\n## 内核升级与配置\n\n内核是操作系统的核心，负责管理系统资源。\n\n"
+        "```\n查看内核版本号\n[root@host ~]# uname -r\n5.4.119-19.0010\n```\n\n"
+        "### 手动安装 RPM 包更新内核\n\n进入该目录，下载内核 rpm 包并安装，xxx 表示对应内核版本号：\n\n"
+        "```\n[root@host ~]# rpm -ivh kernel-xxx.rpm\n```\n")})
+    ans = kb.ask("怎么查看内核版本号？")
+    assert not ans.refused and ans.commands == ["[root@host ~]# uname -r"], ans.text
+    assert ans.text.startswith("查看内核版本号"), ans.text
