@@ -25,6 +25,7 @@ ENGLISH_WORD = re.compile(r"[a-z][a-z0-9-]*")      # an English word of lowercas
 WEB_ADDRESS = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")   # the characters an address may hold
 _WORDISH = re.compile(f"[{_HAN}A-Za-z0-9]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_WORD_OR_CODE = re.compile(r"[A-Za-z][A-Za-z'-]*(?:[\w.]*\w)?")      # a word, or a name in code ("cpu.cfs_quota_us", "v1")
 _ALNUM_SPLIT = re.compile(r"^([a-z]+)(\d+)$")
 
 STOPWORDS_FILE = Path(__file__).parent / "data" / "stopwords.txt"
@@ -117,9 +118,9 @@ class Tokenizer:
                 text = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
         han = sum(2 if ch in _ZH_FRAME else 1 for ch in HAN_RE.findall(text))
         en = 0.0
-        for w in _LATIN_WORD.findall(text):
+        for w in _WORD_OR_CODE.findall(text):
             w = w.lower()
-            if w not in self.domain_terms and len(w) > 1:
+            if _LATIN_WORD.fullmatch(w) and w not in self.domain_terms and len(w) > 1:     # not in code: "cpu.cfs_quota_us"
                 en += 2 if w in STOPWORDS else 1
         if han == 0 and en == 0:
             return "zh" if HAN_RE.search(original) else "en"   # only domain terms: their script decides

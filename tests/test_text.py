@@ -47,6 +47,7 @@ def test_english_plurals_fold_but_names_do_not():
     ("Is 开放原子开源基金会 involved?", "en"),
     ("热补丁", "zh"),
     ("cgroupfs", "en"),
+    ("cgroup v1 里 cpu.cfs_quota_us 最小能设成多少？", "zh"),     # a name in code is no English word ("us")
 ])
 def test_language_follows_the_sentence_frame(question, lang):
     assert detect_language(question) == lang
