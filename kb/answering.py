@@ -72,6 +72,7 @@ SOURCES = 5                      # units come from the five best sources, ...
 RANK_BONUS = (0.15, 0.08, 0.0, -0.05, -0.1)  # ... a little more readily from the better ranked ones,
 RETRIEVAL_SHARE = 0.3            # and less from a source the further its retrieval score is below the best's
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
+SCOPED_BONUS = 0.25               # a unit that names the release the question asks about ("OpenCloud OS 8 中…")
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
 DEFINES_BONUS = 1.0              # "X 是什么": the sentence that defines X ("X 是…") answers, wherever it ranks
 ACTION_SHARE = 3                 # a Chinese how-to's verbs ("打开", "开启") count this much more in choosing the step
@@ -353,7 +354,8 @@ class Answerer:
                            + (SHAPE_BONUS if u.kind in shape or ("list" in shape and _enumerates(text)) else 0.0)
                            + (DEFINES_BONUS if defines(text, defined, tokenize) else 0.0)
                            + (FITS_BONUS if u.default else 0.0)            # "默认值是什么": "默认值为 /data/test"
-                           + (FITS_BONUS if keyed else 0.0))               # "redis 是什么版本": the row "redis | 5.0.3-2"
+                           + (FITS_BONUS if keyed else 0.0)                # "redis 是什么版本": the row "redis | 5.0.3-2"
+                           + (SCOPED_BONUS if u.scoped else 0.0))          # it names the release asked about
                 units.append(u)
         units.sort(key=lambda u: -u.score)
         other = [u for u in units if u.off]          # about another version than the one asked

@@ -844,3 +844,19 @@ def test_a_remark_that_opens_a_code_block_is_what_its_commands_do(tmp_path):
     ans = kb.ask("怎么查看内核版本号？")
     assert not ans.refused and ans.commands == ["[root@host ~]# uname -r"], ans.text
     assert ans.text.startswith("查看内核版本号"), ans.text
+
+
+def test_a_unit_that_names_the_release_asked_about_goes_first(tmp_path):
+    """"OpenCloud OS 8 支持哪些本地文件系统": the note that says so of release 8 answers, not the table of file system
+    types that names no release, though a "which" question prefers a table's rows."""
+    from kb.types import Hit
+    kb = over(tmp_path, {"release/v8.md": "# OpenCloudOS 8 版本说明\n\nOpenCloudOS 8 正式发布，内核为 5.4。\n",
+                         "fs.md": "# 存储\n\n## 文件系统\n\n文件系统有多种类型。\n"})
+    lead = "OpenCloud OS 的文件系统主要有以下几种类型：\n类型 | 文件系统 | 属性和使用案例"
+    table = lead + "\n共享存储文件系统 | GFS2 | 为集群成员提供共享写入的访问权限\n磁盘或本地文件系统 | XFS | 默认的文件系统"
+    hits = [Hit("c1", "OpenCloud OS 8 中唯一支持的本地文件系统是 ext4 和 xfs。", "存储", "fs.md", "p1", "zh", 2.0, dense=0.9,
+                heading=("存储", "分区类型")),
+            Hit("c0", table, "存储", "fs.md", "p0", "zh", 1.9, dense=0.9, kind="table", lead=len(lead),
+                heading=("存储", "文件系统类型"))]
+    ans = kb.answerer.answer("OpenCloud OS 8 支持哪些本地文件系统？", "zh", hits)
+    assert not ans.refused and ans.text.startswith("OpenCloud OS 8 中唯一支持的本地文件系统是 ext4 和 xfs。"), ans.text
