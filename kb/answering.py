@@ -410,11 +410,11 @@ class Answerer:
                 missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context
                                     # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
             if lang == "zh" and any(not set(corrected(ix, tokenize(w))) & (said | doc_said) for w in named
-                                    if w.isascii() and w.isalpha() and w.lower() not in english_words()
+                                    if w.isascii() and w.isalpha() and (w.lower() not in english_words() or w[0].isupper())
                                     and not scoping(w) and not acronym(w)):
-                missing = 1.0       # a Chinese question's Latin name, no English word ("hot patch") nor an acronym,
-                                    # that nothing from the answer's document says ("普通用户 admin 的密码", "发送到
-                                    # Elasticsearch"): the docs tell of something else
+                missing = 1.0       # a Chinese question's Latin name, no lowercase English word ("hot patch": "Windows"
+                                    # is a name) nor an acronym, that nothing from the answer's document says ("普通用户
+                                    # admin 的密码", "发送到 Elasticsearch"): the docs tell of something else
 
         # A version asked that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2)
         known = self.scopes.versions + [v for h in hits for v in mentions(" ".join([*h.heading, h.text, h.original or ""]))

@@ -860,3 +860,17 @@ def test_a_unit_that_names_the_release_asked_about_goes_first(tmp_path):
                 heading=("存储", "文件系统类型"))]
     ans = kb.answerer.answer("OpenCloud OS 8 支持哪些本地文件系统？", "zh", hits)
     assert not ans.refused and ans.text.startswith("OpenCloud OS 8 中唯一支持的本地文件系统是 ext4 和 xfs。"), ans.text
+
+
+def test_a_capitalised_name_in_a_chinese_question_that_the_page_never_says_is_not_answered(tmp_path):
+    """"Windows" is an English word too, but capitalised in a Chinese question it names a product: the agent's page,
+    which never mentions it, does not say whether the agent installs there (another page of the site does say
+    "Windows")."""
+    kb = over(tmp_path, {
+        "agent.md": "# 节点\n\n## 安装 agent\n\n在节点上下载 agent 安装脚本并执行：\n\n"
+                    "```\nwget -O agent_install.sh https://example.com/static/agent_install.sh\nbash agent_install.sh\n```\n",
+        "usb.md": "# 启动盘\n\n## 制作启动盘\n\n在 Windows 或 macOS 上可以用 Rufus 等工具把 ISO 镜像写入 U 盘。\n"})
+    for question in ("有没有 Windows 版的 agent 安装脚本？", "agent 能装到 Windows 上吗？"):
+        assert kb.ask(question).refused, question
+    ans = kb.ask("agent 的安装脚本怎么下载？")
+    assert not ans.refused and "wget -O agent_install.sh" in ans.text, ans.text
