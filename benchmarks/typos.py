@@ -4,9 +4,11 @@
 
 Builds an index of the site (or of the pages listed in --pages; --index DIR keeps it there and reuses it on the
 next run), asks the answerable development questions (tests/data/docs_dev.jsonl, never the held-out ones) whose
-page is indexed, and asks each again with one seeded English typo in a word of five letters or more: a letter
-dropped, two neighbours swapped, a letter doubled, or one replaced by its neighbour on the keyboard. Prints, of
-the questions cited right at @1 as written, how many still are with the typo and how many are refused.
+page is indexed, and asks each again with one seeded typo of each kind it can have: English, in a word of five
+letters or more (a letter dropped, two neighbours swapped, a letter doubled, or one replaced by its neighbour on the
+keyboard); Chinese, a character of a Chinese question typed as another of the same sound, as a pinyin input method
+slips (配值 for 配置; the characters drawn from those the site uses). Prints, of the questions cited right at @1 as
+written, how many still are with the typo and how many are refused, for each kind.
 """
 from __future__ import annotations
 
@@ -35,6 +37,22 @@ def with_typo(question: str, rng: random.Random) -> str | None:
     return question[:m.start()] + slip + question[m.end():] if slip != w else None
 
 
+def with_homophone(question: str, rng: random.Random, sounds: dict[str, list[str]]) -> str | None:
+    """`question` with one character of a run of two or more Chinese characters typed as another of the same toneless
+    pinyin (None when it has no such run, or the character no homophone)."""
+    spots = [i for m in re.finditer(r"[\u4e00-\u9fff]{2,}", question) for i in range(m.start(), m.end())]
+    rng.shuffle(spots)
+    for i in spots:
+        if others := [c for c in sounds.get(_sound(question[i]), ()) if c != question[i]]:
+            return question[:i] + rng.choice(others) + question[i + 1:]
+    return None
+
+
+def _sound(ch: str) -> str:
+    from pypinyin import lazy_pinyin
+    return lazy_pinyin(ch)[0]
+
+
 def main():
     args = site_arguments(__doc__, ("--index", {"type": Path, "help": "index folder to build or reuse (default: a temporary one)"}),
                           ("--seed", {"type": int, "default": 7, "help": "seed of the typos [7]"}))
@@ -50,18 +68,23 @@ def main():
         items = [it for it in load_labelled(SETS[0]) if it["page"] in pages and it.get("answerable", True)]
         right = [it for it, row in zip(items, evaluate(site, items)["rows"]) if row["at1"]]
         rng = random.Random(args.seed)
-        slipped = [dict(it, question=q) for it in right if (q := with_typo(it["question"], rng))]
-        rows = evaluate(site, slipped)["rows"]
+        sounds: dict[str, list[str]] = {}
+        for ch in sorted({ch for word in site.index.lexicon.vocab for ch in word if "\u4e00" <= ch <= "\u9fff"}):
+            sounds.setdefault(_sound(ch), []).append(ch)
+        slips = {"English": [dict(it, question=q) for it in right if (q := with_typo(it["question"], rng))],
+                 "Chinese": [dict(it, question=q) for it in right
+                             if it["lang"] == "zh" and (q := with_homophone(it["question"], rng, sounds))]}
+        rows = {kind: evaluate(site, asked)["rows"] for kind, asked in slips.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = {"machine": common.machine(), "right_as_written": len(right), "with_a_typo": len(rows),
-              "still_right": round(sum(r["at1"] for r in rows) / len(rows), 3),
-              "refused": round(sum(r["refused"] for r in rows) / len(rows), 3),
-              "missed": [r["question"] for r in rows if not r["at1"]]}
-    text = "\n".join([common.machine_line(),
-                      f"{len(right)} development questions cited right at @1 as written; {len(rows)} with a typo:",
-                      f"still cited right at @1: {result['still_right']}, refused: {result['refused']}", "missed:",
-                      *(f"  {q}" for q in result["missed"])])
+    result = {"machine": common.machine(), "right_as_written": len(right), **{kind: {
+        "with_a_typo": len(rs), "still_right": round(sum(r["at1"] for r in rs) / len(rs), 3),
+        "refused": round(sum(r["refused"] for r in rs) / len(rs), 3),
+        "missed": [r["question"] for r in rs if not r["at1"]]} for kind, rs in rows.items()}}
+    text = "\n".join([common.machine_line(), f"{len(right)} development questions cited right at @1 as written"] + [
+        line for kind in rows for line in [
+            f"{result[kind]['with_a_typo']} with a typo ({kind}): still cited right at @1: {result[kind]['still_right']}, "
+            f"refused: {result[kind]['refused']}; missed:", *(f"  {q}" for q in result[kind]["missed"])]])
     common.emit(result, text, args.json)
 
 
