@@ -13,6 +13,10 @@ A homophone typo can also be a real word: "journalctl 怎么清楚所有日志" 
 as in understood) is a word too, and the corpus uses it. Such a word is meant as its homophone when the homophone
 keeps the question's other words company far more often, and the corpus uses it more (`meant`): the passages
 with 清除 are about logs, those with 清楚 are not.
+
+The words a Chinese question asks with are no corpus words, so a slip in them is put right by sound alone
+(`asking_as_meant`: "纳些" is 哪些, "机个" 几个; and the spoken "啥" is 什么), before anything else reads the
+question: what kind of answer it wants ("几个": a number) is read from them.
 """
 from __future__ import annotations
 
@@ -73,6 +77,30 @@ def as_meant(index, text: str, tokenize) -> str:
         word = tokens[0] if len(tokens) == 1 else None
         return (sp.correct(word, near=True) or m.group(0)) if word and word not in sp.vocab else m.group(0)
     return _LATIN_WORD.sub(fix, text)
+
+
+# The words a Chinese question asks with ("哪些", "几个"): typed as a homophone ("纳些", "机个"), the question no longer
+# says what kind of answer it wants, and the slip reads as a rare word it is about. Never 那/这: "那些" is "those".
+_ASKING_WORDS = ("哪些", "哪个", "哪几", "哪里", "什么", "多少", "几个", "几种", "几次", "怎么", "怎样", "如何", "是否")
+
+
+def asking_as_meant(question: str) -> str:
+    """`question` with each Chinese asking word typed as a homophone one character off ("纳些", "甚么", "机个") put
+    right ("哪些", "什么", "几个"), and the spoken ones written out ("啥": 什么, "咋": 怎么)."""
+    chars, sounds = list(question.replace("啥", "什么").replace("咋", "怎么")), _asking_sounds()
+    for i in range(len(chars) - 1):
+        typed = chars[i] + chars[i + 1]
+        for word in _ASKING_WORDS:
+            if ((typed[0] == word[0]) != (typed[1] == word[1]) and not set(typed) & set("那这")
+                    and HAN_RE.fullmatch(typed[0]) and HAN_RE.fullmatch(typed[1]) and _pinyin(typed) == sounds[word]):
+                chars[i:i + 2] = word
+                break
+    return "".join(chars)
+
+
+@lru_cache(maxsize=1)
+def _asking_sounds() -> dict[str, str]:
+    return {word: _pinyin(word) for word in _ASKING_WORDS}
 
 
 def prepare(index) -> None:

@@ -874,3 +874,17 @@ def test_a_capitalised_name_in_a_chinese_question_that_the_page_never_says_is_no
         assert kb.ask(question).refused, question
     ans = kb.ask("agent 的安装脚本怎么下载？")
     assert not ans.refused and "wget -O agent_install.sh" in ans.text, ans.text
+
+
+def test_an_asking_word_typed_as_its_homophone_still_asks(tmp_path):
+    """"机个" is "几个" typed with a pinyin slip: the question still asks how many (a number), and is answered by the
+    sentence that gives it, not by one that merely repeats its words. "那些" (those) is a word of its own and stays."""
+    from kb.spelling import asking_as_meant
+    kb = over(tmp_path, {"tipc.md": (
+        "# TIPC\n\n## 承载\n\nTIPC 的承载（bearer）可以是以太网或 UDP，每种承载都需要单独启用。一个节点最多可以配置 3 个承载。\n\n"
+        "## 地址\n\n每个 TIPC 节点都可以配置一个地址，地址由集群、区域和节点号组成，节点启动后才能配置承载。\n")})
+    ans = kb.ask("一个 TIPC 节点最多能配置机个承载？")
+    assert not ans.refused and ans.text.startswith("一个节点最多可以配置 3 个承载。"), ans.text
+    assert asking_as_meant("OpenCloudOS 修复了纳些 CVE？有甚么区别？") == "OpenCloudOS 修复了哪些 CVE？有什么区别？"
+    assert asking_as_meant("那些配置文件在哪里？") == "那些配置文件在哪里？"
+    assert asking_as_meant("python 是啥版本，咋升级？") == "python 是什么版本，怎么升级？"
