@@ -57,17 +57,13 @@ def corrected(index, tokens: list[str], pieces: Sequence[str] = ()) -> list[str]
     if not index.lexicon.vocab:
         return tokens
     sp = _speller(index)
-    out = [t if t in sp.vocab else sp.correct(t) or t for t in tokens]
-    for a, b in zip(pieces, pieces[1:]):
-        if len(a) == len(b) == 1 and HAN_RE.match(a) and HAN_RE.match(b) and (word := sp.correct(a + b)) \
-                and (word[0] == a or word[1] == b):
-            out.append(word)
-    return out
+    return [t if t in sp.vocab else sp.correct(t) or t for t in tokens] + [w for _, _, w in _split_typos(sp, pieces)]
 
 
 def as_meant(index, text: str, tokenize) -> str:
-    """`text` with each Latin word the index does not know replaced by the corpus word it was meant to be
-    ("fireawlld" by firewalld): what retrieval embeds, since a typo moves a question's vector away from its topic."""
+    """`text` with each word the index does not know replaced by the corpus word it was meant to be ("fireawlld" by
+    firewalld, 模认 by 默认, 内和 by 内核), and a real word by the homophone it was meant as (清楚 by 清除, see `meant`):
+    what retrieval embeds, since a typo moves a question's vector away from its topic."""
     if not index.lexicon.vocab:
         return text
     sp = _speller(index)
@@ -76,7 +72,21 @@ def as_meant(index, text: str, tokenize) -> str:
         tokens = tokenize(m.group(0))
         word = tokens[0] if len(tokens) == 1 else None
         return (sp.correct(word, near=True) or m.group(0)) if word and word not in sp.vocab else m.group(0)
-    return _LATIN_WORD.sub(fix, text)
+    text = _LATIN_WORD.sub(fix, text)
+    tokens = tokenize(text)
+    fixes = {t: w for t in tokens if HAN_RE.match(t) and t not in sp.vocab and (w := sp.correct(t))}
+    fixes.update((a + b, w) for a, b, w in _split_typos(sp, tokenize(text, True)))
+    fixes.update(meant(index, tokens))
+    for typo, word in fixes.items():
+        text = text.replace(typo, word)
+    return text
+
+
+def _split_typos(sp: Speller, pieces: Sequence[str]) -> list[tuple[str, str, str]]:
+    """Two characters the segmenter left single, one of them mistyped ("内和" for 内核), with the word meant."""
+    return [(a, b, word) for a, b in zip(pieces, pieces[1:])
+            if len(a) == len(b) == 1 and HAN_RE.match(a) and HAN_RE.match(b) and (word := sp.correct(a + b))
+            and (word[0] == a or word[1] == b)]
 
 
 # The words a Chinese question asks with ("哪些", "几个"): typed as a homophone ("纳些", "机个"), the question no longer

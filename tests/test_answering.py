@@ -436,13 +436,14 @@ def test_a_typo_is_read_as_the_commonest_corpus_word_one_slip_away():
 
 
 def test_retrieval_embeds_the_question_as_it_was_meant(tmp_path):
-    """A typo moves a question's vector away from its topic, so retrieval embeds "fireawlld" as firewalld; words one
-    slip from no corpus word stay as they are."""
+    """A typo moves a question's vector away from its topic, so retrieval embeds "fireawlld" as firewalld, and "设制"
+    (a pinyin slip) as 设置; words one slip from no corpus word stay as they are."""
     from kb.spelling import as_meant
     kb = over(tmp_path, {"fw.md": "# 防火墙\n\n使用 systemctl enable --now firewalld 启动 firewalld 并设置开机自启。\n"})
     tokenize = kb.tokenizer.tokenize
     assert as_meant(kb.index, "怎么启动 fireawlld 并设置开机自启？", tokenize) == "怎么启动 firewalld 并设置开机自启？"
     assert as_meant(kb.index, "How do I clean the firewald logs?", tokenize) == "How do I clean the firewalld logs?"
+    assert as_meant(kb.index, "怎么启动 firewalld 并设制开机自启？", tokenize) == "怎么启动 firewalld 并设置开机自启？"
 
 
 def test_words_said_only_by_a_link_are_not_said(kb):
