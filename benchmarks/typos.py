@@ -20,6 +20,7 @@ from pathlib import Path
 
 import common
 from docs_site import SETS, copy_pages, read_pages, site_arguments
+from kb.spelling import pinyin     # (kb's own import of pypinyin waits for the first Chinese word)
 
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _NEIGHBOUR = {row[i]: row[i + 1] if i + 1 < len(row) else row[i - 1] for row in _ROWS for i in range(len(row))}
@@ -43,14 +44,9 @@ def with_homophone(question: str, rng: random.Random, sounds: dict[str, list[str
     spots = [i for m in re.finditer(r"[\u4e00-\u9fff]{2,}", question) for i in range(m.start(), m.end())]
     rng.shuffle(spots)
     for i in spots:
-        if others := [c for c in sounds.get(_sound(question[i]), ()) if c != question[i]]:
+        if others := [c for c in sounds.get(pinyin(question[i]), ()) if c != question[i]]:
             return question[:i] + rng.choice(others) + question[i + 1:]
     return None
-
-
-def _sound(ch: str) -> str:
-    from pypinyin import lazy_pinyin
-    return lazy_pinyin(ch)[0]
 
 
 def main():
@@ -70,7 +66,7 @@ def main():
         rng = random.Random(args.seed)
         sounds: dict[str, list[str]] = {}
         for ch in sorted({ch for word in site.index.lexicon.vocab for ch in word if "\u4e00" <= ch <= "\u9fff"}):
-            sounds.setdefault(_sound(ch), []).append(ch)
+            sounds.setdefault(pinyin(ch), []).append(ch)
         slips = {"English": [dict(it, question=q) for it in right if (q := with_typo(it["question"], rng))],
                  "Chinese": [dict(it, question=q) for it in right
                              if it["lang"] == "zh" and (q := with_homophone(it["question"], rng, sounds))]}

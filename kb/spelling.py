@@ -102,7 +102,7 @@ def asking_as_meant(question: str) -> str:
         typed = chars[i] + chars[i + 1]
         for word in _ASKING_WORDS:
             if ((typed[0] == word[0]) != (typed[1] == word[1]) and not set(typed) & set("那这")
-                    and HAN_RE.fullmatch(typed[0]) and HAN_RE.fullmatch(typed[1]) and _pinyin(typed) == sounds[word]):
+                    and HAN_RE.fullmatch(typed[0]) and HAN_RE.fullmatch(typed[1]) and pinyin(typed) == sounds[word]):
                 chars[i:i + 2] = word
                 break
     return "".join(chars)
@@ -110,7 +110,7 @@ def asking_as_meant(question: str) -> str:
 
 @lru_cache(maxsize=1)
 def _asking_sounds() -> dict[str, str]:
-    return {word: _pinyin(word) for word in _ASKING_WORDS}
+    return {word: pinyin(word) for word in _ASKING_WORDS}
 
 
 def prepare(index) -> None:
@@ -220,14 +220,14 @@ class Speller:
     def homophones(self, word: str) -> list[str]:
         """The corpus's Chinese words (two characters or more) with `word`'s toneless pinyin, itself among them, in
         the index vocabulary's order."""
-        return self._pinyin_groups().get(_pinyin(word), [])
+        return self._pinyin_groups().get(pinyin(word), [])
 
     def _pinyin_groups(self) -> dict[str, list[str]]:
         if self._groups is None:
             groups: dict[str, list[str]] = {}
             for w in self.vocab:
                 if len(w) >= 2 and all(HAN_RE.match(ch) for ch in w):
-                    groups.setdefault(_pinyin(w), []).append(w)
+                    groups.setdefault(pinyin(w), []).append(w)
             self._groups = groups
         return self._groups
 
@@ -236,6 +236,7 @@ def _deletes(word: str) -> list[str]:
     return [word[:i] + word[i + 1:] for i in range(len(word))]
 
 
-def _pinyin(word: str) -> str:
+def pinyin(word: str) -> str:
+    """`word` in toneless pinyin, a syllable each character ("配置": "pei zhi")."""
     from pypinyin import lazy_pinyin    # loaded on the first Chinese question (or kb serve's warm-up)
     return " ".join(lazy_pinyin(word))
