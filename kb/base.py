@@ -31,7 +31,7 @@ from .site import with_page_urls
 from .messages import message
 from .store import Store, build_index, store_class
 from .questions import check_k, check_question, follow_up_context, without_tags
-from .spelling import asking_as_meant
+from .spelling import asking_as_meant, spelled_as_meant
 from .retrieval import Retriever
 from .text import Tokenizer
 from .types import Answer, Hit
@@ -295,7 +295,8 @@ class KnowledgeBase:
         if len(now.index) == 0:
             yield Answer(question, message("empty_kb", lang), lang, True)
             return
-        query, context = asking_as_meant(without_tags(question)), follow_up_context(question, history or [], self.tokenizer)
+        query = spelled_as_meant(now.index, asking_as_meant(without_tags(question)), self.tokenizer)    # slips put right
+        context = follow_up_context(question, history or [], self.tokenizer)
         if context and self.llm:
             standalone = self.llm.condense(question, history or [], lang)
             query, context = (standalone, "") if standalone else (question, context)

@@ -29,7 +29,7 @@ import weakref
 
 import numpy as np
 
-from .text import HAN_RE
+from .text import HAN_RE, STOPWORDS
 
 _LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_.-])[A-Za-z]{4,}(?![A-Za-z0-9_.-])")
 HOMOPHONE_RATIO = 3    # a homophone is meant when it shares passages with the question's other words 3x as often
@@ -80,6 +80,66 @@ def as_meant(index, text: str, tokenize) -> str:
     for typo, word in fixes.items():
         text = text.replace(typo, word)
     return text
+
+
+_TYPED_WORD = re.compile(r"(?<![A-Za-z0-9_./-])[A-Za-z]{4,}(?=[0-9]*(?![A-Za-z0-9_./-]))")    # "OpenCoudOS" of "OpenCoudOS8"
+_SPELT = re.compile(r"(?<![A-Za-z])[A-Za-z]{4,}(?![A-Za-z])")
+
+
+def spellings(texts) -> dict[str, int]:
+    """The corpus's Latin words of four letters or more as written ("tuned", not the token "tun"), lowercased, and how
+    many passages use each: the words `spelled_as_meant` mends a question's slips into. Made by the build."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for w in {w.lower() for w in _SPELT.findall(text)}:
+            counts[w] = counts.get(w, 0) + 1
+    return counts
+
+
+def spelled_as_meant(index, question: str, tokenizer) -> str:
+    """`question` with each Latin word that the corpus never writes and that is one slip from a word it does put
+    right, in the case it was typed: "TnueD" as TuneD, "OpenCoudOS8" as OpenCloudOS8, "Whch" as Which. Unlike
+    `corrected`, which mends the tokens the tokenizer made ("tumed" is "tum", too short to tell from "tun"), this
+    mends the word as typed, before anything reads the question: a misspelt name would otherwise read as a name the
+    docs never use, and the question be refused. The slips are `Speller._correct`'s: two neighbours swapped first;
+    a letter missing; from five letters, a letter too many or a wrong one; never the first letter, seldom the one
+    mistyped ("kpatch" is no slip for patch). Of several words a slip away, the one that keeps the question's other
+    words company most often ("禁用 tumed 服务": tuned, not timed), then the one more passages use."""
+    lex, written = index.lexicon, index.manifest.get("spellings") or {}
+    if not written:
+        return question
+    known = [lex.using(t) for t in dict.fromkeys(tokenizer.tokenize(question)) if lex.seen(t)]
+    around = np.unique(np.concatenate(known)) if known else np.zeros(0, np.int32)   # the other words' passages
+
+    def company(word: str) -> tuple[int, int]:    # passages its tokens share with the other words'; passages using it
+        if word in STOPWORDS:
+            return 0, lex.passages
+        using = [lex.using(t) for t in tokenizer.segment(word)]
+        return min((len(np.intersect1d(u, around, assume_unique=True)) for u in using), default=0), written[word]
+
+    def fix(m: re.Match) -> str:
+        w = m.group(0)
+        if w.lower() in written or w.lower() in STOPWORDS or all(map(lex.seen, tokenizer.segment(w))):
+            return w
+        swaps = [w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(1, len(w) - 1) if w[i] != w[i + 1]]
+        edits = [w[:i] + _cased(ch, w[i - 1:i + 1]) + w[i:] for i in range(1, len(w) + 1) for ch in _LETTERS]
+        if len(w) >= 5:
+            edits += [w[:i] + w[i + 1:] for i in range(1, len(w))]
+            edits += [w[:i] + _cased(ch, w[i]) + w[i + 1:] for i in range(1, len(w)) for ch in _LETTERS if ch != w[i].lower()]
+        for group in (swaps, edits):
+            found = {e: company(e.lower()) for e in dict.fromkeys(group) if e.lower() in written or e.lower() in STOPWORDS}
+            if found:
+                return min(found, key=lambda e: (-found[e][0], -found[e][1], e))
+        return w
+    return _TYPED_WORD.sub(fix, question)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _cased(letter: str, beside: str) -> str:
+    """A letter typed among `beside`: upper case where they all are ("OS"), else lower."""
+    return letter.upper() if beside.isupper() else letter
 
 
 def _split_typos(sp: Speller, pieces: Sequence[str]) -> list[tuple[str, str, str]]:

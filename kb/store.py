@@ -23,12 +23,13 @@ import numpy as np
 from .alignment import translated_words
 from .bm25 import BM25, build_bm25
 from .embedding import EmbeddingCache, query_key
+from .spelling import spellings
 from .text import ENGLISH_WORD, Tokenizer, default_tokenizer
 from .types import Chunk, Document
 
 __all__ = ["Found", "Lexicon", "Snapshot", "Stats", "Store", "build_index", "store_class", "docs_meta"]
 
-FORMAT = 5     # 4: the manifest holds a checksum of every file; 5: passages know their kind and lead
+FORMAT = 6     # 4: the manifest holds a checksum of every file; 5: passages know their kind and lead; 6: spellings
 log = logging.getLogger("kb")
 
 
@@ -216,6 +217,7 @@ def build_index(docs: list[Document], chunks: list[Chunk], embedder, manifest: d
                 **getattr(embedder, "record", {}),      # the build embedder's same-model check, when there is one
                 "null": null_baseline(vectors, nulls, cache.embed_queries(nulls, embedder)) if len(chunks) else {},
                 "translated": translated_words(_twins(docs, chunks, bm25)),       # kb/alignment.py
+                "spellings": spellings(c.text for c in chunks),                   # kb/spelling.py
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     published = store.publish(Snapshot(manifest, docs_meta(docs), chunks, vectors, bm25), cfg, write=write)
     if write:

@@ -106,6 +106,10 @@ class Tokenizer:
         """
         return list(self._tokens(text, keep_stopwords))
 
+    def segment(self, text: str) -> tuple[str, ...]:
+        """`tokenize` without its cache, for text seen once (a typo's candidate spellings) that would crowd it out."""
+        return self._segment(text, False)
+
     def detect_language(self, text: str) -> str:
         """"zh" or "en" from the sentence frame, not single characters.
 
@@ -168,10 +172,10 @@ class Tokenizer:
                 split = _ALNUM_SPLIT.match(w)       # "centos8" also yields "centos" and "8"
                 for t in (w, *(split.groups() if split else ())):
                     if keep_stopwords or t not in STOPWORDS:
-                        out.append(self._stem(t))
+                        out.append(self.stem(t))
         return tuple(out)
 
-    def _stem(self, tok: str) -> str:
+    def stem(self, tok: str) -> str:
         """A light English stemmer ("founded", "founding" -> "found"; "releases" -> "releas"); names are left alone."""
         if not (tok.isascii() and tok.isalpha() and len(tok) > 3) or tok in self.domain_terms:
             return tok

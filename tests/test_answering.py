@@ -446,6 +446,21 @@ def test_retrieval_embeds_the_question_as_it_was_meant(tmp_path):
     assert as_meant(kb.index, "怎么启动 firewalld 并设制开机自启？", tokenize) == "怎么启动 firewalld 并设置开机自启？"
 
 
+def test_a_misspelt_word_is_read_as_the_corpus_writes_it(tmp_path):
+    """"tumed" is tuned typed with one wrong key. Its token ("tum") is too short to mend, so the word is mended as
+    typed, before the question is read: answered, not refused as a name the docs never use. Of the words one slip
+    away, the one that keeps the question's other words company (tuned, beside 禁用 and 服务; not timed); a first
+    letter is never changed ("kpatch" is no patch), and a word the corpus writes stays as it is."""
+    from kb.spelling import spelled_as_meant
+    kb = over(tmp_path, {
+        "tuned.md": "# TuneD\n\n## 禁用 TuneD\n\n要永久禁用 tuned 服务，运行以下命令：\n\n```\n# systemctl disable --now tuned\n```\n",
+        "jobs.md": "# Jobs\n\nThe timed jobs run every hour, and the timed reports every day.\n\n使用 patch 命令给源码打补丁。\n"})
+    ans = kb.ask("怎么永久禁用 tumed 服务？")
+    assert not ans.refused and "# systemctl disable --now tuned" in ans.commands, ans.text
+    assert [spelled_as_meant(kb.index, q, kb.tokenizer) for q in ("TnueD 服务怎么禁用", "kpatch 怎么用", "Whch jobs are timed?")
+            ] == ["TuneD 服务怎么禁用", "kpatch 怎么用", "Which jobs are timed?"]
+
+
 def test_words_said_only_by_a_link_are_not_said(kb):
     """".../LUKS2-docs/.../luks2_doc_wip.pdf" is where a specification is, not text about docs or PDFs."""
     ans = kb.ask("How do I build the docs into a PDF?")
