@@ -32,6 +32,7 @@ import numpy as np
 from .text import HAN_RE, STOPWORDS
 
 _LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_.-])[A-Za-z]{4,}(?![A-Za-z0-9_.-])")
+DOMINANT = 10          # a word whose token the corpus uses ("Tase": tas) is a slip only for one 10x as common
 HOMOPHONE_RATIO = 3    # a homophone is meant when it shares passages with the question's other words 3x as often
 SMOOTHING = 5          # (shares measured as in kb/translation.py: a word used in 1 passage is less sure than in 5 of 10)
 
@@ -82,56 +83,82 @@ def as_meant(index, text: str, tokenize) -> str:
     return text
 
 
-_TYPED_WORD = re.compile(r"(?<![A-Za-z0-9_./-])[A-Za-z]{4,}(?=[0-9]*(?![A-Za-z0-9_./-]))")    # "OpenCoudOS" of "OpenCoudOS8"
-_SPELT = re.compile(r"(?<![A-Za-z])[A-Za-z]{4,}(?![A-Za-z])")
+# A word as typed: letters, digits, "-" and "_" ("tumed", "OpenCoudOS8", "kexec-tols", "disk_full_acction"), not part of
+# a path or a file name ("/etc/chrony.conf"); and its parts of four letters or more
+_TYPED = re.compile(r"(?<![A-Za-z0-9_./-])[A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]*(?!\.?[A-Za-z0-9_/-])")
+_PART = re.compile(r"(?<![A-Za-z])[A-Za-z]{4,}(?![A-Za-z])")
+_PLAIN = re.compile(r"[A-Za-z]+\d*")      # a word, or one with a number after it ("OpenCoudOS8"): its word is what counts
 
 
 def spellings(texts) -> dict[str, int]:
-    """The corpus's Latin words of four letters or more as written ("tuned", not the token "tun"), lowercased, and how
-    many passages use each: the words `spelled_as_meant` mends a question's slips into. Made by the build."""
+    """The corpus's Latin words of four letters or more as written ("tuned", not the token "tun"), and its names made
+    of words, digits, "-" and "_" ("kexec-tools", "disk_full_action"), lowercased, with how many passages use each:
+    what `spelled_as_meant` mends a question's slips into. Made by the build."""
     counts: dict[str, int] = {}
     for text in texts:
-        for w in {w.lower() for w in _SPELT.findall(text)}:
+        for w in {w.lower() for w in [*_PART.findall(text), *(m.group(0) for m in _TYPED.finditer(text))] if _PART.search(w)}:
             counts[w] = counts.get(w, 0) + 1
     return counts
 
 
 def spelled_as_meant(index, question: str, tokenizer) -> str:
     """`question` with each Latin word that the corpus never writes and that is one slip from a word it does put
-    right, in the case it was typed: "TnueD" as TuneD, "OpenCoudOS8" as OpenCloudOS8, "Whch" as Which. Unlike
-    `corrected`, which mends the tokens the tokenizer made ("tumed" is "tum", too short to tell from "tun"), this
-    mends the word as typed, before anything reads the question: a misspelt name would otherwise read as a name the
-    docs never use, and the question be refused. The slips are `Speller._correct`'s: two neighbours swapped first;
-    a letter missing; from five letters, a letter too many or a wrong one; never the first letter, seldom the one
-    mistyped ("kpatch" is no slip for patch). Of several words a slip away, the one that keeps the question's other
-    words company most often ("禁用 tumed 服务": tuned, not timed), then the one more passages use."""
+    right, in the case it was typed: "TnueD" as TuneD, "OpenCoudOS8" as OpenCloudOS8, "Whch" as Which; in a name of
+    several parts, one part, where the whole name is then one the corpus writes ("kexec-tols" as kexec-tools).
+    Unlike `corrected`, which mends the tokens the tokenizer made ("tumed" is "tum", too short to tell from "tun"),
+    this mends the word as typed, before anything reads the question: a misspelt name would otherwise read as a name
+    the docs never use, and the question be refused. The slips are `Speller._correct`'s: two neighbours swapped
+    first; a letter missing; from five letters, a letter too many or a wrong one; never the first letter, seldom the
+    one mistyped ("kpatch" is no slip for patch). Of several words a slip away, the one that keeps the question's
+    other words company most often ("禁用 tumed 服务": tuned, not timed), then the one more passages use."""
     lex, written = index.lexicon, index.manifest.get("spellings") or {}
     if not written:
         return question
     known = [lex.using(t) for t in dict.fromkeys(tokenizer.tokenize(question)) if lex.seen(t)]
     around = np.unique(np.concatenate(known)) if known else np.zeros(0, np.int32)   # the other words' passages
 
-    def company(word: str) -> tuple[int, int]:    # passages its tokens share with the other words'; passages using it
-        if word in STOPWORDS:
-            return 0, lex.passages
+    def company(word: str, whole: str) -> tuple[float, int]:   # the share of its passages that have the other words
+        if word in STOPWORDS:                                  # (as `meant` measures it); passages that write it
+            return 0.0, lex.passages
         using = [lex.using(t) for t in tokenizer.segment(word)]
-        return min((len(np.intersect1d(u, around, assume_unique=True)) for u in using), default=0), written[word]
+        return min((len(np.intersect1d(u, around, assume_unique=True)) / (len(u) + SMOOTHING) for u in using),
+                   default=0.0), written[whole]
 
     def fix(m: re.Match) -> str:
-        w = m.group(0)
-        if w.lower() in written or w.lower() in STOPWORDS or all(map(lex.seen, tokenizer.segment(w))):
-            return w
-        swaps = [w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(1, len(w) - 1) if w[i] != w[i + 1]]
-        edits = [w[:i] + _cased(ch, w[i - 1:i + 1]) + w[i:] for i in range(1, len(w) + 1) for ch in _LETTERS]
-        if len(w) >= 5:
-            edits += [w[:i] + w[i + 1:] for i in range(1, len(w))]
-            edits += [w[:i] + _cased(ch, w[i]) + w[i + 1:] for i in range(1, len(w)) for ch in _LETTERS if ch != w[i].lower()]
-        for group in (swaps, edits):
-            found = {e: company(e.lower()) for e in dict.fromkeys(group) if e.lower() in written or e.lower() in STOPWORDS}
-            if found:
-                return min(found, key=lambda e: (-found[e][0], -found[e][1], e))
-        return w
-    return _TYPED_WORD.sub(fix, question)
+        run = m.group(0)
+        plain = bool(_PLAIN.fullmatch(run))
+        if run.lower() in written:
+            return run
+        for part in _PART.finditer(run):
+            w = part.group(0)
+            if w.lower() in written and plain or w.lower() in STOPWORDS:
+                continue
+            # A word the corpus writes otherwise ("reboots": reboot, "Windows": window) stays, unless one a slip away is
+            # far commoner ("TCase" for "Tase", whose token "tas" two passages use)
+            tokens = tokenizer.segment(w)
+            least = DOMINANT * int(lex.df[lex.vocab[tokens[0]]]) if len(tokens) == 1 and lex.seen(tokens[0]) else 0
+            for group in _slips(w):
+                found = {}
+                for e in dict.fromkeys(group):
+                    whole = (run[:part.start()] + e + run[part.end():]).lower()
+                    if e.lower() in STOPWORDS and plain and not least or written.get(e.lower() if plain else whole, 0) > least:
+                        found[e] = company(e.lower(), e.lower() if plain else whole)
+                if found:
+                    e = min(found, key=lambda e: (-found[e][0], -found[e][1], e))
+                    return run[:part.start()] + e + run[part.end():]
+        return run
+    return _TYPED.sub(fix, question)
+
+
+def _slips(w: str) -> tuple[list[str], list[str]]:
+    """The words one slip from `w`, in two groups: two neighbours swapped; then a letter missing, and from five letters
+    a letter too many or a wrong one. Never the first letter."""
+    swaps = [w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(1, len(w) - 1) if w[i] != w[i + 1]]
+    edits = [w[:i] + _cased(ch, w[i - 1:i + 1]) + w[i:] for i in range(1, len(w) + 1) for ch in _LETTERS]
+    if len(w) >= 5:
+        edits += [w[:i] + w[i + 1:] for i in range(1, len(w))]
+        edits += [w[:i] + _cased(ch, w[i]) + w[i + 1:] for i in range(1, len(w)) for ch in _LETTERS if ch != w[i].lower()]
+    return swaps, edits
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"

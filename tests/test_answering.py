@@ -450,15 +450,19 @@ def test_a_misspelt_word_is_read_as_the_corpus_writes_it(tmp_path):
     """"tumed" is tuned typed with one wrong key. Its token ("tum") is too short to mend, so the word is mended as
     typed, before the question is read: answered, not refused as a name the docs never use. Of the words one slip
     away, the one that keeps the question's other words company (tuned, beside 禁用 and 服务; not timed); a first
-    letter is never changed ("kpatch" is no patch), and a word the corpus writes stays as it is."""
+    letter is never changed ("kpatch" is no patch), and a word the corpus writes stays as it is. In a name of parts,
+    a part is mended where the whole name is then the corpus's ("kexec-tols": kexec-tools)."""
     from kb.spelling import spelled_as_meant
     kb = over(tmp_path, {
         "tuned.md": "# TuneD\n\n## 禁用 TuneD\n\n要永久禁用 tuned 服务，运行以下命令：\n\n```\n# systemctl disable --now tuned\n```\n",
-        "jobs.md": "# Jobs\n\nThe timed jobs run every hour, and the timed reports every day.\n\n使用 patch 命令给源码打补丁。\n"})
+        "jobs.md": "# Jobs\n\nThe timed jobs run every hour, and the timed reports every day.\n\n使用 patch 命令给源码打补丁。\n\n"
+                   "运行 yum update kexec-tools 更新 kexec-tools。\n"})
     ans = kb.ask("怎么永久禁用 tumed 服务？")
     assert not ans.refused and "# systemctl disable --now tuned" in ans.commands, ans.text
-    assert [spelled_as_meant(kb.index, q, kb.tokenizer) for q in ("TnueD 服务怎么禁用", "kpatch 怎么用", "Whch jobs are timed?")
-            ] == ["TuneD 服务怎么禁用", "kpatch 怎么用", "Which jobs are timed?"]
+    assert [spelled_as_meant(kb.index, q, kb.tokenizer) for q in (
+        "TnueD 服务怎么禁用", "kpatch 怎么用", "Whch jobs are timed?", "How do I update kexec-tols?", "cat /etc/tumed.conf")
+            ] == ["TuneD 服务怎么禁用", "kpatch 怎么用", "Which jobs are timed?", "How do I update kexec-tools?",
+                  "cat /etc/tumed.conf"]      # (a path is typed as it is)
 
 
 def test_words_said_only_by_a_link_are_not_said(kb):
