@@ -111,6 +111,7 @@ def spelled_as_meant(index, question: str, tokenizer) -> str:
     first; a letter missing; from five letters, a letter too many or a wrong one; never the first letter, seldom the
     one mistyped ("kpatch" is no slip for patch). Of several words a slip away, the one that keeps the question's
     other words company most often ("禁用 tumed 服务": tuned, not timed), then the one more passages use."""
+    from .translation import is_english      # (kb/translation.py reads the store, which reads this module)
     lex, written = index.lexicon, index.manifest.get("spellings") or {}
     if not written:
         return question
@@ -131,10 +132,10 @@ def spelled_as_meant(index, question: str, tokenizer) -> str:
             return run
         for part in _PART.finditer(run):
             w = part.group(0)
-            if w.lower() in written and plain or w.lower() in STOPWORDS:
-                continue
-            # A word the corpus writes otherwise ("reboots": reboot, "Windows": window) stays, unless one a slip away is
-            # far commoner ("TCase" for "Tase", whose token "tas" two passages use)
+            if w.lower() in written and plain or w.lower() in STOPWORDS or is_english(w):
+                continue        # an English word the docs do not use ("give", "docks") is no slip
+            # Nor is a word the corpus writes otherwise ("Windows": window), unless one a slip away is far commoner
+            # ("TCase" for "Tase", whose token "tas" two passages use)
             tokens = tokenizer.segment(w)
             least = DOMINANT * int(lex.df[lex.vocab[tokens[0]]]) if len(tokens) == 1 and lex.seen(tokens[0]) else 0
             for group in _slips(w):
@@ -147,7 +148,52 @@ def spelled_as_meant(index, question: str, tokenizer) -> str:
                     e = min(found, key=lambda e: (-found[e][0], -found[e][1], e))
                     return run[:part.start()] + e + run[part.end():]
         return run
-    return _TYPED.sub(fix, question)
+    return _han_slips(index, _TYPED.sub(fix, question), tokenizer, around)
+
+
+def _han_slips(index, question: str, tokenizer, around: np.ndarray) -> str:
+    """`question` with each Chinese character that no word covers (of the corpus, or of Chinese), and that makes a corpus word with its
+    neighbours when typed as its homophone, typed so: "版本好" as 版本号 (jieba reads 版本 and 好, both words), "初始话" as
+    初始化, "可宜选" as 可以选. The longest word wins, then the one that keeps the question's other words company
+    most; a word that shares no passage with them is no fix."""
+    sp, lex = _speller(index), index.lexicon
+    covered = [False] * len(question)
+    for n in (2, 3, 4):     # by a word of the corpus, or of Chinese (jieba's dictionary: 每隔, 起不来)
+        for s in range(len(question) - n + 1):
+            t = question[s:s + n]
+            if all(HAN_RE.match(c) for c in t) and (lex.seen(t) or t in STOPWORDS or tokenizer.is_word(t)):
+                covered[s:s + n] = [True] * n
+    chars = list(question)
+    for i, ch in enumerate(question):
+        if covered[i] or ch in STOPWORDS or not HAN_RE.match(ch):
+            continue
+        found: dict[str, tuple[int, float, int]] = {}
+        for n in (4, 3, 2):
+            for s in range(max(0, i - n + 1), i + 1):
+                window = question[s:s + n]
+                if len(window) < n or not all(HAN_RE.match(c) for c in window) or n == 2 and any(covered[s:s + 2]):
+                    continue        # a pair mends only two stray characters: not 建 of 建一个 into 减一
+                for w in [*sp.homophones(window), *_stop_sounds().get(pinyin(window), ())]:
+                    if [k for k in range(n) if w[k] != window[k]] == [i - s]:
+                        if w in STOPWORDS:
+                            found[w[i - s]] = max(found.get(w[i - s], ()), (0.0, 0))
+                        elif (shared := len(np.intersect1d(lex.using(w), around, assume_unique=True))):
+                            used = int(lex.df[lex.vocab[w]])
+                            found[w[i - s]] = max(found.get(w[i - s], ()), (shared / (used + SMOOTHING), used))
+            if found:       # the longest words first
+                chars[i] = max(found, key=lambda c: (found[c], c))
+                break
+    return "".join(chars)
+
+
+@lru_cache(maxsize=1)
+def _stop_sounds() -> dict[str, list[str]]:
+    """The Chinese stopwords of two characters or more by their toneless pinyin ("可以": "ke yi")."""
+    out: dict[str, list[str]] = {}
+    for w in STOPWORDS:
+        if len(w) >= 2 and all(HAN_RE.match(c) for c in w):
+            out.setdefault(pinyin(w), []).append(w)
+    return out
 
 
 def _slips(w: str) -> tuple[list[str], list[str]]:
@@ -178,7 +224,7 @@ def _split_typos(sp: Speller, pieces: Sequence[str]) -> list[tuple[str, str, str
 
 # The words a Chinese question asks with ("哪些", "几个"): typed as a homophone ("纳些", "机个"), the question no longer
 # says what kind of answer it wants, and the slip reads as a rare word it is about. Never 那/这: "那些" is "those".
-_ASKING_WORDS = ("哪些", "哪个", "哪几", "哪里", "什么", "多少", "几个", "几种", "几次", "怎么", "怎样", "如何", "是否")
+_ASKING_WORDS = ("哪些", "哪个", "哪几", "哪里", "什么", "多少", "几个", "几种", "几次", "怎么", "怎样", "如何", "是否", "是什么")
 
 
 def asking_as_meant(question: str) -> str:
@@ -186,11 +232,11 @@ def asking_as_meant(question: str) -> str:
     right ("哪些", "什么", "几个"), and the spoken ones written out ("啥": 什么, "咋": 怎么)."""
     chars, sounds = list(question.replace("啥", "什么").replace("咋", "怎么")), _asking_sounds()
     for i in range(len(chars) - 1):
-        typed = chars[i] + chars[i + 1]
         for word in _ASKING_WORDS:
-            if ((typed[0] == word[0]) != (typed[1] == word[1]) and not set(typed) & set("那这")
-                    and HAN_RE.fullmatch(typed[0]) and HAN_RE.fullmatch(typed[1]) and pinyin(typed) == sounds[word]):
-                chars[i:i + 2] = word
+            typed = "".join(chars[i:i + len(word)])
+            if (len(typed) == len(word) and sum(a != b for a, b in zip(typed, word)) == 1 and not set(typed) & set("那这")
+                    and all(HAN_RE.fullmatch(c) for c in typed) and pinyin(typed) == sounds[word]):
+                chars[i:i + len(word)] = word
                 break
     return "".join(chars)
 

@@ -110,6 +110,10 @@ class Tokenizer:
         """`tokenize` without its cache, for text seen once (a typo's candidate spellings) that would crowd it out."""
         return self._segment(text, False)
 
+    def is_word(self, text: str) -> bool:
+        """Is `text` a word of jieba's dictionary (Chinese at large) or of this tokenizer's own?"""
+        return self._jieba_tokenizer().FREQ.get(text, 0) > 0
+
     def detect_language(self, text: str) -> str:
         """"zh" or "en" from the sentence frame, not single characters.
 

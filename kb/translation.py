@@ -80,6 +80,11 @@ def english_words() -> frozenset[str]:
     return _english
 
 
+def is_english(word: str) -> bool:
+    """Is `word` an English word, in any of its likely forms ("produces": produce, "docks": dock)?"""
+    return any(form in english_words() for form in _forms(word.lower()))
+
+
 def _read(lexicon: Lexicon) -> dict[str, tuple[tuple[int, str], ...]]:
     global _english
     out: dict[str, list[tuple[int, str]]] = defaultdict(list)

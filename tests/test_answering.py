@@ -447,22 +447,41 @@ def test_retrieval_embeds_the_question_as_it_was_meant(tmp_path):
 
 
 def test_a_misspelt_word_is_read_as_the_corpus_writes_it(tmp_path):
-    """"tumed" is tuned typed with one wrong key. Its token ("tum") is too short to mend, so the word is mended as
+    """"tnued" is tuned with two letters swapped. Its token ("tnu") is too short to mend, so the word is mended as
     typed, before the question is read: answered, not refused as a name the docs never use. Of the words one slip
-    away, the one that keeps the question's other words company (tuned, beside 禁用 and 服务; not timed); a first
-    letter is never changed ("kpatch" is no patch), and a word the corpus writes stays as it is. In a name of parts,
-    a part is mended where the whole name is then the corpus's ("kexec-tols": kexec-tools)."""
+    away, the one that keeps the question's other words company ("chronx" beside 重启 and 服务: chrony, though the
+    docs write chrono more); never the first letter ("kpatch" is no patch), nor an English word ("give"), nor a path.
+    In a name of parts, a part is mended where the whole name is then the corpus's ("kexec-tols": kexec-tools)."""
     from kb.spelling import spelled_as_meant
     kb = over(tmp_path, {
-        "tuned.md": "# TuneD\n\n## 禁用 TuneD\n\n要永久禁用 tuned 服务，运行以下命令：\n\n```\n# systemctl disable --now tuned\n```\n",
-        "jobs.md": "# Jobs\n\nThe timed jobs run every hour, and the timed reports every day.\n\n使用 patch 命令给源码打补丁。\n\n"
-                   "运行 yum update kexec-tools 更新 kexec-tools。\n"})
-    ans = kb.ask("怎么永久禁用 tumed 服务？")
+        "tuned.md": "# TuneD\n\n## 禁用 TuneD\n\n要永久禁用 tuned 服务，运行以下命令：\n\n```\n# systemctl disable --now tuned\n```\n\n"
+                    "## chrony\n\n要重启 chrony 服务，运行 systemctl restart chronyd。\n",
+        "cpp.md": "# C++\n\nThe chrono library measures time.\n\nchrono durations are typed, and chrono clocks tick.\n\n"
+                  "Apply a patch with patch -p1. Update kexec-tools with yum update kexec-tools.\n"})
+    ans = kb.ask("怎么永久禁用 tnued 服务？")
     assert not ans.refused and "# systemctl disable --now tuned" in ans.commands, ans.text
     assert [spelled_as_meant(kb.index, q, kb.tokenizer) for q in (
-        "TnueD 服务怎么禁用", "kpatch 怎么用", "Whch jobs are timed?", "How do I update kexec-tols?", "cat /etc/tumed.conf")
-            ] == ["TuneD 服务怎么禁用", "kpatch 怎么用", "Which jobs are timed?", "How do I update kexec-tools?",
-                  "cat /etc/tumed.conf"]      # (a path is typed as it is)
+        "怎么重启 chronx 服务", "kpatch 怎么用", "Whch jobs give time?", "How do I update kexec-tols?", "cat /etc/tnued.conf")
+            ] == ["怎么重启 chrony 服务", "kpatch 怎么用", "Which jobs give time?", "How do I update kexec-tools?",
+                  "cat /etc/tnued.conf"]
+
+
+def test_a_chinese_character_typed_as_its_homophone_is_read_as_meant(tmp_path):
+    """A pinyin slip is mended where the character no word covers makes a corpus word with its neighbours: "版本好"
+    (jieba reads 版本 and 好) as 版本号, "可宜选" (read as a word no page uses, so once refused) as 可以选. "是什么"
+    typed "视什么" still asks what. A character that a word of Chinese covers (每隔, though the corpus writes 每个) or
+    that stands beside one (建 of 建一个: not 减一) is as meant."""
+    from kb.spelling import spelled_as_meant, asking_as_meant
+    kb = over(tmp_path, {"apisix.md": "# APISIX\n\nAPISIX 兼容的版本号是 2.15，每个节点都要初始化。\n\n"
+                                      "APISIX 是一个网关。减一个节点的版本号不变。\n\n"
+                                      "## 模式\n\nAPISIX 的部署有三种模式可以选：traditional、decoupled 和 standalone。\n"})
+    spell = lambda q: spelled_as_meant(kb.index, asking_as_meant(q), kb.tokenizer)
+    assert spell("APISIX 兼容的版本好是多少？") == "APISIX 兼容的版本号是多少？"
+    assert spell("APISIX 视什么？") == "APISIX 是什么？"
+    assert spell("APISIX 每隔几秒初始话一次？") == "APISIX 每隔几秒初始化一次？"
+    assert spell("怎么建一个 APISIX 节点？") == "怎么建一个 APISIX 节点？"
+    ans = kb.ask("APISIX 的部署有哪几种模式可宜选？")       # "可宜选", a word no corpus uses: once refused
+    assert not ans.refused and "standalone" in ans.text, ans.text
 
 
 def test_words_said_only_by_a_link_are_not_said(kb):
