@@ -115,14 +115,13 @@ def spelled_as_meant(index, question: str, tokenizer) -> str:
     lex, written = index.lexicon, index.manifest.get("spellings") or {}
     if not written:
         return question
-    known = [lex.using(t) for t in dict.fromkeys(tokenizer.tokenize(question)) if lex.seen(t)]
-    around = np.unique(np.concatenate(known)) if known else np.zeros(0, np.int32)   # the other words' passages
+    around = _Around(lex, tokenizer.tokenize(question))      # the passages of the question's other words
 
     def company(word: str, whole: str) -> tuple[float, int]:   # the share of its passages that have the other words
         if word in STOPWORDS:                                  # (as `meant` measures it); passages that write it
             return 0.0, lex.passages
         using = [lex.using(t) for t in tokenizer.segment(word)]
-        return min((len(np.intersect1d(u, around, assume_unique=True)) / (len(u) + SMOOTHING) for u in using),
+        return min((len(np.intersect1d(u, around.rows, assume_unique=True)) / (len(u) + SMOOTHING) for u in using),
                    default=0.0), written[whole]
 
     def fix(m: re.Match) -> str:
@@ -151,7 +150,21 @@ def spelled_as_meant(index, question: str, tokenizer) -> str:
     return _han_slips(index, _TYPED.sub(fix, question), tokenizer, around)
 
 
-def _han_slips(index, question: str, tokenizer, around: np.ndarray) -> str:
+class _Around:
+    """The passages that use a question's known words, read only if a slip has candidates to weigh."""
+
+    def __init__(self, lex, tokens: list[str]):
+        self.lex, self.tokens, self._rows = lex, tokens, None
+
+    @property
+    def rows(self) -> np.ndarray:
+        if self._rows is None:
+            known = [self.lex.using(t) for t in dict.fromkeys(self.tokens) if self.lex.seen(t)]
+            self._rows = np.unique(np.concatenate(known)) if known else np.zeros(0, np.int32)
+        return self._rows
+
+
+def _han_slips(index, question: str, tokenizer, around: _Around) -> str:
     """`question` with each Chinese character that no word covers (of the corpus, or of Chinese), and that makes a corpus word with its
     neighbours when typed as its homophone, typed so: "版本好" as 版本号 (jieba reads 版本 and 好, both words), "初始话" as
     初始化, "可宜选" as 可以选. The longest word wins, then the one that keeps the question's other words company
@@ -177,7 +190,7 @@ def _han_slips(index, question: str, tokenizer, around: np.ndarray) -> str:
                     if [k for k in range(n) if w[k] != window[k]] == [i - s]:
                         if w in STOPWORDS:
                             found[w[i - s]] = max(found.get(w[i - s], ()), (0.0, 0))
-                        elif (shared := len(np.intersect1d(lex.using(w), around, assume_unique=True))):
+                        elif (shared := len(np.intersect1d(lex.using(w), around.rows, assume_unique=True))):
                             used = int(lex.df[lex.vocab[w]])
                             found[w[i - s]] = max(found.get(w[i - s], ()), (shared / (used + SMOOTHING), used))
             if found:       # the longest words first
@@ -369,6 +382,7 @@ def _deletes(word: str) -> list[str]:
     return [word[:i] + word[i + 1:] for i in range(len(word))]
 
 
+@lru_cache(maxsize=65536)       # (the same for every knowledge base: pure; a question's windows are read again and again)
 def pinyin(word: str) -> str:
     """`word` in toneless pinyin, a syllable each character ("配置": "pei zhi")."""
     from pypinyin import lazy_pinyin    # loaded on the first Chinese question (or kb serve's warm-up)
