@@ -154,7 +154,8 @@ class _Around:
     """The passages that use a question's known words, read only if a slip has candidates to weigh."""
 
     def __init__(self, lex, tokens: list[str]):
-        self.lex, self.tokens, self._rows = lex, tokens, None
+        self.lex, self.tokens = lex, tokens
+        self._rows: np.ndarray | None = None
 
     @property
     def rows(self) -> np.ndarray:
@@ -180,7 +181,7 @@ def _han_slips(index, question: str, tokenizer, around: _Around) -> str:
     for i, ch in enumerate(question):
         if covered[i] or ch in STOPWORDS or not HAN_RE.match(ch):
             continue
-        found: dict[str, tuple[int, float, int]] = {}
+        found: dict[str, tuple[float, int]] = {}     # the character to type -> its best word's company, use
         for n in (4, 3, 2):
             for s in range(max(0, i - n + 1), i + 1):
                 window = question[s:s + n]
@@ -189,10 +190,10 @@ def _han_slips(index, question: str, tokenizer, around: _Around) -> str:
                 for w in [*sp.homophones(window), *_stop_sounds().get(pinyin(window), ())]:
                     if [k for k in range(n) if w[k] != window[k]] == [i - s]:
                         if w in STOPWORDS:
-                            found[w[i - s]] = max(found.get(w[i - s], ()), (0.0, 0))
+                            found[w[i - s]] = max(found.get(w[i - s], (0.0, 0)), (0.0, 0))
                         elif (shared := len(np.intersect1d(lex.using(w), around.rows, assume_unique=True))):
                             used = int(lex.df[lex.vocab[w]])
-                            found[w[i - s]] = max(found.get(w[i - s], ()), (shared / (used + SMOOTHING), used))
+                            found[w[i - s]] = max(found.get(w[i - s], (0.0, 0)), (shared / (used + SMOOTHING), used))
             if found:       # the longest words first
                 chars[i] = max(found, key=lambda c: (found[c], c))
                 break

@@ -475,11 +475,9 @@ def test_a_chinese_character_typed_as_its_homophone_is_read_as_meant(tmp_path):
     kb = over(tmp_path, {"apisix.md": "# APISIX\n\nAPISIX 兼容的版本号是 2.15，每个节点都要初始化。\n\n"
                                       "APISIX 是一个网关。减一个节点的版本号不变。\n\n"
                                       "## 模式\n\nAPISIX 的部署有三种模式可以选：traditional、decoupled 和 standalone。\n"})
-    spell = lambda q: spelled_as_meant(kb.index, asking_as_meant(q), kb.tokenizer)
-    assert spell("APISIX 兼容的版本好是多少？") == "APISIX 兼容的版本号是多少？"
-    assert spell("APISIX 视什么？") == "APISIX 是什么？"
-    assert spell("APISIX 每隔几秒初始话一次？") == "APISIX 每隔几秒初始化一次？"
-    assert spell("怎么建一个 APISIX 节点？") == "怎么建一个 APISIX 节点？"
+    assert [spelled_as_meant(kb.index, asking_as_meant(q), kb.tokenizer) for q in (
+        "APISIX 兼容的版本好是多少？", "APISIX 视什么？", "APISIX 每隔几秒初始话一次？", "怎么建一个 APISIX 节点？")] == [
+        "APISIX 兼容的版本号是多少？", "APISIX 是什么？", "APISIX 每隔几秒初始化一次？", "怎么建一个 APISIX 节点？"]
     ans = kb.ask("APISIX 的部署有哪几种模式可宜选？")       # "可宜选", a word no corpus uses: once refused
     assert not ans.refused and "standalone" in ans.text, ans.text
 
