@@ -17,6 +17,11 @@ with 清除 are about logs, those with 清楚 are not.
 The words a Chinese question asks with are no corpus words, so a slip in them is put right by sound alone
 (`asking_as_meant`: "纳些" is 哪些, "机个" 几个; and the spoken "啥" is 什么), before anything else reads the
 question: what kind of answer it wants ("几个": a number) is read from them.
+
+Then the question's other slips are mended as typed (`spelled_as_meant`), not as tokens: the stemmer cuts a
+misspelt word to a stem too short to tell ("tumed": "tum"), and jieba reads a slip as words ("版本好": 版本, 好).
+A Latin word becomes one the corpus writes (the build keeps them: `spellings`), a Chinese character that no word
+covers the homophone that makes a corpus word with its neighbours.
 """
 from __future__ import annotations
 

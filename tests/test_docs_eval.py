@@ -27,14 +27,15 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development co
 # question's English and Chinese candidates merged as separate result lists, its words' translations scoring
 # Chinese units. cited@3 counts an answer's further reading ("see also") after its citations.
 FLOORS = {
-    "docs_dev": {"recall@1": 0.79, "recall@3": 0.905, "keyword_acc": 0.80, "refusal_recall": 0.83},  # .840 .944 .846 .898
+    "docs_dev": {"recall@1": 0.79, "recall@3": 0.905, "keyword_acc": 0.80, "refusal_recall": 0.83},  # .833 .944 .846 .898
     "docs_heldout": {"recall@1": 0.785, "recall@3": 0.85, "keyword_acc": 0.755, "refusal_recall": 0.78},  # .833 .892 .804 .820
 }
 # (Before oc-442…oc-521 were added, round 16's code: dev .833 .940 .847 .887 on 203 questions, held-out .817 .882
 # .785 .830 on 140; with them .819 .935 .832 .857 and .819 .883 .787 .812. Round 17's code with oc-522…oc-601 too,
 # 214 and 145 questions: .815 .930 .834 .895 and .823 .875 .792 .816; round 18's .822 .936 .841 .895 and .812 .865
 # .781 .816; round 19's, with oc-602…oc-681 too (221 and 152 questions): .827 .944 .846 .881 and .833 .892 .804
-# .820. See tests/data/README.md.)
+# .820; round 20's .840 on development, where round 21's typo mending reads oc-263 as spelled right, and kb
+# answers that spelling with the wrong step. See tests/data/README.md.)
 # English questions over Chinese pages that have no English twin, both splits (59 questions): the weakest group.
 CROSS_FLOORS = {"recall@1": 0.70, "recall@3": 0.89, "keyword_acc": 0.70}
 # measured .750 .925 .725 in round 20 (40 of the 59 answerable; round 19's code .725 .925 .725 with oc-602…). Before
