@@ -295,14 +295,15 @@ class KnowledgeBase:
         if len(now.index) == 0:
             yield Answer(question, message("empty_kb", lang), lang, True)
             return
-        query = spelled_as_meant(now.index, asking_as_meant(without_tags(question)), self.tokenizer)    # slips put right
+        asked = without_tags(question)
+        query = read_as = spelled_as_meant(now.index, asking_as_meant(asked), self.tokenizer)    # slips put right
         context = follow_up_context(question, history or [], self.tokenizer)
         if context and self.llm:
             standalone = self.llm.condense(question, history or [], lang)
             query, context = (standalone, "") if standalone else (question, context)
         hits = now.retriever.search(query, k, lang, context=context)
         answer = now.answerer.answer(query, lang, hits, context=context)
-        answer.question = question
+        answer.question, answer.read_as = question, read_as if read_as != asked else ""
         note = ""
         if now.progress is not None:     # some vectors are missing: say so, and never that the corpus lacks it
             pct = math.floor(100 * now.progress)

@@ -129,9 +129,11 @@ def ask(ctx, question, k, as_json):
     if as_json:
         click.echo(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
         return
+    from .messages import message
+    if ans.read_as:
+        click.echo(click.style(message("read_as", ans.language, question=ans.read_as), dim=True))
     for line in ans.text.split("\n"):     # commands and their output indented as code (coloured on a terminal)
         click.echo(click.style(f"    {line}", fg="cyan") if line in ans.commands or line in ans.output else line)
-    from .messages import message
     for title, cards in ((None, ans.citations), ("related" if ans.refused else "see_also", ans.related)):
         if cards:
             click.echo()

@@ -127,7 +127,7 @@ class LLMAnswerer:
         used = {(c.doc_id, c.para_id) for c in cited}      # further reading: the extractive answer's, less what the model cites
         further = [c for c in extractive.related if (c.doc_id, c.para_id) not in used]
         return Answer(extractive.question, checked.text, lang, False, cited, mode="generative", signals=extractive.signals,
-                      related=[replace(c, n=n) for n, c in enumerate(further, len(cited) + 1)])
+                      related=[replace(c, n=n) for n, c in enumerate(further, len(cited) + 1)], read_as=extractive.read_as)
 
     def condense(self, question: str, history: list[str], lang: str) -> str | None:
         """The follow-up rewritten by the model into a standalone question in the asker's language, or None."""

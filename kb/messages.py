@@ -52,6 +52,7 @@ MESSAGES = {
     "ui_sources": {"zh": "出处", "en": "Sources"},
     "ui_original": {"zh": "原文", "en": "Original text"},
     "ui_thanks": {"zh": "感谢反馈！", "en": "Thanks for the feedback!"},
+    "read_as": {"zh": "按“{question}”理解", "en": "Read as “{question}”"},
     "ui_fallback": {
         "zh": "以上摘自原文；生成的回答未能通过出处核对，没有采用。",
         "en": "Quoted from the sources; the generated answer did not pass the source check, so it was not used.",

@@ -39,8 +39,11 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
         One line of HTML (no blank lines, so a Markdown renderer would pass it through untouched).
     """
     lang = answer.language
+    # A question read with a slip mended says how it was read, first, as a search engine's "showing results for"
+    read_as = (f'<p class="kb-note kb-read-as">{escape(message("read_as", lang, question=answer.read_as))}</p>'
+               if answer.read_as else "")
     if answer.refused:
-        return (f'<div class="kb-answer kb-refused" lang="{lang}">'
+        return (f'<div class="kb-answer kb-refused" lang="{lang}">{read_as}'
                 f'<p class="kb-text"><span class="kb-refused-icon" aria-hidden="true">?</span>{escape(answer.text)}</p>'
                 f'{_related(answer, turn, "related")}</div>')
     cards = "".join(_card(c, turn, lang) for c in answer.citations)
@@ -49,7 +52,7 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     # The model's text was on screen while it streamed; say why the quoted answer replaced it.
     note = (f'<p class="kb-note">{escape(message("ui_fallback", lang))}</p>'
             if answer.signals.get("fallback") else "")
-    return (f'<div class="kb-answer" lang="{lang}"><div class="kb-text">{_blocks(answer, turn)}</div>{note}{sources}'
+    return (f'<div class="kb-answer" lang="{lang}">{read_as}<div class="kb-text">{_blocks(answer, turn)}</div>{note}{sources}'
             f'{_related(answer, turn, "see_also")}</div>')
 
 

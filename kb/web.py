@@ -250,7 +250,8 @@ def api_router(kb, cfg: Config) -> APIRouter:
         Returns the Answer shape: question, text (with [n] markers), language, refused, citations
         (n, text, quote, quote_start, quote_end, document, date, url, original, ...), related (a refusal's related
         passages, or an answer's further reading: unquoted, numbered after the citations), mode, seconds, commands
-        (the lines of text to run) and output (code lines not to run: what a command printed, or a file's lines).
+        (the lines of text to run), output (code lines not to run: what a command printed, or a file's lines) and
+        read_as (the question as kb read it where it mended a slip, "tumed" as tuned; else "").
         """
         history = [h[: cfg.max_question_chars] for h in body.history[-10:]]
         return asked(lambda: kb.ask(body.question, k=body.k, history=history).to_dict())

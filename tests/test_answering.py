@@ -460,6 +460,8 @@ def test_a_misspelt_word_is_read_as_the_corpus_writes_it(tmp_path):
                   "Apply a patch with patch -p1. Update kexec-tools with yum update kexec-tools.\n"})
     ans = kb.ask("怎么永久禁用 tnued 服务？")
     assert not ans.refused and "# systemctl disable --now tuned" in ans.commands, ans.text
+    assert ans.question == "怎么永久禁用 tnued 服务？" and ans.read_as == "怎么永久禁用 tuned 服务？"    # shown above the answer
+    assert kb.ask("怎么永久禁用 tuned 服务？").read_as == ""       # nothing mended: nothing to show
     assert [spelled_as_meant(kb.index, q, kb.tokenizer) for q in (
         "怎么重启 chronx 服务", "kpatch 怎么用", "Whch jobs give time?", "How do I update kexec-tols?", "cat /etc/tnued.conf")
             ] == ["怎么重启 chrony 服务", "kpatch 怎么用", "Which jobs give time?", "How do I update kexec-tools?",

@@ -31,9 +31,14 @@ def test_ask_in_english_cites_the_chinese_original(built):
     assert "fully compatible with CentOS8" in out and "[1]" in out and "原文:" in out
 
 
+def test_a_question_read_with_a_slip_mended_says_so_first(built):
+    out = run(*built, "ask", "Does OpenCloudOS suport hot patching on ARM64?").stdout
+    assert out.startswith("Read as “Does OpenCloudOS support hot patching on ARM64?”\n") and "[1]" in out
+
+
 def test_ask_json_is_the_answer_shape(built):
     d = json.loads(run(*built, "ask", "--json", "OpenCloudOS 的吉祥物是什么？").stdout)
-    assert d["refused"] and d["language"] == "zh" and d["text"].startswith("抱歉")
+    assert d["refused"] and d["language"] == "zh" and d["text"].startswith("抱歉") and d["read_as"] == ""
 
 
 def test_search_lists_sources(built):

@@ -78,6 +78,17 @@ def test_an_answer_that_replaced_the_models_text_says_so_quietly():
     assert '<p class="kb-note">Quoted from the sources' in html and "not supported" not in html
 
 
+def test_a_question_read_with_a_slip_mended_says_how_first_and_escaped():
+    ans = cited()
+    assert "kb-read-as" not in answer_html(ans)
+    ans.read_as = f"How do I disable tuned {EVIL}?"
+    html = answer_html(ans)
+    assert re.search(r'^<div class="kb-answer" lang="en"><p class="kb-note kb-read-as">Read as “How do I disable tuned '
+                     r'&lt;script&gt;', html) and "<script" not in html
+    refusal = Answer("q", "Sorry.", "zh", True, read_as="怎么禁用 tuned 服务？")
+    assert '<p class="kb-note kb-read-as">按“怎么禁用 tuned 服务？”理解</p>' in answer_html(refusal)
+
+
 def test_web_addresses_in_passages_are_safe_links_and_everything_else_stays_text():
     passage = ('See https://docs.example.org/zram?x=1&y=2. Or (https://en.wikipedia.org/wiki/Zram_(Linux)), '
                '详见https://opencloudos.org下载。 Not javascript:alert(1), data:text/html,<b>x</b> or '
