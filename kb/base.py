@@ -296,7 +296,7 @@ class KnowledgeBase:
             yield Answer(question, message("empty_kb", lang), lang, True)
             return
         asked = without_tags(question)
-        query = read_as = spelled_as_meant(now.index, asking_as_meant(asked), self.tokenizer)    # slips put right
+        query = read_as = spelled_as_meant(now.index, asking_as_meant(asked, self.tokenizer.is_word), self.tokenizer)
         context = follow_up_context(question, history or [], self.tokenizer)
         if context and self.llm:
             standalone = self.llm.condense(question, history or [], lang)

@@ -244,16 +244,21 @@ def _split_typos(sp: Speller, pieces: Sequence[str]) -> list[tuple[str, str, str
 # The words a Chinese question asks with ("哪些", "几个"): typed as a homophone ("纳些", "机个"), the question no longer
 # says what kind of answer it wants, and the slip reads as a rare word it is about. Never 那/这: "那些" is "those".
 _ASKING_WORDS = ("哪些", "哪个", "哪几", "哪里", "什么", "多少", "几个", "几种", "几次", "怎么", "怎样", "如何", "是否", "是什么")
+_TRADITIONAL = {"麼": "么", "麽": "么", "個": "个", "幾": "几", "種": "种", "樣": "样"}     # the same word, not a slip
 
 
-def asking_as_meant(question: str) -> str:
+def asking_as_meant(question: str, is_word=lambda text: False) -> str:
     """`question` with each Chinese asking word typed as a homophone one character off ("纳些", "甚么", "机个") put
-    right ("哪些", "什么", "几个"), and the spoken ones written out ("啥": 什么, "咋": 怎么)."""
+    right ("哪些", "什么", "几个"), and the spoken ones written out ("啥": 什么, "咋": 怎么). Not a character that makes
+    a word with the one before it (`is_word`: "表示什么" is no slip for 是什么), nor a Traditional form (什麼)."""
     chars, sounds = list(question.replace("啥", "什么").replace("咋", "怎么")), _asking_sounds()
     for i in range(len(chars) - 1):
         for word in _ASKING_WORDS:
             typed = "".join(chars[i:i + len(word)])
-            if (len(typed) == len(word) and sum(a != b for a, b in zip(typed, word)) == 1 and not set(typed) & set("那这")
+            off = [j for j, (a, b) in enumerate(zip(typed, word)) if a != b]
+            if (len(typed) == len(word) and len(off) == 1 and not set(typed) & set("那这")
+                    and _TRADITIONAL.get(typed[off[0]]) != word[off[0]]
+                    and not (i + off[0] > 0 and is_word("".join(chars[i + off[0] - 1:i + off[0] + 1])))
                     and all(HAN_RE.fullmatch(c) for c in typed) and pinyin(typed) == sounds[word]):
                 chars[i:i + len(word)] = word
                 break

@@ -927,3 +927,6 @@ def test_an_asking_word_typed_as_its_homophone_still_asks(tmp_path):
     assert asking_as_meant("OpenCloudOS 修复了纳些 CVE？有甚么区别？") == "OpenCloudOS 修复了哪些 CVE？有什么区别？"
     assert asking_as_meant("那些配置文件在哪里？") == "那些配置文件在哪里？"
     assert asking_as_meant("python 是啥版本，咋升级？") == "python 是什么版本，怎么升级？"
+    assert asking_as_meant("OpenCloudOS Stream 视什么？", kb.tokenizer.is_word) == "OpenCloudOS Stream 是什么？"
+    for question in ("配置里的 @@ 表示什么？", "L2 版本指的是什麼？"):    # 表示 is a word; 什麼 is 什么 in Traditional
+        assert asking_as_meant(question, kb.tokenizer.is_word) == question
