@@ -171,10 +171,11 @@ class _Around:
 
 
 def _han_slips(index, question: str, tokenizer, around: _Around) -> str:
-    """`question` with each Chinese character that no word covers (of the corpus, or of Chinese), and that makes a corpus word with its
-    neighbours when typed as its homophone, typed so: "版本好" as 版本号 (jieba reads 版本 and 好, both words), "初始话" as
-    初始化, "可宜选" as 可以选. The longest word wins, then the one that keeps the question's other words company
-    most; a word that shares no passage with them is no fix."""
+    """`question` with each Chinese character that no word covers (of the corpus, or of Chinese), and that makes a
+    corpus word with its neighbours when typed as its homophone, typed so: "版本好" as 版本号 (jieba reads 版本 and 好,
+    both words), "初始话" as 初始化, "可宜选" as 可以选. The longest word wins, then the one that keeps the question's
+    other words company most; a word that shares no passage with them is no fix (so, where the store keeps no
+    postings, as Milvus, only a stopword such as 可以 is)."""
     sp, lex = _speller(index), index.lexicon
     covered = [False] * len(question)
     for n in (2, 3, 4):     # by a word of the corpus, or of Chinese (jieba's dictionary: 每隔, 起不来)
