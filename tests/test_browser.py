@@ -123,6 +123,19 @@ def test_thumbs_up_comes_first_says_it_was_recorded_and_is_logged(live, open_pag
     assert mine and mine[0]["rating"] == "up" and "CentOS8" in mine[0]["answer"] and mine[0]["citations"]
 
 
+def test_a_question_read_with_a_slip_mended_says_how_above_the_answer(live, open_page):
+    """At phone width: "suport" was mended, and the answer says so first, in its own line above the text."""
+    from playwright.sync_api import expect
+    page = open_page(live.url, width=390, height=844)
+    answer = ask(page, "Does OpenCloudOS suport hot patching on ARM64?")
+    note = answer.locator(".kb-read-as")
+    expect(note).to_have_text("Read as “Does OpenCloudOS support hot patching on ARM64?”")
+    box, text = note.bounding_box(), answer.locator(".kb-text").bounding_box()
+    assert box["y"] + box["height"] <= text["y"] and box["x"] + box["width"] <= 390, (box, text)
+    note.scroll_into_view_if_needed()
+    page.screenshot(path=OUT / "read-as-phone.png")
+
+
 def test_an_out_of_scope_question_is_refused_with_related_passages(live, open_page):
     from playwright.sync_api import expect
     page = open_page(live.url)
