@@ -38,6 +38,8 @@ from .text import HAN_RE, STOPWORDS
 
 _LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_.-])[A-Za-z]{4,}(?![A-Za-z0-9_.-])")
 DOMINANT = 10          # a word whose token the corpus uses ("Tase": tas) is a slip only for one 10x as common
+LONGEST_WORD = 40      # a longer run of letters is no word to mend (and would cost a second: 50,000 candidates)
+MOST_SUSPECTS = 12     # Chinese characters no word covers, mended at most in a question (a real one has a few)
 HOMOPHONE_RATIO = 3    # a homophone is meant when it shares passages with the question's other words 3x as often
 SMOOTHING = 5          # (shares measured as in kb/translation.py: a word used in 1 passage is less sure than in 5 of 10)
 
@@ -136,7 +138,7 @@ def spelled_as_meant(index, question: str, tokenizer) -> str:
             return run
         for part in _PART.finditer(run):
             w = part.group(0)
-            if w.lower() in written and plain or w.lower() in STOPWORDS or is_english(w):
+            if w.lower() in written and plain or w.lower() in STOPWORDS or len(w) > LONGEST_WORD or is_english(w):
                 continue        # an English word the docs do not use ("give", "docks") is no slip
             # Nor is a word the corpus writes otherwise ("Windows": window), unless one a slip away is far commoner
             # ("TCase" for "Tase", whose token "tas" two passages use)
@@ -184,9 +186,8 @@ def _han_slips(index, question: str, tokenizer, around: _Around) -> str:
             if all(HAN_RE.match(c) for c in t) and (lex.seen(t) or t in STOPWORDS or tokenizer.is_word(t)):
                 covered[s:s + n] = [True] * n
     chars = list(question)
-    for i, ch in enumerate(question):
-        if covered[i] or ch in STOPWORDS or not HAN_RE.match(ch):
-            continue
+    suspects = [i for i, ch in enumerate(question) if not covered[i] and ch not in STOPWORDS and HAN_RE.match(ch)]
+    for i in suspects[:MOST_SUSPECTS]:
         found: dict[str, tuple[float, int]] = {}     # the character to type -> its best word's company, use
         for n in (4, 3, 2):
             for s in range(max(0, i - n + 1), i + 1):
