@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+from string import ascii_lowercase
 from functools import lru_cache
 import threading
 import weakref
@@ -127,9 +128,7 @@ def spelled_as_meant(index, question: str, tokenizer) -> str:
     def company(word: str, whole: str) -> tuple[float, int]:   # the share of its passages that have the other words
         if word in STOPWORDS:                                  # (as `meant` measures it); passages that write it
             return 0.0, lex.passages
-        using = [lex.using(t) for t in tokenizer.segment(word)]
-        return min((len(np.intersect1d(u, around.rows, assume_unique=True)) / (len(u) + SMOOTHING) for u in using),
-                   default=0.0), written[whole]
+        return min((around.share(lex.using(t)) for t in tokenizer.segment(word)), default=0.0), written[whole]
 
     def fix(m: re.Match) -> str:
         run = m.group(0)
@@ -158,7 +157,7 @@ def spelled_as_meant(index, question: str, tokenizer) -> str:
 
 
 class _Around:
-    """The passages that use a question's known words, read only if a slip has candidates to weigh."""
+    """The passages that use a question's known words, read only when a candidate word is weighed against them."""
 
     def __init__(self, lex, tokens: list[str]):
         self.lex, self.tokens = lex, tokens
@@ -170,6 +169,11 @@ class _Around:
             known = [self.lex.using(t) for t in dict.fromkeys(self.tokens) if self.lex.seen(t)]
             self._rows = np.unique(np.concatenate(known)) if known else np.zeros(0, np.int32)
         return self._rows
+
+    def share(self, using: np.ndarray) -> float:
+        """The share of a word's passages (`using`) that have these words: smoothed, so a word in 1 passage that has
+        them is less sure than one in 5 of 10."""
+        return len(np.intersect1d(using, self.rows, assume_unique=True)) / (len(using) + SMOOTHING)
 
 
 def _han_slips(index, question: str, tokenizer, around: _Around) -> str:
@@ -198,9 +202,8 @@ def _han_slips(index, question: str, tokenizer, around: _Around) -> str:
                     if [k for k in range(n) if w[k] != window[k]] == [i - s]:
                         if w in STOPWORDS:
                             found[w[i - s]] = max(found.get(w[i - s], (0.0, 0)), (0.0, 0))
-                        elif (shared := len(np.intersect1d(lex.using(w), around.rows, assume_unique=True))):
-                            used = int(lex.df[lex.vocab[w]])
-                            found[w[i - s]] = max(found.get(w[i - s], (0.0, 0)), (shared / (used + SMOOTHING), used))
+                        elif (share := around.share(lex.using(w))) > 0:
+                            found[w[i - s]] = max(found.get(w[i - s], (0.0, 0)), (share, int(lex.df[lex.vocab[w]])))
             if found:       # the longest words first
                 chars[i] = max(found, key=lambda c: (found[c], c))
                 break
@@ -221,14 +224,11 @@ def _slips(w: str) -> tuple[list[str], list[str]]:
     """The words one slip from `w`, in two groups: two neighbours swapped; then a letter missing, and from five letters
     a letter too many or a wrong one. Never the first letter."""
     swaps = [w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(1, len(w) - 1) if w[i] != w[i + 1]]
-    edits = [w[:i] + _cased(ch, w[i - 1:i + 1]) + w[i:] for i in range(1, len(w) + 1) for ch in _LETTERS]
+    edits = [w[:i] + _cased(ch, w[i - 1:i + 1]) + w[i:] for i in range(1, len(w) + 1) for ch in ascii_lowercase]
     if len(w) >= 5:
         edits += [w[:i] + w[i + 1:] for i in range(1, len(w))]
-        edits += [w[:i] + _cased(ch, w[i]) + w[i + 1:] for i in range(1, len(w)) for ch in _LETTERS if ch != w[i].lower()]
+        edits += [w[:i] + _cased(ch, w[i]) + w[i + 1:] for i in range(1, len(w)) for ch in ascii_lowercase if ch != w[i].lower()]
     return swaps, edits
-
-
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _cased(letter: str, beside: str) -> str:
@@ -295,9 +295,8 @@ def meant(index, tokens: list[str]) -> dict[str, str]:
                   and (others := [w for w in sp.homophones(t) if w != t and used(w) > used(t)])}
     out = {}
     for t, others in candidates.items():
-        around = np.unique(np.concatenate([lex.using(w) for w in words if w != t]))     # the other words' passages
-        shares = {w: len(np.intersect1d(lex.using(w), around, assume_unique=True)) / (used(w) + SMOOTHING)
-                  for w in [t, *others]}
+        around = _Around(lex, [w for w in words if w != t])     # the other words' passages
+        shares = {w: around.share(lex.using(w)) for w in [t, *others]}
         best = max(others, key=shares.__getitem__)
         if shares[best] > HOMOPHONE_RATIO * shares[t]:
             out[t] = best

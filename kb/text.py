@@ -176,10 +176,10 @@ class Tokenizer:
                 split = _ALNUM_SPLIT.match(w)       # "centos8" also yields "centos" and "8"
                 for t in (w, *(split.groups() if split else ())):
                     if keep_stopwords or t not in STOPWORDS:
-                        out.append(self.stem(t))
+                        out.append(self._stem(t))
         return tuple(out)
 
-    def stem(self, tok: str) -> str:
+    def _stem(self, tok: str) -> str:
         """A light English stemmer ("founded", "founding" -> "found"; "releases" -> "releas"); names are left alone."""
         if not (tok.isascii() and tok.isalpha() and len(tok) > 3) or tok in self.domain_terms:
             return tok
