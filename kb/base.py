@@ -296,14 +296,15 @@ class KnowledgeBase:
             yield Answer(question, message("empty_kb", lang), lang, True)
             return
         asked = without_tags(question)
-        query = read_as = spelled_as_meant(now.index, asking_as_meant(asked, self.tokenizer.is_word), self.tokenizer)
+        # Read as meant (slips mended), then, for a follow-up with an LLM, as the model's standalone question:
+        # the answer says how it read the question whenever that differs from what was asked.
+        query = spelled_as_meant(now.index, asking_as_meant(asked, self.tokenizer.is_word), self.tokenizer)
         context = follow_up_context(question, history or [], self.tokenizer)
-        if context and self.llm:
-            standalone = self.llm.condense(question, history or [], lang)
-            query, context = (standalone, "") if standalone else (question, context)
+        if context and self.llm and (standalone := self.llm.condense(query, history or [], lang)):
+            query, context = standalone, ""
         hits = now.retriever.search(query, k, lang, context=context)
         answer = now.answerer.answer(query, lang, hits, context=context)
-        answer.question, answer.read_as = question, read_as if read_as != asked else ""
+        answer.question, answer.read_as = question, query if query != asked else ""
         note = ""
         if now.progress is not None:     # some vectors are missing: say so, and never that the corpus lacks it
             pct = math.floor(100 * now.progress)

@@ -159,7 +159,8 @@ class Answer:
     commands: list[str] = field(default_factory=list)   # lines of `text` that are commands to run (shown as code)
     output: list[str] = field(default_factory=list)     # code lines not to run: what a command printed, or the
                                                         # lines typed into the file it opened (`vim x.conf`)
-    read_as: str = ""         # the question as kb read it, where it mended a slip ("tumed" as tuned); else ""
+    read_as: str = ""         # the question as kb read it, where it mended a slip ("tumed" as tuned) or an LLM made a
+                              # follow-up standalone ("那 V9 呢？": "OpenCloudOS V9 什么时候发布？"); else ""
 
     def to_dict(self) -> dict:
         """A JSON-safe dict; the REST API returns exactly this shape."""

@@ -119,6 +119,16 @@ def test_follow_ups_are_condensed_by_the_model(gen_kb, llm):
     ans = gen_kb.ask("那 V9 呢？", history=["OpenCloudOS 8.5 什么时候发布的？"])
     assert len(llm.requests) == 2 and "改写" in llm.requests[0]["messages"][0]["content"]
     assert "2023年初" in ans.text
+    assert ans.question == "那 V9 呢？" and ans.read_as == "OpenCloudOS V9 什么时候发布？"    # says how it was read
+
+
+def test_a_follow_up_is_condensed_and_answered_with_its_slips_mended(gen_kb, llm):
+    """The model rewrites the follow-up as kb reads it ("cgrupfs": cgroupfs), and where the model's rewrite is
+    unusable (English for a Chinese question) kb answers the mended follow-up itself, and says how it read it."""
+    llm.replies += ["What is it?"]
+    ans = gen_kb.ask("那 cgrupfs 呢？", history=["OpenCloudOS 8.5 的内核有哪些新特性？"])
+    assert "cgroupfs" in llm.requests[0]["messages"][-1]["content"] and "cgrupfs" not in llm.requests[0]["messages"][-1]["content"]
+    assert ans.read_as == "那 cgroupfs 呢？" and not ans.refused and "cgroupfs" in ans.text, ans.text
 
 
 def test_passages_are_data_not_instructions(tmp_path, llm):
