@@ -81,7 +81,7 @@ def main():
     args = site_arguments(__doc__)
 
     from kb import KnowledgeBase
-    from kb.evaluation import evaluate, format_report, load_labelled
+    from kb.evaluation import GROUP_COLUMNS, evaluate, format_report, interval, load_labelled
 
     work = Path(tempfile.mkdtemp(prefix="kb-docs-site-"))
     try:
@@ -102,6 +102,9 @@ def main():
             "passages_per_s": round(len(site.index) / build_s, 1),
             "alignment": alignment_coverage(site), "ask_p50_ms": latency,
             "questions": len(items), "quality": {"by": report["by"], "lang": report["metrics"]},
+            "intervals": {split: {GROUP_COLUMNS[m]: interval([r for r in report["rows"] if r["split"] == split], m)
+                                  for m in ("recall@1", "recall@3", "keyword_acc", "refusal_recall", "answerable_refused")}
+                          for split in sorted({r["split"] for r in report["rows"]})},
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -116,7 +119,10 @@ def main():
         (f"ask p50: {latency['site']} ms on the site, {latency['bundled']} ms on the bundled corpus "
          f"(x{latency['ratio']}; the issue's bound is x1.5)"),
         f"quality on the {len(items)} labelled questions whose page is indexed:", "",
-        format_report(report, ("split", "split/kind", "lang")),
+        format_report(report, ("split", "split/kind", "lang")), "",
+        "95% intervals (bootstrap over the questions: how far each figure could move on other questions like them):",
+        *(f"  {split}: " + ", ".join(f"{name} {lo}–{hi}" for name, bounds in figures.items() if bounds
+                                    for lo, hi in [bounds]) for split, figures in result["intervals"].items()),
     ])
     common.emit(result, text, args.json)
 

@@ -81,3 +81,15 @@ def test_evidence_is_found_in_the_heading_path_or_as_a_whole_table_row():
     assert _holds(row, [["TDengine", "V3.0.4.1"]]) and _holds(row, ["Kernel 6.1"])
     assert not _holds(row, [["TDengine", "V6.0"]])       # every part of an entry must be in the same citation
     assert _holds(row, ["ＴＤｅｎｇｉｎｅ"])                # compared after kb's normalisation (NFKC)
+
+
+def test_an_interval_says_how_far_a_figure_could_move_on_other_questions():
+    """70 of 100 cited right: the bootstrap interval holds 0.7 and is about ±0.09 wide, as a binomial's is; a
+    rate over no questions has none, and unanswerable questions are counted only for the refusal rate."""
+    from kb.evaluation import interval
+    rows = [{"answerable": True, "at1": i < 70, "refused": False} for i in range(100)]
+    lo, hi = interval(rows, "recall@1")
+    assert lo < 0.7 < hi and 0.15 < hi - lo < 0.21
+    assert interval(rows, "refusal_recall") is None
+    rows += [{"answerable": False, "at1": False, "refused": True}] * 10
+    assert interval(rows, "refusal_recall") == (1.0, 1.0) and interval(rows, "recall@1") == (lo, hi)
