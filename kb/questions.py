@@ -17,11 +17,14 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")   # HTML pasted into a question is not what it asks about
 # "X 是什么", "什么是 X", "AIDE 是干什么用的", "what is X": X, defined by a sentence that starts by naming it
 _DEFINE = re.compile(r"^(?:什么是|何为)\s*(.+?)\s*[？?]*$|^(.+?)\s*(?:是什么|是啥|是(?:干|做)什么用?的|是干嘛的|指的是什么"
-                     r"|是什么意思)\s*[？?]*$|^what (?:is|are) (?:an? |the )?(.+?)\s*\??$|^what does (.+?) do\s*\??$", re.I)
+                     r"|是什么意思)\s*[？?]*$|^what (?:is|are) (?:an? |the )?(.+?)\s*\??$"
+                     r"|^what does (.+?) (?:do|mean)\b(?: in .+?)?\s*\??$", re.I)
+_MEANING = re.compile(r"是什么意思|指的是什么|^what does .+ mean\b", re.I)     # what a term means: always a definition
 _ATTRIBUTE = re.compile(r"的|\b(?:of|in|for|on)\b", re.I)
 # A definition's head: a short phrase naming it, within one sentence ("OpenCloudOS 由腾讯与伙伴发起，是…"), then
 # "是" (not "是否"), "指", "is"…
-_DEFINITION = re.compile(r"[^。；;：:\n]{0,40}?(?=是(?!否|不是)|指|用于|\b(?:is|are|refers? to|means)\b)", re.I)
+_DEFINITION = re.compile(r"[^。；;：:\n]{0,40}?(?=是(?!否|不是)|指|用于|\b(?:is|are|refers? to|means)\b|\s*[：:])", re.I)
+_COLON = re.compile(r"\s*[：:]")
 _FOLLOW_UP = ("那", "那么", "还有", "呢", "它", "其", "and ", "what about", "how about", "and?", "it ", "its ", "they ", "that ")
 
 
@@ -69,12 +72,18 @@ def defined_in(question: str, tokenize) -> set[str]:
     """The words of what a definition question asks about ("AIDE" of "AIDE 是干什么用的？"); none for others."""
     m = _DEFINE.search(question.strip())
     subject = next(filter(None, m.groups())) if m else ""
+    if _MEANING.search(question):       # "logrotate 的 delaycompress 是什么意思": a term, named last
+        subject = re.split(r"的", subject)[-1]
     # a thing's attribute ("TCase 的回调地址是什么", "the default version in 8.5") is a value asked, not a definition
     return set() if _ATTRIBUTE.search(subject) else set(tokenize(subject))
 
 
 def defines(text: str, subject: set[str], tokenize) -> bool:
     """Does `text` start by defining `subject` ("高级入侵检测环境（AIDE）是一个实用程序…"): name it, and little
-    else, before its first "是" / "is"?"""
-    m = _DEFINITION.match(text.lstrip()) if subject else None
-    return m is not None and subject <= set(tokenize(m.group()))
+    else, before its first "是" / "is"? Or explain it as a glossary does, the term alone before a colon
+    ("delaycompress ：在下一次转储时…"; not "OpenCloudOS Stream 的 bug 追踪系统：")?"""
+    m = _DEFINITION.match(text := text.lstrip()) if subject else None
+    if m is None:
+        return False
+    head = set(tokenize(m.group()))
+    return subject <= head and (not _COLON.match(text, m.end()) or head <= subject)

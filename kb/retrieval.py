@@ -8,7 +8,9 @@ what X is ("X 是什么", "what is X") looks deeper still, by meaning, for the p
 looks for a Chinese question word's synonyms (kb/translation.py): "修改启动顺序" finds "要更改启动顺序…". A table
 row that the question names by its first cell ("zsh 是什么版本": `zsh | 5.5.1-10`) moves its group of rows up: rows
 of names and versions are found by their words, and are close in meaning to no question, so among the groups whose
-rows merely contain the name (`autojump-zsh`) and prose close in meaning, fusion alone would rank it low.
+rows merely contain the name (`autojump-zsh`) and prose close in meaning, fusion alone would rank it low. So does a
+list that explains terms as a glossary does ("- delaycompress ：在下一次转储时…"), when the question names one: BM25
+ranks a long list low for its length, and the example that merely uses the term above it high.
 
 Where a corpus is written in one language and translated in part (Chinese pages, some with English twins), a
 question in the other language gets two result lists: the twins, closest in meaning, and the pages without one,
@@ -41,6 +43,7 @@ DEFINITION_BONUS = 0.5  # ... those that define X (start "X 是…") moved up by
 MIN_GROUP = 5          # a language's candidates are measured against their own mean from this many on
 KEY_BONUS = 1.0        # a table row the question names by its first cell ("zsh", "TDengine") moves its group up by this
 _BLANK = re.compile(r"[^\n]")
+_TERM = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+([^:：\n]{1,40}?)\s*[:：]")     # "- delaycompress ：…": the term an item explains
 
 
 class Retriever:
@@ -104,12 +107,17 @@ class Retriever:
         return sorted(hits, key=lambda h: -h.score)[:k]
 
     def _keyed(self, src: Hashable, words: set[str]) -> bool:
-        """Is a table row of this source named by its first cell among `words`, a name with Latin letters ("zsh",
-        "TDengine"; not "autojump-zsh", which only contains one)?"""
+        """Is a table row of this source named by its first cell among `words`, or a list item by the term it
+        explains ("- `delaycompress`：在下一次转储时…"), a name with Latin letters ("zsh", "TDengine"; not
+        "autojump-zsh", which only contains one)?"""
         tokenize = self.tokenizer.tokenize
-        return any(c.kind == "table" and any((key := set(tokenize(row.split("|")[0]))) <= words and any(
-            w.isascii() and any(ch.isalpha() for ch in w) for w in key) for row in c.text[c.lead:].splitlines())
-            for c in self.index.members(src).values())
+
+        def keys(c: Chunk):
+            lines = c.text[c.lead:].splitlines()
+            return ([row.split("|")[0] for row in lines] if c.kind == "table" else
+                    [m[1] for line in lines if (m := _TERM.match(line))] if c.kind == "list" else [])
+        return any((key := set(tokenize(k))) <= words and any(w.isascii() and any(ch.isalpha() for ch in w) for w in key)
+                   for c in self.index.members(src).values() for k in keys(c))
 
     def _fuse(self, found: list[Found], sims: dict[Hashable, float], top: list[Found]) -> dict[Hashable, float]:
         """Each candidate source's closeness in meaning and BM25 score (0 if its words did not match), each in

@@ -930,3 +930,25 @@ def test_an_asking_word_typed_as_its_homophone_still_asks(tmp_path):
     assert asking_as_meant("OpenCloudOS Stream 视什么？", kb.tokenizer.is_word) == "OpenCloudOS Stream 是什么？"
     for question in ("配置里的 @@ 表示什么？", "L2 版本指的是什麼？"):    # 表示 is a word; 什麼 is 什么 in Traditional
         assert asking_as_meant(question, kb.tokenizer.is_word) == question
+
+
+def test_a_term_a_list_explains_is_answered_by_its_item(tmp_path):
+    """Docs explain options as a glossary list ("- delaycompress ：…"). Asked what one means, kb finds that list by
+    the term its item opens with, as it finds a table row by its first cell, and quotes the item, in either
+    language; not the example config that merely names it, nor a passage that says "means" (这意味着)."""
+    items = "\n".join(f"- {k} ：{v}" for k, v in [
+        ("rotate 7", "保留7个旧的日志文件，超过7个则自动删除。"), ("daily", "每天执行一次日志转储。"),
+        ("missingok", "如果日志文件不存在，则忽略错误。"), ("notifempty", "如果日志文件为空，则不进行转储。"),
+        ("compress", "使用gzip压缩旧的日志文件。"), ("delaycompress", "在下一次转储时压缩旧的日志文件。"),
+        ("postrotate", "在转储之后执行的命令，直到 endscript 为止。"), ("sharedscripts", "所有日志转储完后只执行一次脚本。")])
+    kb = over(tmp_path, {
+        "logrotate.md": "# 日志转储\n\n## 配置logrotate\n\nlogrotate的配置文件通常位于/etc/logrotate.conf和/etc/logrotate.d/"
+                        "目录下，可以通过编辑这些文件来配置日志转储的规则。\n\n以下面一个配置文件为例，详细说明一下logrotate配置"
+                        "文件中的基本规则\n\n```\n/var/log/myapp.log {\n    rotate 7\n    daily\n    compress\n    delaycompress\n}\n```"
+                        f"\n\n上述配置文件中，我们定义了对/var/log/myapp.log文件进行日志转储的规则，具体说明如下：\n\n{items}\n\n"
+                        "## 手动执行logrotate\n\n可以使用以下命令手动执行logrotate配置：logrotate -f /etc/logrotate.conf\n",
+        "nfs.md": "# NFS\n\n## 检查布局\n\n- layoutget 计数器递增。这意味着服务器正在提供布局。\n"
+                  "- READ 计数器不会增加。这意味着客户端直接向设备执行 I/O 请求。\n"})
+    for question in ("What does delaycompress mean in a logrotate config?", "logrotate 的 delaycompress 是什么意思？"):
+        ans = kb.ask(question)
+        assert not ans.refused and "在下一次转储时压缩旧的日志文件" in ans.text, (question, ans.text)
