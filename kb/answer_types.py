@@ -23,7 +23,8 @@ _QTYPES = {
                          r"|how (?:much|many)|\bprice|\bcost|percent|what percentage"      # "哪几种" asks which, not how many
                          r"|\bhow long(?= (?:can|may|should|must|could|will)\b.*\bbe\b)"),  # a name's length, not a time
     # "when" asks only as a question word: not "what is required when a feature is merged"
-    "time": re.compile(r"什么时候|何时|多久|多长时间|几点|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期|^when\b"
+    "time": re.compile(r"什么时候|何时|多久|多长时间|几点|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期"
+                       r"|^when\b(?![^?]*,\s*(?:what|which|how|where|who|why|can|do|does|should|is|are)\b)"  # not "When I…, what…"
                        r"|\bwhen (?:did|does|do|is|was|will|are|were)\b|what (?:year|date|month)|which (?:year|month)"),
 }
 # Asking how to look a value up ("怎么查看内核版本号", "how do I check the version"): a way, not the value. Not "怎么收费".
@@ -36,7 +37,8 @@ _NUMBER = (r"(?:[0-9]|[一二两三四五六七八九十百千万亿]*[二两三
            r"|一\s*(?=[种次天年月日周倍台条项位名家只件块张份层级元百千万亿]|小时|分钟|秒))")
 _FITS = {
     "limit": re.compile(r"(?=.*(?:最多|最大|最少|最小|上限|下限|至多|至少|高达|多达|不超过|不少于|不低于|不高于|以内"
-                        r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|no (?:more|less|fewer) than"
+                        r"|小于|大于|低于|高于|超过"
+                        r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|(?:no )?(?:more|less|fewer|greater) than"
                         r"|as (?:many|much) as)\b))(?=.*" + _NUMBER + ")", re.I | re.S),
     "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
@@ -106,6 +108,10 @@ def asked_type(question: str) -> tuple[str | None, str]:
     """The type of value `question` asks for (a key of `_QTYPES`, or None) and the words that ask it. None for a
     question that asks how to look it up ("怎么查看内核版本号", "how do I check the version"): a way, not a value."""
     low = question.lower()
+    # "I want to see … how many KB it sent … Which bcc command do I run?": the last sentence asks; the others tell
+    sentences = [t for t in re.split(r"(?<=[.!?])\s+", low.strip()) if t]
+    if len(sentences) > 1 and re.match(r"(?:which|what|how|where|who|why)\b", sentences[-1]):
+        low = sentences[-1]
     if _LOOKS_UP.search(low):
         return None, ""
     return next(((name, m.group(0)) for name, rx in _QTYPES.items() if (m := rx.search(low))), (None, ""))

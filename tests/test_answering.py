@@ -197,6 +197,18 @@ def test_how_big_asks_a_number_not_a_sentence_on_the_topic(kb):
     assert not kb.answerer.answer(question, "zh", [hit("测试用例默认读写 10 GB 的数据量。")]).refused
 
 
+def test_what_a_question_asks_is_read_from_its_question_not_from_the_situation_it_tells():
+    """"When I create a boom profile…, what should I use" asks what, not when; a question that first tells what the
+    user sees ("…how many KB it sent…") asks what its last sentence asks. "小于 2048 位" states a bound."""
+    from kb.answer_types import asked_type, fits
+    assert asked_type("When I create a boom profile on OpenCloudOS 8, what should I use as the uname-pattern?")[0] is None
+    assert asked_type("When will V9 be released?")[0] == "time"
+    assert asked_type("I want every SSH session with how many KB it sent. Which bcc command do I run?")[0] is None
+    assert asked_type("Which bcc command shows how many KB each session sent?")[0] == "number"
+    assert fits("limit", "为了安全起见，请不要使用小于 2048 位素数的 DH 文件。", "DH 参数文件最少要用多少位的素数？")
+    assert not fits("limit", "请使用 openssl dhparam 生成 DH 文件。", "DH 参数文件最少要用多少位的素数？")
+
+
 def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
     from kb.answer_types import asked_type, fits
     question = "kdump 生成的 vmcore 文件默认保留多少天？"
