@@ -108,7 +108,8 @@ _SHAPES = {
 # "X 和 Y 有什么区别", "the difference between X and Y": X and Y are a word or two each
 _COMPARE = re.compile(r"([\w.+-]+(?: [\w.+-]+)?)\s*(?:和|与|跟|同)\s*([\w.+-]+(?: [\w.+-]+)?)\s*(?:之间)?(?:有什么|有何|的)?"
                       r"(?:区别|不同|差别|差异)|difference between (?:the )?([\w.+-]+(?: [\w.+-]+)?) and (?:the )?([\w.+-]+(?: [\w.+-]+)?)")
-# Words that ask rather than say what is asked about ("哪几种", "whats"): no passage needs to contain them.
+# Words that ask rather than say what is asked about ("哪几种", "whats", the "mean" of "what does X mean"): no passage
+# needs to contain them.
 _ASKING = re.compile(r"^(?:哪|什么|多少|几[个种次年]|怎么|怎样|如何|为什么|是否)|^(?:whats?|which|who|how|why|when|where|mean|含义)$")
 _LOOKING = re.compile(LOOK_UP)
 _CLAUSE = re.compile(r"[；;，,、]\s*")

@@ -73,7 +73,7 @@ def defined_in(question: str, tokenize) -> set[str]:
     m = _DEFINE.search(question.strip())
     subject = next(filter(None, m.groups())) if m else ""
     if _MEANING.search(question):       # "logrotate 的 delaycompress 是什么意思": a term, named last
-        subject = re.split(r"的", subject)[-1]
+        subject = subject.rsplit("的", 1)[-1]
     # a thing's attribute ("TCase 的回调地址是什么", "the default version in 8.5") is a value asked, not a definition
     return set() if _ATTRIBUTE.search(subject) else set(tokenize(subject))
 

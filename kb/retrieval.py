@@ -41,7 +41,8 @@ DEPTH = 10           # a question naming a version or asking what X is: this man
 SCOPE_BONUS = 0.3      # ... those about that version moved up by this (fused z units), those about another down
 DEFINITION_BONUS = 0.5  # ... those that define X (start "X 是…") moved up by this
 MIN_GROUP = 5          # a language's candidates are measured against their own mean from this many on
-KEY_BONUS = 1.0        # a table row the question names by its first cell ("zsh", "TDengine") moves its group up by this
+KEY_BONUS = 1.0        # a table row the question names by its first cell ("zsh", "TDengine"), or a glossary item by
+                       # its term ("delaycompress"), moves its group up by this
 _BLANK = re.compile(r"[^\n]")
 _TERM = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+([^:：\n]{1,40}?)\s*[:：]")     # "- delaycompress ：…": the term an item explains
 
@@ -112,7 +113,7 @@ class Retriever:
         "autojump-zsh", which only contains one)?"""
         tokenize = self.tokenizer.tokenize
 
-        def keys(c: Chunk):
+        def keys(c: Chunk) -> list[str]:
             lines = c.text[c.lead:].splitlines()
             return ([row.split("|")[0] for row in lines] if c.kind == "table" else
                     [m[1] for line in lines if (m := _TERM.match(line))] if c.kind == "list" else [])
