@@ -199,14 +199,12 @@ def test_how_big_asks_a_number_not_a_sentence_on_the_topic(kb):
 
 def test_what_a_question_asks_is_read_from_its_question_not_from_the_situation_it_tells():
     """"When I create a boom profile…, what should I use" asks what, not when; a question that first tells what the
-    user sees ("…how many KB it sent…") asks what its last sentence asks. "小于 2048 位" states a bound."""
-    from kb.answer_types import asked_type, fits
+    user sees ("…how many KB it sent…") asks what its last sentence asks."""
+    from kb.answer_types import asked_type
     assert asked_type("When I create a boom profile on OpenCloudOS 8, what should I use as the uname-pattern?")[0] is None
     assert asked_type("When will V9 be released?")[0] == "time"
     assert asked_type("I want every SSH session with how many KB it sent. Which bcc command do I run?")[0] is None
     assert asked_type("Which bcc command shows how many KB each session sent?")[0] == "number"
-    assert fits("limit", "为了安全起见，请不要使用小于 2048 位素数的 DH 文件。", "DH 参数文件最少要用多少位的素数？")
-    assert not fits("limit", "请使用 openssl dhparam 生成 DH 文件。", "DH 参数文件最少要用多少位的素数？")
 
 
 def test_a_count_of_days_or_kilobytes_needs_a_number_in_that_unit():
