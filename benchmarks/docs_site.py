@@ -81,7 +81,7 @@ def main():
     args = site_arguments(__doc__)
 
     from kb import KnowledgeBase
-    from kb.evaluation import GROUP_COLUMNS, evaluate, format_report, interval, load_labelled
+    from kb.evaluation import GROUP_COLUMNS, RATES, evaluate, format_report, interval, load_labelled
 
     work = Path(tempfile.mkdtemp(prefix="kb-docs-site-"))
     try:
@@ -103,7 +103,7 @@ def main():
             "alignment": alignment_coverage(site), "ask_p50_ms": latency,
             "questions": len(items), "quality": {"by": report["by"], "lang": report["metrics"]},
             "intervals": {split: {GROUP_COLUMNS[m]: interval([r for r in report["rows"] if r["split"] == split], m)
-                                  for m in ("recall@1", "recall@3", "keyword_acc", "refusal_recall", "answerable_refused")}
+                                  for m in RATES}
                           for split in sorted({r["split"] for r in report["rows"]})},
         }
     finally:

@@ -63,7 +63,7 @@ from .questions import defined_in, defines
 from .scope import Scopes, Version, conflicts, mentions
 from .spelling import corrected, coverage, meant
 from .translation import english_words, glossed_alike, synonyms, translations
-from .text import ENGLISH_WORD, WEB_ADDRESS, Tokenizer, normalize, split_sentences
+from .text import ENGLISH_WORD, ITEM_MARK, WEB_ADDRESS, Tokenizer, normalize, split_sentences
 from .retrieval import as_hit
 from .types import Answer, Citation, Hit
 
@@ -144,7 +144,6 @@ _DEFAULT = re.compile(r"默认|缺省|(?<![\w/-])defaults?(?![\w/-])", re.I)    
 _NEEDS = re.compile(r"前提|先决|需要|要求|之前|\b(?:needs?|requires?|required|requirements?|prerequisites?|before)\b", re.I)
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
-_ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")
 _PROSE_LINE = re.compile(r"[。．！？；!?;:：,，]\s*$|[\u4e00-\u9fff]{4}")
 # A shell prompt before a command: "$ ", root's "# " before a command's name (not "# 注释", "# OC8"), "[user@host dir]# ",
 # "user@host:~$ "; and the commands a line of code starts with when it is typed without one
@@ -156,7 +155,7 @@ _COMMAND_LIKE = re.compile(rf"^\s*(?:\$ |# |\[\w+@|{_RUNS})|[=/|<>]")
 
 def is_command(line: str) -> bool:
     """Does this line of a step (after its instruction) read as code rather than as a remark?"""
-    return bool(line.strip()) and not _PROSE_LINE.search(line) and not _ITEM_MARK.match(line)
+    return bool(line.strip()) and not _PROSE_LINE.search(line) and not ITEM_MARK.match(line)
 
 
 def _shell(line: str) -> bool:
@@ -546,7 +545,7 @@ class Answerer:
             prose = sum(e - s for s, e in lines if (s, e) not in shell)
             block = [(s, e) for s, e in lines if s >= c.lead] if c.kind == "step" else shell     # its code
             printed = {block[n] for n in _printed([c.text[s:e] for s, e in block])   # what its commands print:
-                       if not _ITEM_MARK.match(c.text[slice(*block[n])])}
+                       if not ITEM_MARK.match(c.text[slice(*block[n])])}
             if used and (prose > left or steps + len(lines) - len(printed) > 2 * MAX_ITEMS):   # not counted, and
                 break                                                                # only its first lines shown
             shown = [line for n, line in enumerate(lines) if line not in printed
@@ -649,7 +648,7 @@ def _units(h: Hit, budget: int) -> list[Unit]:
              for kind, spans, code, said in _structured(h, body, budget)]
     start = lead if h.kind == "faq" else 0          # never the question of a FAQ
     for s, e in _sentences(text, start):
-        if (m := _ITEM_MARK.match(text, s)) and m.end() < e:      # an item's sentence without its "- " or "1."
+        if (m := ITEM_MARK.match(text, s)) and m.end() < e:      # an item's sentence without its "- " or "1."
             s = m.end()
         if not _WORDY.search(text[s:e]) or (is_command(text[s:e]) and h.kind == "step"):
             continue                                           # a command is shown with its instruction

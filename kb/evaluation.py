@@ -112,8 +112,8 @@ def _metrics(rows: list[dict]) -> dict:
     }
 
 
-# Which questions each rate is over, and what it counts of them.
-_RATES = {"recall@1": (True, "at1"), "recall@3": (True, "at3"), "keyword_acc": (True, "keywords"),
+# The rates `interval` measures: which questions each is over (answerable or not), and what it counts of them.
+RATES = {"recall@1": (True, "at1"), "recall@3": (True, "at3"), "keyword_acc": (True, "keywords"),
           "refusal_recall": (False, "refused"), "answerable_refused": (True, "refused")}
 
 
@@ -122,7 +122,7 @@ def interval(rows: list[dict], metric: str = "recall@1", level: float = 0.95, dr
     """How far `metric` could move on another set of questions like these: a percentile bootstrap interval,
     resampling the questions it is over with replacement. None when there are none. (On 215 answerable questions
     a cited@1 near 0.7 spans about ±0.06: a change of one or two questions is not a result.)"""
-    answerable, key = _RATES[metric]
+    answerable, key = RATES[metric]
     values = np.array([bool(r[key]) for r in rows if r["answerable"] == answerable], dtype=float)
     if not len(values):
         return None

@@ -32,7 +32,7 @@ from .scope import Scopes, conflicts
 from .questions import defined_in, defines
 from .site import with_anchor
 from .spelling import as_meant, corrected, meant
-from .text import Tokenizer, normalize
+from .text import ITEM_MARK, Tokenizer, normalize
 from .translation import synonyms, to_chinese
 from .types import Chunk, Hit
 
@@ -44,7 +44,7 @@ MIN_GROUP = 5          # a language's candidates are measured against their own 
 KEY_BONUS = 1.0        # a table row the question names by its first cell ("zsh", "TDengine"), or a glossary item by
                        # its term ("delaycompress"), moves its group up by this
 _BLANK = re.compile(r"[^\n]")
-_TERM = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+([^:：\n]{1,40}?)\s*[:：]")     # "- delaycompress ：…": the term an item explains
+_TERM = re.compile(ITEM_MARK.pattern + r"([^:：\n]{1,40}?)\s*[:：]")     # "- delaycompress ：…": the term an item explains
 
 
 class Retriever:

@@ -22,6 +22,7 @@ TOKENIZER_VERSION = "4"   # bump when tokenize() changes, so existing indexes ar
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 HAN_RE = re.compile(f"[{_HAN}]")
 ENGLISH_WORD = re.compile(r"[a-z][a-z0-9-]*")      # an English word of lowercased text, as dictionaries list it
+ITEM_MARK = re.compile(r"\s*(?:[-*+•]|\d+[.)、])\s+")   # what opens a list item in a passage's text: "- ", "1. ", "2、"
 WEB_ADDRESS = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")   # the characters an address may hold
 _WORDISH = re.compile(f"[{_HAN}A-Za-z0-9]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
