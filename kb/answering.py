@@ -39,6 +39,7 @@ question whose detail the text never gives ("how much does a subscription cost?"
   6. a how-to whose answer's page never says Config.max_unsaid_how of the question's weight, in its words or their
      translations ("导出备份" on a page that only sets, changes and deletes boot entries), unless the closest
      passage is as close in meaning as Config.sure_z_how.
+`Answer.signals["refused_by"]` names the tests that refused ("answer type", "names missing"…).
 An English question over Chinese pages is not refused for its English words: names are judged against the
 passage and its aligned original, plain English words in a translated passage's question are not names (a
 capitalised one the passage's language has no word for, "Microsoft", still is), and a
@@ -424,17 +425,20 @@ class Answerer:
         # An English question answered from a Chinese passage: what the unit says of it, not closeness, vouches
         crossed = bool(units) and lang == "en" and hits[units[0].rank].lang != lang and not hits[units[0].rank].original
         vouched = crossed and said_here >= cfg.crossing_said
-        refuse = (not units or bool(unknown) or (z < cfg.min_z and not identified and not vouched) or said_here < cfg.min_said
-                  or (unseen > cfg.max_unseen and z < cfg.sure_z)
-                  or ((qtype is not None or default_value) and not units[0].fits)
-                  or missing > cfg.max_missing
-                  or (unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how))
+        # Each test that refuses, by the name `signals["refused_by"]` gives it (the module docstring's 1-6)
+        tests = {"no unit": not units, "unknown version": bool(unknown),
+                 "far": z < cfg.min_z and not identified and not vouched, "says little": said_here < cfg.min_said,
+                 "unseen words": unseen > cfg.max_unseen and z < cfg.sure_z,
+                 "answer type": (qtype is not None or default_value) and bool(units) and not units[0].fits,
+                 "names missing": missing > cfg.max_missing,
+                 "how-to unsaid": unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how}
+        refused_by = [name for name, failed in tests.items() if failed]
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2), "said": round(said_here, 2),
                    "unsaid_on_page": round(unsaid_on_page, 2),
-                   **({"unknown": unknown} if unknown else {})}
+                   **({"unknown": unknown} if unknown else {}), **({"refused_by": refused_by} if refused_by else {})}
         if (not units or unknown) and other:
             return self._out_of_scope(question, lang, asked, [hits[u.rank] for u in other], signals)
-        if refuse:
+        if refused_by:
             related = [h for h in hits if len(tokenize(h.text)) >= RELATED_MIN_TOKENS][:3]
             return Answer(question, message("refused", lang), lang, True, related=_citations(related, {}),
                           signals=signals)

@@ -185,7 +185,8 @@ def eval_(ctx, files, by, as_json, errors):
         for r in report["rows"]:
             wrong = r["refused"] if r["answerable"] else not r["refused"]
             if wrong or (r["answerable"] and not (r["at1"] and r["keywords"])):
-                click.echo(f"\n{r['id']} {'refused' if r['refused'] else 'answered'}: {r['question']}\n  -> {r['answer']}")
+                how = f"refused ({', '.join(r['refused_by'])})" if r["refused"] else "answered"
+                click.echo(f"\n{r['id']} {how}: {r['question']}\n  -> {r['answer']}")
 
 
 @cli.command()

@@ -74,6 +74,7 @@ def evaluate(kb, items: list[dict]) -> dict:
             "at3": any(_holds(c, evidence) for c in (cites + ([] if ans.refused else ans.related))[:3]),
             "keywords": not ans.refused and all(k.lower() in ans.text.lower() for k in it.get("keywords", [])),
             "language_ok": ans.language == it["lang"], "ms": ms, "question": it["question"], "answer": ans.text,
+            "refused_by": ans.signals.get("refused_by", []),
         })
     return {"metrics": breakdown(rows, "lang"), "by": {g: breakdown(rows, g) for g in GROUPINGS[1:]}, "rows": rows}
 

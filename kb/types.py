@@ -155,7 +155,8 @@ class Answer:
                                                             # further reading ("see also"), unquoted
     mode: str = "extractive"
     seconds: float = 0.0
-    signals: dict = field(default_factory=dict)   # what the refusal decision saw (closeness z, unseen share, ...)
+    signals: dict = field(default_factory=dict)   # what the refusal decision saw (closeness z, unseen share, ...);
+    #                                                 "refused_by": the tests that refused (kb/answering.py)
     commands: list[str] = field(default_factory=list)   # lines of `text` that are commands to run (shown as code)
     output: list[str] = field(default_factory=list)     # code lines not to run: what a command printed, or the
                                                         # lines typed into the file it opened (`vim x.conf`)

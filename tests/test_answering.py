@@ -116,7 +116,7 @@ def test_a_product_that_neither_the_row_nor_its_page_names_is_not_in_the_table(k
     """"Oracle" is in the corpus (the FAQ page), but not in the database table or anywhere on its page: the
     time-series row that covers the rest of the question is another product's."""
     ans = kb.ask("兼容数据库里 Oracle 时序数据库是哪个版本？")
-    assert ans.refused and ans.signals["missing"] == 1.0, ans.text
+    assert ans.refused and ans.signals["missing"] == 1.0 and "names missing" in ans.signals["refused_by"], ans.text
     assert "V3.0.4.1" in kb.ask("兼容数据库里 TDengine 时序数据库是哪个版本？").text
 
 
@@ -154,7 +154,8 @@ def test_a_question_for_a_bound_needs_a_unit_that_states_one(kb):
     from kb.answer_types import fits
     assert "最多可以创建 128 个分区" in kb.ask("GPT 磁盘最多能建多少个分区？").text
     ans = kb.ask("Tesla T4 的显存最大能扩展到多少？")       # its row says 16 GB, not how far it can grow
-    assert ans.refused and ans.signals["qtype"] == "limit", ans.text
+    assert ans.refused and ans.signals["qtype"] == "limit" and ans.signals["refused_by"] == ["answer type"], ans.text
+    assert "refused_by" not in kb.ask("GPT 磁盘最多能建多少个分区？").signals
     assert fits("limit", "ext4 支持的文件系统大小高达 50 TiB") and fits("limit", "It holds up to 128 partitions.")
     assert not fits("limit", "Select 2 network cards to bind.")
 

@@ -125,3 +125,12 @@ def test_ctrl_c_stops_the_server_with_one_line_and_exit_0(built, command, ignore
     finally:
         proc.kill()
     assert proc.returncode == 0 and err == "kb: stopped\n" and out == ""
+
+
+def test_eval_errors_say_which_test_refused(built, tmp_path):
+    """A maintainer reading `kb eval --errors` sees why a question was refused, not only that it was."""
+    labelled = tmp_path / "mascot.jsonl"
+    labelled.write_text(json.dumps({"id": "m1", "question": "OpenCloudOS 的吉祥物是什么？", "lang": "zh", "answerable": True,
+                                    "evidence": ["吉祥物"], "keywords": ["吉祥物"]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    out = run(*built, "-q", "eval", str(labelled), "--errors").stdout
+    assert "\nm1 refused (says little, unseen words): OpenCloudOS 的吉祥物是什么？\n  -> 抱歉" in out, out
