@@ -103,6 +103,11 @@ def _measure(question: str) -> str | None:
     return next((name for name, rx in _MEASURES.items() if said and re.fullmatch(rx, said, re.I)), None)
 
 
+def asks(word: str, qtype: str | None) -> bool:
+    """Does the word alone ask for that type of value ("URL" for a link)? Then it is no subject of the question."""
+    return qtype is not None and bool(_QTYPES[qtype].fullmatch(word.lower()))
+
+
 def asked_type(question: str) -> tuple[str | None, str]:
     """The type of value `question` asks for (a key of `_QTYPES`, or None) and the words that ask it. None for a
     question that asks how to look it up ("怎么查看内核版本号", "how do I check the version"): a way, not a value."""

@@ -33,8 +33,10 @@ question whose detail the text never gives ("how much does a subscription cost?"
      says: more than Config.max_missing of the question's weight, or any identifier
      ("GRUB_TIMEOUT", "GCM-AES-256"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
      row nor the sources from its page name ("Oracle"), a Latin name in a Chinese question that nothing from the
-     answer's document (its sources, their headings, its title and path) says ("普通用户 admin"), or a parameter
-     asked about ("region 参数") that the unit itself does not name -> refuse;
+     answer's document (its sources, their headings, its title and path) says ("普通用户 admin"), a word of an
+     English question that is no English word, nor a slip of one, nor the corpus's ("the ommysql module"), or a
+     parameter asked about ("region 参数") that the unit itself does not name -> refuse; the words that ask for the
+     value ("URL" for a link) are no names;
   5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2);
   6. a how-to whose answer's page never says Config.max_unsaid_how of the question's weight, in its words or their
      translations ("导出备份" on a page that only sets, changes and deletes boot entries), unless the closest
@@ -53,11 +55,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import string
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
-from .answer_types import LOOK_UP, asked_type, fits
+from .answer_types import LOOK_UP, asked_type, asks, fits
 from .store import Store
 from .messages import message
 from .questions import defined_in, defines
@@ -278,7 +281,8 @@ class Answerer:
 
         # What a typed question asks the value of ("Go" in "OpenCloudOS 9.0 的 Go 是什么版本"): its names, less the
         # versions and the names documents are scoped by.
-        subjects = [t for w in _names_in(question, lang, plain=plain) if qtype and not scoping(w) if (t := set(tokenize(w)))]
+        subjects = [t for w in _names_in(question, lang, plain=plain) if qtype and not scoping(w)
+                    if (t := set(tokenize(w))) and not asks(w, qtype)]     # not "URL", which asks for a link
         # Those (not numbers) some source names: a unit that names none of them cannot give their value ("GCC 8.5.0" is
         # there, so the kernel's "5.4.119" does not answer for GCC; "EOL", said nowhere, leaves "2021 年底" free).
         arounds = [set(tokenize(h.text + " " + " ".join(h.heading))) for h in hits[:SOURCES]]   # what each source says
@@ -382,6 +386,7 @@ class Answerer:
             # A capitalised word the passage's language has no word for ("Microsoft") is a name all the same
             if lang == "en" and h.lang != lang and not h.original:
                 named += [w for w in spelled if w not in named and not any(t in seen_as for t in tokenize(w))]
+            named = [w for w in named if not asks(w, qtype)]    # "URL" asks for a link: a link answers it
             context = " ".join(around_doc)
             # A quantity asked ("10000M") is said where its number is in the same unit ("10000 Mbit"); "2GB" is not
             # said by a "2" alone
@@ -404,6 +409,10 @@ class Answerer:
                                      and t not in on_page) for t in names - said):
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"), or that neither a table row nor
                                     # the sources from its page say ("Oracle" for "达梦 | V7"): not given
+            if lang == "en" and any(_coined(w) and (ts := tokenize(w)) and all(coverage(ix, t, passages) == 0 for t in ts)
+                                    for w in ENGLISH_WORD.findall(question.lower())):
+                missing = 1.0       # no English word, and no word of the corpus either: it names what the docs do not
+                                    # tell of ("the ommysql module", "writethrough mode"), as "Elasticsearch" does
             if any(not set(tokenize(k)) <= units[0].tokens for m in _KEYED.finditer(question) if len(k := m[1] or m[2]) > 1):
                 missing = 1.0       # "region 参数", "the master_ip option": the unit itself names the key asked about
             if any(not set(tokenize(w)) <= said for w in named if _IDENTIFIER.search(w)
@@ -610,6 +619,21 @@ def _whole(name: str, text: str) -> bool:
     def spelled(word: str) -> bool:
         return bool(re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(word)}(?![A-Za-z0-9_-]|\.\w)", text, re.I))
     return spelled(name) or "-" in name and all(spelled(part) for part in name.split("-") if part)
+
+
+def _coined(word: str) -> bool:
+    """Is it no English word in any inflection ("ommysql", "writethrough"; not "lets", "shipped", "configuring"),
+    nor one a slip of the keyboard away from one ("shuold", which the corpus's speller does not mend, as it mends
+    no word the corpus does not use)? False when the dictionary is missing."""
+    ew = english_words()
+    bases = [word] + ([word[:-1], word[:-2], word[:-3], word[:-3] + "e", word[:-3] + "y", word[:-4]]
+                      if word.endswith(("s", "ed", "ing")) else [])
+    if not ew or any(b in ew for b in bases):
+        return False
+    halves = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    slips = {a + b[1:] for a, b in halves if b} | {a + b[1] + b[0] + b[2:] for a, b in halves if len(b) > 1} | {
+        a + c + b[i:] for a, b in halves for i in (0, 1) if len(b) >= i for c in string.ascii_lowercase}
+    return not slips & ew
 
 
 def _names_in(question: str, lang: str, translated: bool = False, plain: Collection[str] = ()) -> list[str]:

@@ -15,6 +15,7 @@ text[:lead] is that part, text[lead + 1:] the items, answer, rows or commands.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -40,6 +41,10 @@ _FORMATTING = re.compile(r"^</?(?:font|span|center|b|i|u|s|em|strong|small|big|m
                          r"(?:\s[^<>]*)?/?>$", re.I)
 _IMG_ALT = re.compile(r"""<img\b[^>]*\balt\s*=\s*["']([^"']*)["']""", re.I)
 _GENERIC_ALT = {"", "image", "img", "picture", "pic", "screenshot", "图片", "截图", "图"}
+# mkdocs' attr_list: '[北京大学](…){:target="_blank"}', '![图](a.png){: width="60%"}', "## 安装 {#install}" set
+# attributes (a heading's its anchor), and are no text
+_ATTR = r"""(?:[#.][\w-]+|[\w-]+=(?:"[^"]*"|'[^']*'|[^\s}"']+))"""
+_ATTR_LIST = re.compile(rf"[ \t]*\{{:?[ \t]*{_ATTR}(?:[ \t]+{_ATTR})*[ \t]*\}}")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 
@@ -241,13 +246,15 @@ class _Builder:
     # ------------------------------------------------------------ structure
     def _heading(self, level: int, inline, where):
         text = self._inline_text(inline, hrefs=False)
+        attrs = _ATTR_LIST.search(getattr(inline, "content", inline))
+        ident = re.search(r"(?<![\w-])#([\w-]+)", attrs.group(0)) if attrs else None
         self._end_section(level)
         self.level = level
         del self.headings[level - 1:]
         self.headings.extend([""] * (level - 1 - len(self.headings)))
         self.headings.append(text)
         self.title = self.title or text
-        self.anchor = unique(slugify(text), self.slugs)
+        self.anchor = unique(ident[1] if ident else slugify(text), self.slugs)
         self.section_start = len(self.parts)
         if text.rstrip().endswith(("?", "？")):          # a question heading: its section is the answer
             self.faq = self._part("faq", lead=text)
@@ -369,9 +376,10 @@ class _Builder:
         return _join_lines(self._inline(source, hrefs))
 
     def _inline(self, token, hrefs: bool = True, cell: bool = False) -> str:
-        out, href, start = [], None, 0
+        out, href, start, code = [], None, 0, set()     # code: which pieces of `out` are code spans
         for c in token.children or []:
             if c.type in ("text", "code_inline"):
+                code |= {len(out)} if c.type == "code_inline" else set()
                 out.append(c.content)
             elif c.type == "html_inline":
                 alt = _IMG_ALT.search(c.content)
@@ -385,10 +393,14 @@ class _Builder:
             elif c.type == "link_close" and href is not None:
                 text = "".join(out[start:])
                 out[start:] = [link_text(text, href) if hrefs else text]
-                href = None
+                href, code = None, {i for i in code if i < start}
             elif c.type == "image" and c.content.strip().lower() not in _GENERIC_ALT:
                 out.append(c.content)
-        return "".join(out)
+        text = ""
+        for in_code, run in itertools.groupby(enumerate(out), key=lambda piece: piece[0] in code):
+            part = "".join(t for _, t in run)
+            text += part if in_code else _ATTR_LIST.sub("", part)      # attributes are set outside code spans
+        return text
 
 
 def _join_lines(text: str) -> str:

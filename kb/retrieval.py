@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Hashable
+from dataclasses import replace
 
 import numpy as np
 
@@ -43,6 +44,7 @@ DEFINITION_BONUS = 0.5  # ... those that define X (start "X 是…") moved up by
 MIN_GROUP = 5          # a language's candidates are measured against their own mean from this many on
 KEY_BONUS = 1.0        # a table row the question names by its first cell ("zsh", "TDengine"), or a glossary item by
                        # its term ("delaycompress"), moves its group up by this
+KEY_DEPTH = 10         # a Latin word in at most this many passages is also looked up alone, for the rows it keys
 _BLANK = re.compile(r"[^\n]")
 _TERM = re.compile(ITEM_MARK.pattern + r"([^:：\n]{1,40}?)\s*[:：]")     # "- delaycompress ：…": the term an item explains
 
@@ -88,6 +90,11 @@ class Retriever:
             words += list(meant(ix, words).values())        # "清楚所有日志": 清除
             words += to_chinese(text, ix.lexicon) if lang == "en" else []
             top = ix.lexical(words, depth) if self.bm25_weight > 0 else []
+            if weight == 1.0 and top:     # a rare name looked up alone: the row it keys, in a long group of rows
+                have, known, last = {f.source for f in top}, set(words), top[-1].score
+                top += [replace(f, score=last) for w in dict.fromkeys(words) if w.isascii() and any(ch.isalpha() for ch in w)
+                        and 0 < ix.lexicon.count(w) <= KEY_DEPTH for f in ix.lexical([w], KEY_DEPTH)
+                        if f.source not in have and self._keyed(f.source, known)]
             sims = {f.id: f.score for f in near}
             todo = [f.id for f in top if f.id not in sims]   # found by their words: their closeness in meaning too
             if todo:      # (a passage not embedded is measured with the vector that stands for it)

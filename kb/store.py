@@ -65,15 +65,18 @@ class Lexicon:
     passages: int = 0
     bm25: BM25 | None = None     # where the store keeps BM25 itself: which passages use a token (`using`)
 
+    def count(self, token: str) -> int:
+        """How many passages use the token."""
+        i = self.vocab.get(token)
+        return int(self.df[i]) if i is not None else 0
+
     def idf(self, token: str) -> float:
         """BM25-style idf of a token; a token the corpus never uses has df 0, so the highest idf."""
-        i = self.vocab.get(token)
-        df = int(self.df[i]) if i is not None else 0
+        df = self.count(token)
         return float(np.log(1 + (max(self.passages, 1) - df + 0.5) / (df + 0.5)))
 
     def seen(self, token: str) -> bool:
-        i = self.vocab.get(token)
-        return i is not None and int(self.df[i]) > 0
+        return self.count(token) > 0
 
     def using(self, token: str) -> np.ndarray:
         """The passages (rows) that use `token`; none where the store keeps no postings (Milvus has its own BM25)."""

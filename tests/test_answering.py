@@ -963,3 +963,44 @@ def test_a_term_a_list_explains_is_answered_by_its_item(tmp_path):
     for question in ("What does delaycompress mean in a logrotate config?", "logrotate 的 delaycompress 是什么意思？"):
         ans = kb.ask(question)
         assert not ans.refused and "在下一次转储时压缩旧的日志文件" in ans.text, (question, ans.text)
+
+
+def test_a_rare_name_finds_its_row_in_a_long_table(tmp_path):
+    """A compatibility list of 80 products, grouped into long passages of rows: BM25 ranks such a group low for its
+    length, below 36 short paragraphs that repeat the question's other words, beyond the 30 candidates BM25 gives.
+    The product's name, used nowhere else, is also looked up alone, so its row is still found, and answers."""
+    rows = "\n".join(f"| Product{n:02d} | V{n % 9 + 1}.{n % 4} | 中间件 |" for n in range(80)).replace("Product41", "Zebrix")
+    topics = ["测试流程", "认证证书", "申请材料", "厂商名单", "适配范围", "更新周期", "发布说明", "验证报告", "技术支持"]
+    words = ["商业软件", "兼容性", "列表", "版本"]
+    notes = "\n\n".join(f"## 说明 {n}\n\n关于{topics[n % 9]}：" + "，".join(w + "需要核对" * (n % 3) for w in words[:2 + n % 3])
+                        + f"，详见第 {n} 节。" for n in range(36))
+    other = "\n\n".join(f"## 主题 {n}\n\n第 {n} 号主机的风扇转速与机房温度记录在巡检日志里。" for n in range(80))
+    kb = over(tmp_path, {"sw.md": f"# 商业软件兼容列表\n\n| 产品名 | 版本 | 类型 |\n| --- | --- | --- |\n{rows}\n",
+                         "notes.md": f"# 兼容列表说明\n\n{notes}\n", "hosts.md": f"# 巡检\n\n{other}\n"})
+    ans = kb.ask("商业软件兼容列表里 Zebrix 是哪个版本？")
+    assert not ans.refused and "Zebrix | V6.1" in ans.text, ans.text
+
+
+@pytest.mark.parametrize("question", ["What's the URL of the Peking University mirror?", "北京大学镜像站的 URL 是什么？"])
+def test_the_word_that_asks_for_a_link_need_not_be_on_the_page(tmp_path, question):
+    """"URL" asks for a link, as "哪个版本" asks for a version: the row with the link answers, though no text on the
+    page says "URL" (another page does: before, "URL" counted as a name the answer's page never says, and the
+    question was refused)."""
+    kb = over(tmp_path, {"mirrors.md": "# 镜像站\n\n以下镜像站同步 OpenCloudOS 的软件源。\n\n| 镜像源名称 | 地点 |\n| --- | --- |\n"
+                                       "| [北京大学 Peking University](http://mirrors.pku.edu.cn/opencloudos/) | 中国 |\n"
+                                       "| [南京大学 Nanjing University](https://mirrors.nju.edu.cn/opencloudos/) | 中国 |\n",
+                         "style.md": "# 写作规范\n\n站内链接请使用相对路径，不要写完整的 URL。\n"})
+    ans = kb.ask(question)
+    assert not ans.refused and "mirrors.pku.edu.cn/opencloudos" in ans.text, ans.text
+
+
+def test_an_english_word_that_is_no_word_and_not_in_the_docs_names_what_they_do_not_cover(tmp_path):
+    """"ommysql" is no English word and no word of the corpus: like an unknown capitalised name, it says the
+    question is about something the docs do not tell of. A slip of the keyboard ("recieve") is no such name."""
+    kb = over(tmp_path, {"rsyslog.md": "# rsyslog\n\n## Remote logs\n\nEdit /etc/rsyslog.conf: load the imudp module and open port 514 "
+                                       "to accept log messages from other servers:\n\n```\nmodule(load=\"imudp\")\n"
+                                       "input(type=\"imudp\" port=\"514\")\n```\n"})
+    ans = kb.ask("How do I make rsyslog write log messages into a database with the ommysql module?")
+    assert ans.refused and "names missing" in ans.signals["refused_by"], ans.text
+    ans = kb.ask("How do I make rsyslog recieve log messages from other servers with the imudp module?")
+    assert not ans.refused and 'module(load="imudp")' in ans.text, ans.text

@@ -367,3 +367,16 @@ def test_a_term_and_the_paragraph_after_it_are_one_entry():
     assert [(b.kind, b.text[:b.lead]) for b in blocks] == [
         ("faq", "disk_full_action"), ("faq", "disk_error_action"), ("list", ""), ("step", "max_log_file\n设置日志文件的大小。")]
     assert blocks[0].text == "disk_full_action\n指定当分区上没有可用空间时触发的操作，必须设置为 halt 或 single。"
+
+
+def test_mkdocs_attribute_lists_are_no_text_and_a_heading_id_is_its_anchor():
+    """'[北京大学](…){:target="_blank"}' in a table cell, an image's '{: width="60%"}' and '## 下载 {#download}'
+    (Python-Markdown's attr_list, common on mkdocs sites) set attributes: answers quote none of them, and a
+    citation links to the id the heading sets."""
+    page = ('## 下载镜像 {#download .big}\n\n请从镜像站下载![流程图](a.png){: width="60%"}。\n\n'
+            '| 镜像源 | 地点 |\n| --- | --- |\n| [北京大学](http://mirrors.pku.edu.cn/){:target="_blank"} | 中国 |\n\n'
+            '变量写作 {name}，命令 `echo {#x}` 照原样。\n')
+    blocks = markdown_blocks(page, lambda message: None)[0]
+    assert {b.heading for b in blocks} == {("下载镜像",)} and {b.anchor for b in blocks} == {"download"}
+    assert [b.text for b in blocks] == ["请从镜像站下载流程图。", "镜像源 | 地点\n北京大学 (http://mirrors.pku.edu.cn/) | 中国",
+                                        "变量写作 {name}，命令 echo {#x} 照原样。"]
