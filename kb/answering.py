@@ -80,6 +80,7 @@ SCOPED_BONUS = 0.25              # a unit that names the release the question as
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
 DEFINES_BONUS = 1.0              # "X 是什么": the sentence that defines X ("X 是…") answers, wherever it ranks
 ACTION_SHARE = 3                 # a Chinese how-to's verbs ("打开", "开启") count this much more in choosing the step
+CLAUSE_SHARE = 1.5               # the words of the clause that asks, in a question that also tells, count this much more
 ASKING_SHARE = 0.5               # the words that ask a typed question's value ("最大"/"多大") count half in choosing a unit
 GLOSSED_SHARE = 0.7              # an English word said by another gloss of its Chinese translation counts this much
 LEAD_SHARE = 0.3                 # what a lead-in, FAQ question or instruction says counts this much more
@@ -302,7 +303,11 @@ class Answerer:
         # they say what to do ("打开端口": the step "添加端口以打开它", not its sibling "列出端口"). Not a verb that
         # looks up ("查看"): what is looked up decides which step shows it.
         acts = {v for v in self.tokenizer.verbs(question) if not _LOOKING.fullmatch(v)} if lang == "zh" and "step" in shape else set()
-        share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0) for t in weights}
+        # A question that tells its situation first ("服务器有 DVD 光驱，想用光盘装…，开机的时候要怎么设置？"): the words of
+        # the clause that asks count more than those of the situation
+        asked_in = set(tokenize(_asking_clause(question, self.tokenizer.tokenize)))
+        share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0)
+                 * (CLAUSE_SHARE if t in asked_in else 1.0) for t in weights}
 
         def cover(tokens, loose: bool = False) -> float:      # loose: a synonym says the word too
             return sum(w * (share[t] if loose else 1.0) * (
@@ -619,6 +624,15 @@ def _whole(name: str, text: str) -> bool:
     def spelled(word: str) -> bool:
         return bool(re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(word)}(?![A-Za-z0-9_-]|\.\w)", text, re.I))
     return spelled(name) or "-" in name and all(spelled(part) for part in name.split("-") if part)
+
+
+_CLAUSES = re.compile(r"[，,；;。？?！!]|(?<=[a-z])\.\s")
+
+
+def _asking_clause(question: str, tokenize) -> str:
+    """The clause a question asks in, when it has several: the last with an asking word ("怎么", "which"); else ""."""
+    parts = [c for c in _CLAUSES.split(question.lower()) if c.strip()]
+    return next((c for c in reversed(parts) if any(_ASKING.match(t) for t in tokenize(c, True))), "") if len(parts) > 1 else ""
 
 
 def _coined(word: str) -> bool:

@@ -1004,3 +1004,17 @@ def test_an_english_word_that_is_no_word_and_not_in_the_docs_names_what_they_do_
     assert ans.refused and "names missing" in ans.signals["refused_by"], ans.text
     ans = kb.ask("How do I make rsyslog recieve log messages from other servers with the imudp module?")
     assert not ans.refused and 'module(load="imudp")' in ans.text, ans.text
+
+
+
+def test_the_clause_that_asks_is_told_from_the_situation_around_it(kb):
+    """A question that tells its situation first counts the words of the clause that asks more in choosing the answer
+    (on the docs site, "In top's %Cpu(s) line, what does the st value stand for?" gets the item that explains st,
+    not the step that runs top). Which clause asks: the last with an asking word; none in a one-clause question."""
+    from kb.answering import _asking_clause
+    tokenize = kb.tokenizer.tokenize
+    assert _asking_clause("服务器有 DVD 光驱，想用光盘装 OpenCloudOS 8，开机的时候要怎么设置？", tokenize) == "开机的时候要怎么设置"
+    assert _asking_clause("In top's %Cpu(s) line, what does the st value stand for?", tokenize) == " what does the st value stand for"
+    assert _asking_clause("Which bonding modes need no switch configuration? I run OpenCloudOS 8.", tokenize) == \
+        "which bonding modes need no switch configuration"
+    assert _asking_clause("怎么查看内核版本？", tokenize) == ""
