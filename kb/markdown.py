@@ -45,6 +45,7 @@ _GENERIC_ALT = {"", "image", "img", "picture", "pic", "screenshot", "图片", "�
 # attributes (a heading's its anchor), and are no text
 _ATTR = r"""(?:[#.][\w-]+|[\w-]+=(?:"[^"]*"|'[^']*'|[^\s}"']+))"""
 _ATTR_LIST = re.compile(rf"[ \t]*\{{:?[ \t]*{_ATTR}(?:[ \t]+{_ATTR})*[ \t]*\}}")
+_HEADING_ATTRS = re.compile(_ATTR_LIST.pattern + r"\s*$")       # a heading's attributes end it
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 
@@ -246,7 +247,7 @@ class _Builder:
     # ------------------------------------------------------------ structure
     def _heading(self, level: int, inline, where):
         text = self._inline_text(inline, hrefs=False)
-        attrs = _ATTR_LIST.search(getattr(inline, "content", inline))
+        attrs = _HEADING_ATTRS.search(getattr(inline, "content", inline))      # "## 安装 {#install}"
         ident = re.search(r"(?<![\w-])#([\w-]+)", attrs.group(0)) if attrs else None
         self._end_section(level)
         self.level = level
@@ -376,10 +377,11 @@ class _Builder:
         return _join_lines(self._inline(source, hrefs))
 
     def _inline(self, token, hrefs: bool = True, cell: bool = False) -> str:
-        out, href, start, code = [], None, 0, set()     # code: which pieces of `out` are code spans
+        out, href, start, code = [], None, 0, set[int]()     # code: which pieces of `out` are code spans
         for c in token.children or []:
             if c.type in ("text", "code_inline"):
-                code |= {len(out)} if c.type == "code_inline" else set()
+                if c.type == "code_inline":
+                    code.add(len(out))
                 out.append(c.content)
             elif c.type == "html_inline":
                 alt = _IMG_ALT.search(c.content)
