@@ -44,7 +44,7 @@ _GENERIC_ALT = {"", "image", "img", "picture", "pic", "screenshot", "图片", "�
 # mkdocs' attr_list: '[北京大学](…){:target="_blank"}', '![图](a.png){: width="60%"}', "## 安装 {#install}" set
 # attributes (a heading's its anchor), and are no text
 _ATTR = r"""(?:[#.][\w-]+|[\w-]+=(?:"[^"]*"|'[^']*'|[^\s}"']+))"""
-_ATTR_LIST = re.compile(rf"[ \t]*\{{:?[ \t]*{_ATTR}(?:[ \t]+{_ATTR})*[ \t]*\}}")
+_ATTR_LIST = re.compile(rf"(?<![ \t])[ \t]*\{{:?[ \t]*{_ATTR}(?:[ \t]+{_ATTR})*[ \t]*\}}")   # (linear in a run of blanks)
 _HEADING_ATTRS = re.compile(_ATTR_LIST.pattern + r"\s*$")       # a heading's attributes end it
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")

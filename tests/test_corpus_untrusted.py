@@ -131,6 +131,19 @@ def test_a_huge_sparse_file_is_skipped_without_being_read(tmp_path):
     assert peak_mb - without < 500, f"peak memory {peak_mb} MB against {without} MB without it: the file was read"
 
 
+def test_a_long_run_of_blanks_in_a_paragraph_is_read_in_one_pass(tmp_path):
+    """Two million spaces inside a paragraph, then an mkdocs attribute list: the page reads in well under a second
+    (the attribute-list pattern once tried every blank as a start, hours for a 20 MB page); a subprocess, so that
+    a pattern gone quadratic fails here instead of stalling the suite."""
+    page = "# 标题\n\n开头" + " " * 2_000_000 + '结尾，见[链接](https://example.org){:target="_blank"}。\n'
+    folder = corpus_with(tmp_path, {"blank.md": page})
+    code = ("import sys; from pathlib import Path; from kb.documents import load_corpus; "
+            "docs, problems = load_corpus(Path(sys.argv[1])); "
+            "print([p.text for d in docs if d.id == 'blank.md' for p in d.paragraphs])")
+    run = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "['开头 结尾，见链接 (https://example.org)。']", run.stderr[-2000:]
+
+
 @pytest.mark.parametrize("tag", ["div", "span", "section"])
 def test_deeply_nested_html_is_a_bad_file(tmp_path, tag):
     page = f"<{tag}>" * 20000 + "deep text" + f"</{tag}>" * 20000
