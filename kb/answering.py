@@ -414,7 +414,7 @@ class Answerer:
                                      and t not in on_page) for t in names - said):
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"), or that neither a table row nor
                                     # the sources from its page say ("Oracle" for "达梦 | V7"): not given
-            if lang == "en" and any(_coined(w) and (ts := tokenize(w)) and all(coverage(ix, t, passages) == 0 for t in ts)
+            if lang == "en" and any((ts := tokenize(w)) and all(coverage(ix, t, passages) == 0 for t in ts) and _coined(w)
                                     for w in ENGLISH_WORD.findall(question.lower())):
                 missing = 1.0       # no English word, and no word of the corpus either: it names what the docs do not
                                     # tell of ("the ommysql module", "writethrough mode"), as "Elasticsearch" does

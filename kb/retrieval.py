@@ -90,11 +90,16 @@ class Retriever:
             words += list(meant(ix, words).values())        # "清楚所有日志": 清除
             words += to_chinese(text, ix.lexicon) if lang == "en" else []
             top = ix.lexical(words, depth) if self.bm25_weight > 0 else []
-            if weight == 1.0 and top:     # a rare name looked up alone: the row it keys, in a long group of rows
-                have, known, last = {f.source for f in top}, set(words), top[-1].score
-                top += [replace(f, score=last) for w in dict.fromkeys(words) if w.isascii() and any(ch.isalpha() for ch in w)
-                        and 0 < ix.lexicon.count(w) <= KEY_DEPTH for f in ix.lexical([w], KEY_DEPTH)
-                        if f.source not in have and self._keyed(f.source, known)]
+            if weight == 1.0:
+                known = set(words)
+                keyed |= {f.source for f in top if self._keyed(f.source, known)}
+                if top:     # a rare name looked up alone: the row it keys, in a long group of rows
+                    have, last = {f.source for f in top}, top[-1].score
+                    rare = [replace(f, score=last) for w in dict.fromkeys(words) if w.isascii()
+                            and any(ch.isalpha() for ch in w) and 0 < ix.lexicon.count(w) <= KEY_DEPTH
+                            for f in ix.lexical([w], KEY_DEPTH) if f.source not in have and self._keyed(f.source, known)]
+                    top += rare
+                    keyed |= {f.source for f in rare}
             sims = {f.id: f.score for f in near}
             todo = [f.id for f in top if f.id not in sims]   # found by their words: their closeness in meaning too
             if todo:      # (a passage not embedded is measured with the vector that stands for it)
@@ -102,7 +107,6 @@ class Retriever:
             dense = dense or sims
             for src, score in self._fuse(near + top, _merged(sims, near + top) if across else sims, top).items():
                 fused[src] = fused.get(src, 0.0) + weight * score
-            keyed |= {f.source for f in top if self._keyed(f.source, set(words))} if weight == 1.0 else set()
         for src in keyed:       # found by their words, but close in meaning to nothing (rows of names and versions)
             fused[src] += KEY_BONUS
         best = sorted(fused, key=lambda src: fused[src], reverse=True)[:n]
