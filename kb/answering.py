@@ -8,7 +8,9 @@ whichever source holds them). Units are scored by the share of the question's we
 passage and its heading cover, so the question line of a FAQ, or a sentence that only restates the question,
 never beats the text that answers it; nor does one that says the opposite of what is asked ("永久" for "临时").
 A remark among a code block's commands ("按 CPU 和命令排序：") is the instruction of the commands under it. A
-how-to answer that says a thing can be done goes on to the sentence that says how, and one that would quote a
+how-to answer that would be a sentence naming no option gives way to a step nearly as good ("编辑宽限期：# edquota -t"
+for "宽限期怎么修改", not the sentence that says what a grace period is); one that says a thing can be done goes on to
+the sentence that says how, and one that would quote a
 section's preface ("下面过程描述了如何…", "此过程启用…", "This section describes how to…", "使用以下步骤…") or its
 prerequisites gets the steps that follow them; a comparison ("X 和 Y 有什么区别") is answered with what each side
 says of itself, and "X 是什么" with the sentence that defines X ("X 是…"). Items that give
@@ -34,7 +36,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
      ("GRUB_TIMEOUT", "GCM-AES-256"), release ("TDengine V3.2") or name the corpus never uses, a product that neither a table
      row nor the sources from its page name ("Oracle"), a Latin name in a Chinese question that nothing from the
      answer's document (its sources, their headings, its title and path) says ("普通用户 admin"), a word of an
-     English question that is no English word, nor a slip of one, nor the corpus's ("the ommysql module"), or a
+     English question (or part of a hyphenated one: "dpdk-devbind") that is no English word, nor a slip of one, nor
+     the corpus's ("the ommysql module"), or a
      parameter asked about ("region 参数") that the unit itself does not name -> refuse; the words that ask for the
      value ("URL" for a link) are no names;
   5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2);
@@ -78,6 +81,7 @@ RETRIEVAL_SHARE = 0.3            # and less from a source the further its retrie
 FITS_BONUS = 0.3                 # a unit that can answer the question's type ("when" -> a date) goes first
 SCOPED_BONUS = 0.25              # a unit that names the release the question asks about ("OpenCloud OS 8 中…")
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
+HOW_MARGIN = 0.15                # a how-to's best unit is prose naming no option: a step this close in score answers instead
 DEFINES_BONUS = 1.0              # "X 是什么": the sentence that defines X ("X 是…") answers, wherever it ranks
 ACTION_SHARE = 3                 # a Chinese how-to's verbs ("打开", "开启") count this much more in choosing the step
 CLAUSE_SHARE = 1.5               # the words of the clause that asks, in a question that also tells, count this much more
@@ -415,7 +419,7 @@ class Answerer:
                 missing = 1.0       # a name the corpus never uses ("Elasticsearch"), or that neither a table row nor
                                     # the sources from its page say ("Oracle" for "达梦 | V7"): not given
             if lang == "en" and any((ts := tokenize(w)) and all(coverage(ix, t, passages) == 0 for t in ts) and _coined(w)
-                                    for w in ENGLISH_WORD.findall(question.lower())):
+                                    for w in _WORD_PART.findall(question.lower())):
                 missing = 1.0       # no English word, and no word of the corpus either: it names what the docs do not
                                     # tell of ("the ommysql module", "writethrough mode"), as "Elasticsearch" does
             if any(not set(tokenize(k)) <= units[0].tokens for m in _KEYED.finditer(question) if len(k := m[1] or m[2]) > 1):
@@ -458,6 +462,8 @@ class Answerer:
                           signals=signals)
 
         best = units[0]
+        if "step" in shape and best.kind == "prose" and not _CARRIED.search(hits[best.rank].text[best.start:best.end]):
+            best = next((u for u in units if u.kind == "step" and u.score >= best.score - HOW_MARGIN), best)
         chosen, covered, length = [best], set(best.tokens), best.end - best.start
         if "step" in shape and best.kind == "prose":     # "…可以配置为转发。" + "这可以通过设置 ForwardToSyslog 来实现。"
             h = hits[best.rank]
@@ -614,6 +620,7 @@ _RELEASE = re.compile(r"[Vv]?\d+(?:\.\d+)+")
 _NUMBERED = re.compile(r"^\s*(?:第\s*\d+\s*[章节部分]+|(?:chapter|section)\s+\d+|\d+(?:\.\d+)*)[.、:：\s]*", re.I)  # "1.2 ", "第 46 章"
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
+_WORD_PART = re.compile(r"[a-z][a-z0-9]*")     # a word, or each part of a hyphenated one ("dpdk-devbind")
 # A quantity: a number and its unit ("10000M", "512MB", "2TB", "100Mbps", "3GHz")
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]i?[Bb]?(?:ps|it)?|[KMGT]?Hz|bytes?|bits?)", re.I)
 

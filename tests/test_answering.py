@@ -1004,6 +1004,12 @@ def test_an_english_word_that_is_no_word_and_not_in_the_docs_names_what_they_do_
     assert ans.refused and "names missing" in ans.signals["refused_by"], ans.text
     ans = kb.ask("How do I make rsyslog recieve log messages from other servers with the imudp module?")
     assert not ans.refused and 'module(load="imudp")' in ans.text, ans.text
+    # A hyphenated name counts by its parts: "dpdk" is the corpus's word, "devbind" no one's
+    kb = over(tmp_path / "dpdk", {"dpdk.md": "# DPDK\n\n## Install\n\nInstall the dpdk package with the yum tool:\n\n"
+                                             "```\n# yum install dpdk\n```\n"})
+    ans = kb.ask("After installing the dpdk package, how do I bind my NIC to a driver with dpdk-devbind?")
+    assert ans.refused and "names missing" in ans.signals["refused_by"], ans.text
+    assert not kb.ask("How do I install the dpdk package?").refused
 
 
 
@@ -1018,3 +1024,22 @@ def test_the_clause_that_asks_is_told_from_the_situation_around_it(kb):
     assert _asking_clause("Which bonding modes need no switch configuration? I run OpenCloudOS 8.", tokenize) == \
         "which bonding modes need no switch configuration"
     assert _asking_clause("怎么查看内核版本？", tokenize) == ""
+
+
+def test_a_how_to_gets_the_step_not_a_sentence_that_names_no_way_to_do_it(kb):
+    """"宽限期怎么修改": the step that edits the grace period answers, not the sentence that says what a grace period
+    is, though that sentence comes from the better ranked passage and repeats more of the question (on the docs site,
+    "ext4 磁盘配额的软限制宽限期怎么修改？"). Only a step close in score takes its place (HOW_MARGIN)."""
+    from kb.types import Hit
+    doc = next(iter(kb.index.docs))        # a page of the index: a how-to's refusal reads it
+
+    def hits(step_score):
+        said = Hit("c0", "但是，如果设置了软限制，您可以在可配置的时间段内超过这些配额（称为宽限期）。", "配额", doc, "p0", "zh",
+                   2.0, heading=("配额", "使用配额限制存储空间"), dense=0.93)
+        step = Hit("c1", "- 编辑宽限期：\n# edquota -t", "配额", doc, "p1", "zh", step_score, kind="step",
+                   lead=len("- 编辑宽限期："), heading=("配额", "设置软限制的宽限期"), dense=0.93)
+        return [said, step]
+    ans = kb.answerer.answer("软限制的宽限期怎么修改？", "zh", hits(1.6))
+    assert not ans.refused and ans.commands == ["# edquota -t"], ans.text
+    ans = kb.answerer.answer("软限制的宽限期怎么修改？", "zh", hits(1.0))      # far below: the sentence stays
+    assert not ans.refused and ans.commands == [] and "称为宽限期" in ans.text, ans.text
