@@ -1,6 +1,7 @@
 """Extractive answers: the part of the top sources that answers the question, cited — or a refusal.
 
-What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three); a list's
+What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three; for a list question
+answered by a labelled sentence, "系统备份：…", its labelled siblings, "业务评估：…", "系统评估：…"); a list's
 lead-in with its items (the commands among them as code); a FAQ entry's answer, not its question; a step's
 instruction with its command, the command on a line of its own; a table's column names with the row(s) asked
 about (a row the question names by its first cell, "redis", before rows that only contain the name, "rh-redis5",
@@ -151,6 +152,7 @@ _DEFAULT_VALUE = re.compile(r"\bwhat(?:'s| is| are) the default\b|\bdefaults? to
                             re.I)      # asks what the default is, not what is done by default ("which port… by default")
 _DEFAULT = re.compile(r"默认|缺省|(?<![\w/-])defaults?(?![\w/-])", re.I)     # not /etc/default/grub, set-default
 _NEEDS = re.compile(r"前提|先决|需要|要求|之前|\b(?:needs?|requires?|required|requirements?|prerequisites?|before)\b", re.I)
+_LABELLED = re.compile(r"\s*[^\s:：，,。；;]{1,12}\s*[:：]\s*\S")     # "系统备份：迁移前需要…", "Backup: …"
 _LEADS_IN = re.compile(r"[:：]\s*$")      # a sentence that ends in a colon leads into what follows: no answer alone
 _WORDY = re.compile(r"[^\W\d_]")         # a unit says something: not a bare "5." left of a numbered item
 _PROSE_LINE = re.compile(r"[。．！？；!?;:：,，]\s*$|[\u4e00-\u9fff]{4}")
@@ -489,12 +491,15 @@ class Answerer:
             a, b = pick(*sides), pick(*sides[::-1])
             if a and b:             # distinct: each names one side without the other
                 chosen = [a, b]
+        # "迁移前需要做哪些准备？" answered by "系统备份：…": its labelled siblings ("业务评估：…") are the rest of the list
+        labelled = "list" in shape and best.kind == "prose" and bool(_LABELLED.match(hits[best.rank].text[best.start:best.end]))
         for u in units[1:] if best.kind == "prose" and len(chosen) == 1 else []:   # a structured unit answers on its own
             if len(chosen) >= cfg.max_sentences:
                 break
             gain = sum(w for t, w in weights.items() if t in u.tokens and t not in covered) / total
             overlaps = any(u.rank == c.rank and u.start < c.end and c.start < u.end for c in chosen)
-            if (u.kind == "prose" and u.fits and gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score
+            sibling = labelled and u.rank == best.rank and bool(_LABELLED.match(hits[u.rank].text[u.start:u.end]))
+            if (u.kind == "prose" and u.fits and (sibling or gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score)
                     and not overlaps and length + u.end - u.start <= budget):
                 chosen.append(u)
                 covered |= u.tokens

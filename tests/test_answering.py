@@ -1043,3 +1043,17 @@ def test_a_how_to_gets_the_step_not_a_sentence_that_names_no_way_to_do_it(kb):
     assert not ans.refused and ans.commands == ["# edquota -t"], ans.text
     ans = kb.answerer.answer("软限制的宽限期怎么修改？", "zh", hits(1.0))      # far below: the sentence stays
     assert not ans.refused and ans.commands == [] and "称为宽限期" in ans.text, ans.text
+
+
+def test_a_list_question_answered_by_a_labelled_sentence_gets_its_labelled_siblings(kb):
+    """"迁移前需要做哪些准备？" over "系统备份：…。业务评估：…。系统评估：…。": the labelled sentences are the list's
+    items, so all three answer, though the second and third add few of the question's words. A question that asks
+    for one thing gets the one sentence."""
+    from kb.types import Hit
+    text = ("系统备份：迁移前需要进行系统备份，保障迁移成功率。业务评估：迁移之前需要判断业务类型，依赖组件，是否有高可用架构。"
+            "系统评估：系统组件差异，系统配置差异，系统内核差异。")
+    hit = Hit("c0", text, "迁移", next(iter(kb.index.docs)), "p0", "zh", 2.0, heading=("迁移", "迁移前准备："), dense=0.93)
+    ans = kb.answerer.answer("迁移前需要做哪些准备和评估？", "zh", [hit])
+    assert not ans.refused and all(label in ans.text for label in ("系统备份", "业务评估", "系统评估")), ans.text
+    ans = kb.answerer.answer("迁移前为什么要做系统备份？", "zh", [hit])
+    assert not ans.refused and "系统备份" in ans.text and "系统评估" not in ans.text, ans.text
