@@ -465,7 +465,7 @@ class Answerer:
 
         best = units[0]
         if "step" in shape and best.kind == "prose" and not _CARRIED.search(hits[best.rank].text[best.start:best.end]):
-            best = next((u for u in units if u.kind == "step" and u.score >= best.score - HOW_MARGIN), best)
+            best = next((u for u in units if u.kind == "step" and u.fits and u.score >= best.score - HOW_MARGIN), best)
         chosen, covered, length = [best], set(best.tokens), best.end - best.start
         if "step" in shape and best.kind == "prose":     # "…可以配置为转发。" + "这可以通过设置 ForwardToSyslog 来实现。"
             h = hits[best.rank]
