@@ -4,7 +4,8 @@ What answers depends on the passage's kind (kb/markdown.py): a prose sentence (o
 answered by a labelled sentence, "系统备份：…", its labelled siblings, "业务评估：…", "系统评估：…"); a list's
 lead-in with its items (the commands among them as code); a FAQ entry's answer, not its question; a step's
 instruction with its command, the command on a line of its own; a table's column names with the row(s) asked
-about (a row the question names by its first cell, "redis", before rows that only contain the name, "rh-redis5",
+about (a row the question names by its first cell, "redis", or by a cell that is a capitalised name it asks by, "Vim",
+before rows that only contain the name, "rh-redis5",
 whichever source holds them). Units are scored by the share of the question's weight (idf) that they, their
 passage and its heading cover, so the question line of a FAQ, or a sentence that only restates the question,
 never beats the text that answers it; nor does one that says the opposite of what is asked ("永久" for "临时").
@@ -324,10 +325,11 @@ class Answerer:
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))
 
+        cells_named = {w.lower() for w in _names_in(question, lang) if any(c.isupper() for c in w)}
         def by_key(row: str) -> float:       # 1 when the question names this row by its key (first cell); 2 when by an
             key = row.split("|")[0]          # identifier ("node_name"), surer than a word ("agent") it also says
-            if not _names(set(tokenize(key)), weights):
-                return 0.0
+            if not _names(set(tokenize(key)), weights):     # (or a cell that is a name the question asks by, "Vim")
+                return 1.0 if any(cell.strip().lower() in cells_named for cell in row.split("|")[1:]) else 0.0
             return 2.0 if _IDENTIFIER.search(key) and key.strip().lower() in low else 1.0
 
         def restates(tokens) -> bool:

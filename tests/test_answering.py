@@ -1057,3 +1057,13 @@ def test_a_list_question_answered_by_a_labelled_sentence_gets_its_labelled_sibli
     assert not ans.refused and all(label in ans.text for label in ("系统备份", "业务评估", "系统评估")), ans.text
     ans = kb.answerer.answer("迁移前为什么要做系统备份？", "zh", [hit])
     assert not ans.refused and "系统备份" in ans.text and "系统评估" not in ans.text, ans.text
+
+
+def test_a_row_whose_cell_is_a_name_the_question_asks_by_answers(tmp_path):
+    """"Which auto-spacing tool can I use inside Vim?": the row whose Language cell is "Vim" answers, not the row whose
+    repository's name says more of the question's words ("…-auto-spacing")."""
+    kb = over(tmp_path, {"format.md": "# Format guide\n\n## Tools\n\nAuto-spacing tools you can use inside your editor or build:\n\n"
+                                      "| Repository | Language |\n| --- | --- |\n| vinta/paranoid-auto-spacing | JavaScript |\n"
+                                      "| hotoo/pangu.vim | Vim |\n| huacnlee/autocorrect | Rust |\n"})
+    ans = kb.ask("Which of the auto-spacing tools can I use inside Vim?")
+    assert not ans.refused and "hotoo/pangu.vim | Vim" in ans.text and "JavaScript" not in ans.text, ans.text
