@@ -325,11 +325,15 @@ class Answerer:
         def says(text: str) -> set[str]:      # its words, not its links' ("…/LUKS2-docs/…/luks2_doc_wip.pdf")
             return set(tokenize(WEB_ADDRESS.sub(" ", text)))
 
-        cells_named = {w.lower() for w in _names_in(question, lang) if any(c.isupper() for c in w)}
-        def by_key(row: str) -> float:       # 1 when the question names this row by its key (first cell); 2 when by an
-            key = row.split("|")[0]          # identifier ("node_name"), surer than a word ("agent") it also says
-            if not _names(set(tokenize(key)), weights):     # (or a cell that is a name the question asks by, "Vim")
-                return 1.0 if any(cell.strip().lower() in cells_named for cell in row.split("|")[1:]) else 0.0
+        spelled = _names_in(question, lang)         # its names, read as if nothing translated them
+        capitalised = {w.lower() for w in spelled if any(c.isupper() for c in w)}
+
+        def by_key(row: str) -> float:
+            """1 when the question names this row by its key (first cell), or by another cell that is a capitalised
+            name it asks by ("Vim"); 2 when by an identifier key ("node_name"), surer than a word ("agent")."""
+            key, *cells = row.split("|")
+            if not _names(set(tokenize(key)), weights):
+                return 1.0 if any(cell.strip().lower() in capitalised for cell in cells) else 0.0
             return 2.0 if _IDENTIFIER.search(key) and key.strip().lower() in low else 1.0
 
         def restates(tokens) -> bool:
@@ -338,8 +342,7 @@ class Answerer:
 
         # An English question's plain words that nothing translates ("anyone") can be said only in English: a
         # Chinese passage is measured on the part of the question its language can say.
-        spelled = _names_in(question, lang) if lang == "en" else []     # its names, read as if nothing translated them
-        names_en = set(tokenize(" ".join(spelled)))
+        names_en = set(tokenize(" ".join(spelled))) if lang == "en" else set()
         bare = {t: w for t, w in weights.items() if t not in seen_as and t not in names_en} if lang == "en" else {}
         units = []
         for rank, (h, around) in enumerate(zip(hits, arounds)):
@@ -465,8 +468,11 @@ class Answerer:
             return Answer(question, message("refused", lang), lang, True, related=_citations(related, {}),
                           signals=signals)
 
+        def text_of(u: Unit) -> str:
+            return hits[u.rank].text[u.start:u.end]
+
         best = units[0]
-        if "step" in shape and best.kind == "prose" and not _CARRIED.search(hits[best.rank].text[best.start:best.end]):
+        if "step" in shape and best.kind == "prose" and not _CARRIED.search(text_of(best)):
             best = next((u for u in units if u.kind == "step" and u.fits and u.score >= best.score - HOW_MARGIN), best)
         chosen, covered, length = [best], set(best.tokens), best.end - best.start
         if "step" in shape and best.kind == "prose":     # "…可以配置为转发。" + "这可以通过设置 ForwardToSyslog 来实现。"
@@ -494,13 +500,13 @@ class Answerer:
             if a and b:             # distinct: each names one side without the other
                 chosen = [a, b]
         # "迁移前需要做哪些准备？" answered by "系统备份：…": its labelled siblings ("业务评估：…") are the rest of the list
-        labelled = "list" in shape and best.kind == "prose" and bool(_LABELLED.match(hits[best.rank].text[best.start:best.end]))
+        labelled = "list" in shape and best.kind == "prose" and bool(_LABELLED.match(text_of(best)))
         for u in units[1:] if best.kind == "prose" and len(chosen) == 1 else []:   # a structured unit answers on its own
             if len(chosen) >= cfg.max_sentences:
                 break
             gain = sum(w for t, w in weights.items() if t in u.tokens and t not in covered) / total
             overlaps = any(u.rank == c.rank and u.start < c.end and c.start < u.end for c in chosen)
-            sibling = labelled and u.rank == best.rank and bool(_LABELLED.match(hits[u.rank].text[u.start:u.end]))
+            sibling = labelled and u.rank == best.rank and bool(_LABELLED.match(text_of(u)))
             if (u.kind == "prose" and u.fits and (sibling or gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score)
                     and not overlaps and length + u.end - u.start <= budget):
                 chosen.append(u)
