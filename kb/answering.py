@@ -312,7 +312,12 @@ class Answerer:
         acts = {v for v in self.tokenizer.verbs(question) if not _LOOKING.fullmatch(v)} if lang == "zh" and "step" in shape else set()
         # A question that tells its situation first ("服务器有 DVD 光驱，想用光盘装…，开机的时候要怎么设置？"): the words of
         # the clause that asks count more than those of the situation
-        asked_in = set(tokenize(_asking_clause(question, self.tokenizer.tokenize)))
+        asked_in = set(tokenize(_asking_clause(question, self.tokenizer.tokenize, typed)))
+        # A typed question whose asking clause names none of the names it tells its situation with ("用 tar 往磁带设备
+        # 里写备份，默认的 block size 是多大"): the value is of what that clause says ("默认", "block size"), and a line
+        # saying all of it gives the value, whether or not it names the tool too
+        attribute = {t for t in asked_in if t in weights and t not in asking and t not in typed} - set().union(*subjects) if (
+            asked_in and not any(t <= asked_in for t in subjects)) else set()
         share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0)
                  * (CLAUSE_SHARE if t in asked_in else 1.0) for t in weights}
 
@@ -365,7 +370,7 @@ class Answerer:
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
                 u.default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
-                u.fits = self._fits(qtype, u, h, subjects, present, question) and (u.default or not default_value)
+                u.fits = self._fits(qtype, u, h, subjects, present, question, attribute) and (u.default or not default_value)
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (scale * (cover(toks, True) + PASSAGE_SHARE * cover(around - toks, True)
@@ -531,7 +536,7 @@ class Answerer:
                       commands=commands, output=output)
 
     def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], present: list[set[str]],
-              question: str) -> bool:
+              question: str, attribute: Collection[str] = ()) -> bool:
         """Does the unit give the value a typed question asks for, said of what it asks about? On the lines that name
         that (not "- 支持 Go 模块抽象" beside "- 引入库 libpsx 2.64" for "Go 是什么版本"), unless its heading or
         lead-in names it ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17"); a version also in that heading."""
@@ -544,7 +549,10 @@ class Answerer:
             above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
             on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
             if present and not on and not any(t <= above for t in subjects):
-                return False        # what is asked about, which another source names, is not named here
+                # what is asked about, which another source names, is not named here, nor the asking clause's all
+                on = [line for line in lines if len(attribute) > 1 and set(attribute) <= set(tokenize(line))]
+                if not on:
+                    return False
         heading = _NUMBERED.sub("", h.heading[-1]) if qtype == "version" and not on and h.heading else ""
         title = set(tokenize(heading))
         titled = bool(title) and (not subjects or any(t <= title for t in subjects))
@@ -649,10 +657,12 @@ def _whole(name: str, text: str) -> bool:
 _CLAUSES = re.compile(r"[，,；;。？?！!]|(?<=[a-z])\.\s")
 
 
-def _asking_clause(question: str, tokenize) -> str:
-    """The clause a question asks in, when it has several: the last with an asking word ("怎么", "which"); else ""."""
+def _asking_clause(question: str, tokenize, typed: str = "") -> str:
+    """The clause a question asks in, when it has several: the last with an asking word ("怎么", "which") or the
+    words that ask its type ("多大"); else ""."""
     parts = [c for c in _CLAUSES.split(question.lower()) if c.strip()]
-    return next((c for c in reversed(parts) if any(_ASKING.match(t) for t in tokenize(c, True))), "") if len(parts) > 1 else ""
+    return next((c for c in reversed(parts) if any(_ASKING.match(t) for t in tokenize(c, True)) or typed and typed in c),
+                "") if len(parts) > 1 else ""
 
 
 def _coined(word: str) -> bool:

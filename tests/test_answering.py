@@ -1067,3 +1067,31 @@ def test_a_row_whose_cell_is_a_name_the_question_asks_by_answers(tmp_path):
                                       "| hotoo/pangu.vim | Vim |\n| huacnlee/autocorrect | Rust |\n"})
     ans = kb.ask("Which of the auto-spacing tools can I use inside Vim?")
     assert not ans.refused and "hotoo/pangu.vim | Vim" in ans.text and "JavaScript" not in ans.text, ans.text
+
+
+def test_a_question_that_offers_its_answers_asks_which_not_a_value():
+    """"…should I give the HTTPS URL or the SSH address?" asks which of the two (on the docs site, answered by
+    "填写仓库的ssh地址"), not for a link: the "URL" among the choices asks no type. Asked alone, it still does."""
+    from kb.answer_types import asked_type
+    assert asked_type("When I fill in the Git repository, should I give the HTTPS URL or the SSH address?") == (None, "")
+    assert asked_type("仓库地址填 HTTPS 的网址还是 SSH 地址？") == (None, "")
+    assert asked_type("What is the URL of the Git repository?")[0] == "link"
+    assert asked_type("How much memory or disk space do I need?")[0] == "number"
+
+
+def test_a_value_asked_after_the_situation_is_given_by_the_line_that_says_what_the_asking_clause_asks(tmp_path):
+    """"用 tar 往磁带设备里写备份，默认的 block size 是多大？": "tar" only tells the situation; the line that gives
+    the default block size answers, though it does not name tar, which another source does. A line that
+    says neither tar nor the block size still gives no value for it."""
+    from kb.types import Hit
+    kb = over(tmp_path, {"tape.md": "# 磁带\n\n写满时 I/O 会阻塞，数据块的大小可以设置。\n"})    # "block", "size": plain words
+    doc = next(iter(kb.index.docs))
+
+    def hit(text):
+        return [Hit("c0", text, "磁带", doc, "p0", "zh", 2.0, dense=0.93, heading=("磁带", "磁带设备")),
+                Hit("c1", "要备份磁带设备的数据，您可以使用 tar 命令。", "磁带", doc, "p1", "zh", 1.5, dense=0.9,
+                    heading=("磁带", "备份磁带设备"))]
+    question = "用 tar 往磁带设备里写备份，默认的 block size 是多大？"
+    ans = kb.answerer.answer(question, "zh", hit("默认情况下，在磁带设备中，block size 为 10KB。"))
+    assert not ans.refused and "10KB" in ans.text, ans.text
+    assert kb.answerer.answer(question, "zh", hit("默认情况下，磁带设备的容量为 10 TB。")).refused
