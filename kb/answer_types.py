@@ -1,7 +1,8 @@
 """Answer types: what kind of value a question asks for, and whether a text can give it.
 
 "什么时候" asks a date, "多少" and "多大" a number, "最多能建多少个分区" a bound, "保留多少天" a number of days, "多久" a
-duration or a frequency, "几点" a time of day, "多少内存" a size, "哪个版本" a version, "下载地址" a link.
+duration or a frequency, "几点" a time of day, "多少内存" a size, "哪个版本" a version, "下载地址" a link, "哪个端口"
+a number. A clause that offers its answers ("should I give the HTTPS URL or the SSH address?") asks which of them.
 kb/answering.py refuses an answer unit that cannot give what is asked, and prefers one that can. The question's
 own numbers and version names ("OpenCloudOS 8.5", "ARM64") never count as the value.
 """
@@ -21,7 +22,8 @@ _QTYPES = {
     "number": re.compile(r"多少|多大(?!区别|差别|不同|影响|作用|意义)|(?<!哪)几[个种年次家位台]|价格|费用|售价|多少钱|百分之"
                          r"|几\s*(?:秒|分钟|小时|天|周|个?月|倍|遍|毫秒)"
                          r"|how (?:much|many)|\bprice|\bcost|percent|what percentage"      # "哪几种" asks which, not how many
-                         r"|\bhow long(?= (?:can|may|should|must|could|will)\b.*\bbe\b)"),  # a name's length, not a time
+                         r"|\bhow long(?= (?:can|may|should|must|could|will)\b.*\bbe\b)"  # a name's length, not a time
+                         r"|(?:哪个|什么|哪一个)\s*(?:tcp|udp)?\s*端口|端口号|\b(?:which|what) (?:tcp |udp )?port\b(?! type)"),  # a port
     # "when" asks only as a question word: not "what is required when a feature is merged"
     "time": re.compile(r"什么时候|何时|多久|多长时间|几点|\bhow (?:long|often)\b|哪一?年|几月|哪天|日期"
                        r"|^when\b(?![^?]*,\s*(?:what|which|how|where|who|why|can|do|does|should|is|are)\b)"  # not "When I…, what…"

@@ -1095,3 +1095,21 @@ def test_a_value_asked_after_the_situation_is_given_by_the_line_that_says_what_t
     ans = kb.answerer.answer(question, "zh", hit("默认情况下，在磁带设备中，block size 为 10KB。"))
     assert not ans.refused and "10KB" in ans.text, ans.text
     assert kb.answerer.answer(question, "zh", hit("默认情况下，磁带设备的容量为 10 TB。")).refused
+
+
+def test_a_port_asked_for_is_a_number(kb):
+    """"Which TCP port does the agent use…?" asks a number: a sentence on the agent that gives none does not answer it
+    (on the docs site it was answered with the agent's download command); one that gives the port does. "The port
+    type" of a NIC asks no number."""
+    from kb.answer_types import asked_type
+    from kb.types import Hit
+    assert asked_type("Which TCP port does the agent use to talk to the platform?")[0] == "number"
+    assert asked_type("agent 默认监听哪个 TCP 端口？")[0] == "number"
+    assert asked_type("What is the port type of the MCX515A-CCAT NIC?")[0] is None
+    question = "Agent 默认监听哪个 TCP 端口？"
+
+    def hit(text):
+        return [Hit("c0", text, "agent", next(iter(kb.index.docs)), "p0", "zh", 2.0, dense=0.93, heading=("Agent", "安装 Agent"))]
+    assert kb.answerer.answer(question, "zh", hit("Agent 安装后默认监听 TCP 连接，用于接收平台下发的任务。")).refused
+    ans = kb.answerer.answer(question, "zh", hit("Agent 安装后默认监听 TCP 端口 8472，用于接收平台下发的任务。"))
+    assert not ans.refused and "8472" in ans.text, ans.text
