@@ -128,3 +128,9 @@ def asked_type(question: str) -> tuple[str | None, str]:
     if m and _CHOICE.search(_CLAUSE.split(low[:m.start()])[-1] + _CLAUSE.split(low[m.start():])[0]):
         return None, ""
     return (name, m.group(0)) if m else (None, "")
+
+
+def asking_words(typed: str) -> str:
+    """The words that ask, of those `asked_type` gives: not the "nginx" of "which nginx version", which names what
+    the version is of."""
+    return re.sub(r"^(which|what)\b.*\b(version)$", r"\1 \2", typed)

@@ -65,7 +65,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
-from .answer_types import LOOK_UP, asked_type, asks, fits
+from .answer_types import LOOK_UP, asked_type, asking_words, asks, fits
 from .store import Store
 from .messages import message
 from .questions import defined_in, defines
@@ -318,6 +318,7 @@ class Answerer:
         # saying all of it gives the value, whether or not it names the tool too
         attribute = {t for t in asked_in if t in weights and t not in asking and t not in typed} - set().union(*subjects) if (
             asked_in and not any(t <= asked_in for t in subjects)) else set()
+        content = {t for t in weights if t not in versions | set(tokenize(asking_words(typed))) and t not in self.scopes.names}
         share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0)
                  * (CLAUSE_SHARE if t in asked_in else 1.0) for t in weights}
 
@@ -355,6 +356,10 @@ class Answerer:
             scale = total / sayable if sayable > 0 else 1.0
             if prerequisites_off and h.kind == "list" and _PREREQUISITES.match(h.text[:h.lead]):
                 continue     # what must hold first answers what is needed, or leads a how-to to its steps
+            # A passage that names none of what is asked about, in a section whose other sources name it ("前提条件：
+            # - 已安装 rsyslog 服务" before "该模块默认监听 514 端口"): the section is about it, as its heading would say
+            section = set().union(*(arounds[j] for j, g in enumerate(hits[:SOURCES]) if j != rank and g.doc_id == h.doc_id
+                                    and g.heading == h.heading)) if not any(t <= around for t in subjects) else set()
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks, keyed = says(text), False
@@ -370,7 +375,9 @@ class Answerer:
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
                 u.default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
-                u.fits = self._fits(qtype, u, h, subjects, present, question, attribute) and (u.default or not default_value)
+                u.fits = (self._fits(qtype, u, h, subjects, present, question, attribute, content,
+                                     section if u.kind in ("prose", "step") else ())     # not a row or item: a record
+                          and (u.default or not default_value))
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
                 u.score = (scale * (cover(toks, True) + PASSAGE_SHARE * cover(around - toks, True)
@@ -536,17 +543,21 @@ class Answerer:
                       commands=commands, output=output)
 
     def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], present: list[set[str]],
-              question: str, attribute: Collection[str] = ()) -> bool:
+              question: str, attribute: Collection[str] = (), content: Collection[str] = (),
+              section: Collection[str] = ()) -> bool:
         """Does the unit give the value a typed question asks for, said of what it asks about? On the lines that name
         that (not "- 支持 Go 模块抽象" beside "- 引入库 libpsx 2.64" for "Go 是什么版本"), unless its heading or
-        lead-in names it ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17"); a version also in that heading."""
+        lead-in names it ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17"), or, for a passage that names none of
+        it, the other sources of its `section`; a version also in that heading, first
+        where the heading names a word of the question (`content`): "### nginx 1.22.1" answers "Which nginx version…",
+        not the "Openssl 3.0" of an item under it."""
         if qtype is None:
             return True
         tokenize = self.tokenizer.tokenize
         lines = [h.text[a:b] for a, b in u.spans]
         on: list[str] = []
         if subjects:
-            above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)]))
+            above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)])) | set(section)
             on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
             if present and not on and not any(t <= above for t in subjects):
                 # what is asked about, which another source names, is not named here, nor the asking clause's all
@@ -557,6 +568,9 @@ class Answerer:
         title = set(tokenize(heading))
         titled = bool(title) and (not subjects or any(t <= title for t in subjects))
         said = "\n".join(on or lines)
+        if titled and title & set(content) and fits(qtype, heading, question):
+            u.titled = True
+            return True
         if fits(qtype, said, question):
             return True
         u.titled = titled and fits(qtype, said + "\n" + heading, question)    # shown with that heading

@@ -1113,3 +1113,13 @@ def test_a_port_asked_for_is_a_number(kb):
     assert kb.answerer.answer(question, "zh", hit("Agent 安装后默认监听 TCP 连接，用于接收平台下发的任务。")).refused
     ans = kb.answerer.answer(question, "zh", hit("Agent 安装后默认监听 TCP 端口 8472，用于接收平台下发的任务。"))
     assert not ans.refused and "8472" in ans.text, ans.text
+
+
+def test_a_version_its_heading_gives_answers_before_one_an_item_names(tmp_path):
+    """"Which nginx version is included?" over "### nginx 1.22.1" and items under it, one of which names another
+    program's version ("Added support for OpenSSL 3.0"): the heading's version answers, shown with the items."""
+    kb = over(tmp_path, {"release.en.md": "# Release notes\n\n## Web servers\n\n### nginx 1.22.1\n\n"
+                         "- Added support for OpenSSL 3.0\n- Improves http/2 performance\n\n"
+                         "### httpd 2.4.53\n\n- Enhanced MPM asynchronous function\n"})
+    ans = kb.ask("Which nginx version is included?")
+    assert not ans.refused and "nginx 1.22.1" in ans.text, ans.text
