@@ -34,7 +34,7 @@ LOOK_UP = r"查看|查询|检查|确认|获取|获得|知道|得知|看到?|查|
 _LOOKS_UP = re.compile(r"(?:怎么|怎样|如何)\s*(?:才能)?\s*(?:" + LOOK_UP + ")"
                        r"|\bhow (?:do|can|to|should)(?: i| you| we)? (?:check|see|find|view|show|list|get|tell|know|display|query)\b")
 _CLAUSE = re.compile(r"[,，;；]")
-_CHOICE = re.compile(r"^\s*(?:should|shall|do|does|did|is|are|was|were|can|could|will|would)\b.*\bor\b|还是")
+_CHOICE = re.compile(r"^\s*(?:should|shall|do|does|did|is|are|was|were|can|could|will|would)\b.*\bor\b|\S\s*还是")   # not 还是 "still"
 # A number: digits, or Chinese numerals counting something ("三个", "十天", "一百") — not the 一 of 一致 or 统一,
 # nor 一个 ("a")
 _NUMBER = (r"(?:[0-9]|[一二两三四五六七八九十百千万亿]*[二两三四五六七八九十百千万亿]"

@@ -1075,6 +1075,7 @@ def test_a_question_that_offers_its_answers_asks_which_not_a_value():
     from kb.answer_types import asked_type
     assert asked_type("When I fill in the Git repository, should I give the HTTPS URL or the SSH address?") == (None, "")
     assert asked_type("仓库地址填 HTTPS 的网址还是 SSH 地址？") == (None, "")
+    assert asked_type("还是想知道 agent 默认监听的端口是多少？")[0] == "number"      # 还是 "still" offers nothing
     assert asked_type("What is the URL of the Git repository?")[0] == "link"
     assert asked_type("How much memory or disk space do I need?")[0] == "number"
 
