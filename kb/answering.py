@@ -176,6 +176,18 @@ def _shell(line: str) -> bool:
 
 
 @dataclass
+class Asked:
+    """What a typed question asks the value of, read once per question for `Answerer._fits`."""
+
+    question: str
+    qtype: str | None
+    subjects: list[set[str]]     # its names, each as tokens ("go" of "OpenCloudOS 9.0 的 Go 是什么版本")
+    present: list[set[str]]      # those some source names
+    attribute: set[str]          # the asking clause's words, where it names none of them ("默认", "block", "siz")
+    content: set[str]            # its words but those that ask, versions and scope names ("nginx" of "Which nginx version…")
+
+
+@dataclass
 class Unit:
     """A candidate answer from one source: a sentence (or clauses) of prose, or the lines of a structured
     passage that answer — a list with its lead-in, a FAQ answer, a step with its command, table rows."""
@@ -319,6 +331,7 @@ class Answerer:
         attribute = {t for t in asked_in if t in weights and t not in asking and t not in typed} - set().union(*subjects) if (
             asked_in and not any(t <= asked_in for t in subjects)) else set()
         content = {t for t in weights if t not in versions | set(tokenize(asking_words(typed))) and t not in self.scopes.names}
+        target = Asked(question, qtype, subjects, present, attribute, content)
         share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0)
                  * (CLAUSE_SHARE if t in asked_in else 1.0) for t in weights}
 
@@ -375,8 +388,7 @@ class Answerer:
                     toks |= said              # a step with what it shows of its instruction
                 u.rank, u.tokens = rank, toks
                 u.default = asks_default and bool(_DEFAULT.search(" ".join([*h.heading, text, h.text[slice(*u.lead)]])))
-                u.fits = (self._fits(qtype, u, h, subjects, present, question, attribute, content,
-                                     section if u.kind in ("prose", "step") else ())     # not a row or item: a record
+                u.fits = (self._fits(target, u, h, section if u.kind in ("prose", "step") else ())   # a row, an item: a record
                           and (u.default or not default_value))
                 about = self.scopes.of(h.doc_id, h.heading, text, h.text) if asked else []
                 u.off, u.scoped = conflicts(asked, about), any(v.covers(q) for v in about for q in asked)
@@ -542,15 +554,14 @@ class Answerer:
         return Answer(question, text, lang, False, citations, related=_citations(also, {}, len(order) + 1), signals=signals,
                       commands=commands, output=output)
 
-    def _fits(self, qtype: str | None, u: Unit, h: Hit, subjects: list[set[str]], present: list[set[str]],
-              question: str, attribute: Collection[str] = (), content: Collection[str] = (),
-              section: Collection[str] = ()) -> bool:
+    def _fits(self, target: Asked, u: Unit, h: Hit, section: Collection[str] = ()) -> bool:
         """Does the unit give the value a typed question asks for, said of what it asks about? On the lines that name
         that (not "- 支持 Go 模块抽象" beside "- 引入库 libpsx 2.64" for "Go 是什么版本"), unless its heading or
         lead-in names it ("GCC 12.2.0" above "- 默认编译的 c++ 版本选项为 17"), or, for a passage that names none of
-        it, the other sources of its `section`; a version also in that heading, first
-        where the heading names a word of the question (`content`): "### nginx 1.22.1" answers "Which nginx version…",
-        not the "Openssl 3.0" of an item under it."""
+        it, the other sources of its `section`; or on a line that says all its asking clause says (`target.attribute`).
+        A version also in that heading, and first where the heading names a word of the question (`target.content`):
+        "### nginx 1.22.1" answers "Which nginx version…", not the "Openssl 3.0" of an item under it."""
+        qtype, subjects, question = target.qtype, target.subjects, target.question
         if qtype is None:
             return True
         tokenize = self.tokenizer.tokenize
@@ -559,16 +570,16 @@ class Answerer:
         if subjects:
             above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)])) | set(section)
             on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
-            if present and not on and not any(t <= above for t in subjects):
+            if target.present and not on and not any(t <= above for t in subjects):
                 # what is asked about, which another source names, is not named here, nor the asking clause's all
-                on = [line for line in lines if len(attribute) > 1 and set(attribute) <= set(tokenize(line))]
+                on = [line for line in lines if len(target.attribute) > 1 and target.attribute <= set(tokenize(line))]
                 if not on:
                     return False
         heading = _NUMBERED.sub("", h.heading[-1]) if qtype == "version" and not on and h.heading else ""
         title = set(tokenize(heading))
         titled = bool(title) and (not subjects or any(t <= title for t in subjects))
         said = "\n".join(on or lines)
-        if titled and title & set(content) and fits(qtype, heading, question):
+        if titled and title & target.content and fits(qtype, heading, question):
             u.titled = True
             return True
         if fits(qtype, said, question):
