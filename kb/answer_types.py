@@ -33,7 +33,7 @@ _QTYPES = {
 LOOK_UP = r"查看|查询|检查|确认|获取|获得|知道|得知|看到?|查|显示|列出"      # the verbs that look something up
 _LOOKS_UP = re.compile(r"(?:怎么|怎样|如何)\s*(?:才能)?\s*(?:" + LOOK_UP + ")"
                        r"|\bhow (?:do|can|to|should)(?: i| you| we)? (?:check|see|find|view|show|list|get|tell|know|display|query)\b")
-_CLAUSE = re.compile(r"[,，;；]")
+CLAUSES = re.compile(r"[，,；;。？?！!]|(?<=[a-z])\.\s")      # where a question's clauses end
 _CHOICE = re.compile(r"^\s*(?:should|shall|do|does|did|is|are|was|were|can|could|will|would)\b.*\bor\b|\S\s*还是")   # not 还是 "still"
 # A number: digits, or Chinese numerals counting something ("三个", "十天", "一百") — not the 一 of 一致 or 统一,
 # nor 一个 ("a")
@@ -125,7 +125,7 @@ def asked_type(question: str) -> tuple[str | None, str]:
     name, m = next(((name, m) for name, rx in _QTYPES.items() if (m := rx.search(low))), (None, None))
     # A clause that offers the answers ("should I give the HTTPS URL or the SSH address?", "是…还是…") asks which of
     # them: the word among them ("URL") asks for no value
-    if m and _CHOICE.search(_CLAUSE.split(low[:m.start()])[-1] + _CLAUSE.split(low[m.start():])[0]):
+    if m and _CHOICE.search(CLAUSES.split(low[:m.start()])[-1] + CLAUSES.split(low[m.start():])[0]):
         return None, ""
     return (name, m.group(0)) if m else (None, "")
 

@@ -65,7 +65,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
-from .answer_types import LOOK_UP, asked_type, asking_words, asks, fits
+from .answer_types import CLAUSES, LOOK_UP, asked_type, asking_words, asks, fits
 from .store import Store
 from .messages import message
 from .questions import defined_in, defines
@@ -328,9 +328,10 @@ class Answerer:
         # A typed question whose asking clause names none of the names it tells its situation with ("用 tar 往磁带设备
         # 里写备份，默认的 block size 是多大"): the value is of what that clause says ("默认", "block size"), and a line
         # saying all of it gives the value, whether or not it names the tool too
-        attribute = {t for t in asked_in if t in weights and t not in asking and t not in typed} - set().union(*subjects) if (
-            asked_in and not any(t <= asked_in for t in subjects)) else set()
-        content = {t for t in weights if t not in versions | set(tokenize(asking_words(typed))) and t not in self.scopes.names}
+        attribute = {t for t in asked_in if t in weights and t not in typed} - set().union(*subjects) if (
+            asked_in and not any(t <= asked_in for t in subjects)) else set()      # (the words that ask are in `typed`)
+        content = {t for t in weights if t not in versions | set(tokenize(asking_words(typed))) and t not in self.scopes.names
+                   } if qtype == "version" else set()       # only a version is looked for in a heading
         target = Asked(question, qtype, subjects, present, attribute, content)
         share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0)
                  * (CLAUSE_SHARE if t in asked_in else 1.0) for t in weights}
@@ -372,7 +373,7 @@ class Answerer:
             # A passage that names none of what is asked about, in a section whose other sources name it ("前提条件：
             # - 已安装 rsyslog 服务" before "该模块默认监听 514 端口"): the section is about it, as its heading would say
             section = set().union(*(arounds[j] for j, g in enumerate(hits[:SOURCES]) if j != rank and g.doc_id == h.doc_id
-                                    and g.heading == h.heading)) if not any(t <= around for t in subjects) else set()
+                                    and g.heading == h.heading)) if subjects and not any(t <= around for t in subjects) else set()
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks, keyed = says(text), False
@@ -679,13 +680,10 @@ def _whole(name: str, text: str) -> bool:
     return spelled(name) or "-" in name and all(spelled(part) for part in name.split("-") if part)
 
 
-_CLAUSES = re.compile(r"[，,；;。？?！!]|(?<=[a-z])\.\s")
-
-
 def _asking_clause(question: str, tokenize, typed: str = "") -> str:
     """The clause a question asks in, when it has several: the last with an asking word ("怎么", "which") or the
     words that ask its type ("多大"); else ""."""
-    parts = [c for c in _CLAUSES.split(question.lower()) if c.strip()]
+    parts = [c for c in CLAUSES.split(question.lower()) if c.strip()]
     return next((c for c in reversed(parts) if any(_ASKING.match(t) for t in tokenize(c, True)) or typed and typed in c),
                 "") if len(parts) > 1 else ""
 
