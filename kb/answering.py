@@ -100,6 +100,8 @@ CONTEXT_DIVISOR = 3              # the previous question's words count a third a
 # too: otherwise it is padding.
 MIN_GAIN = 0.2
 MIN_RELATIVE_SCORE = 0.6
+BESIDE_SCORE = 0.8               # ... unless it is next to the best sentence, scores this much of it and adds any
+                                 # of the question ("冲突时以哪个为准": "…尝试合并它们。" + "如果存在冲突，则…优先。")
 SEE_ALSO = 2                     # an answer also shows up to two more sources as further reading, ...
 SEE_ALSO_MARGIN = 1.5            # ... that retrieval scored within this of the best (fused z-score units)
 SUBJECT = 20                     # a sentence about X names X within its first characters
@@ -532,7 +534,9 @@ class Answerer:
             gain = sum(w for t, w in weights.items() if t in u.tokens and t not in covered) / total
             overlaps = any(u.rank == c.rank and u.start < c.end and c.start < u.end for c in chosen)
             sibling = labelled and u.rank == best.rank and bool(_LABELLED.match(text_of(u)))
-            if (u.kind == "prose" and u.fits and (sibling or gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score)
+            beside = (u.rank == best.rank and gain > 0 and u.score >= BESIDE_SCORE * best.score     # the next or the
+                      and not hits[u.rank].text[min(u.end, best.end):max(u.start, best.start)].strip())  # last sentence
+            if (u.kind == "prose" and u.fits and (sibling or beside or gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score)
                     and not overlaps and length + u.end - u.start <= budget):
                 chosen.append(u)
                 covered |= u.tokens

@@ -1124,3 +1124,16 @@ def test_a_version_its_heading_gives_answers_before_one_an_item_names(tmp_path):
                          "### httpd 2.4.53\n\n- Enhanced MPM asynchronous function\n"})
     ans = kb.ask("Which nginx version is included?")
     assert not ans.refused and "nginx 1.22.1" in ans.text, ans.text
+
+
+def test_the_sentence_next_to_the_answer_joins_it_when_it_says_the_rest_of_the_question(kb):
+    """"TuneD 同时选择多个配置文件冲突时以哪个为准？": the sentence that names TuneD and its profiles ranks first, and the
+    next one, nearly as good, says what wins in a conflict: the answer gives both. A sentence beside them that says
+    nothing more of the question stays out."""
+    from kb.types import Hit
+    text = ("TuneD 可以同时选择多个配置文件，TuneD 将在加载期间尝试合并它们。如果存在冲突，则最后指定的配置文件中的设置优先。"
+            "合并后的设置立即生效。")
+    hit = Hit("c0", text, "tuned", next(iter(kb.index.docs)), "p0", "zh", 2.0, dense=0.93, heading=("TuneD", "配置文件"))
+    ans = kb.answerer.answer("TuneD 同时选择多个配置文件冲突时以哪个为准？", "zh", [hit])
+    assert not ans.refused and "尝试合并" in ans.text and "最后指定" in ans.text, ans.text
+    assert "立即生效" not in ans.text, ans.text
