@@ -127,6 +127,10 @@ def asked_type(question: str) -> tuple[str | None, str]:
     # them: the word among them ("URL") asks for no value
     if m and _CHOICE.search(CLAUSES.split(low[:m.start()])[-1] + CLAUSES.split(low[m.start():])[0]):
         return None, ""
+    # "Which bcc tool shows how long each connection stays…": a "how long" inside a clause that asks "which" is what
+    # the thing found does; the question asks for the thing
+    if m and m.group(0).startswith("how") and re.match(r"\s*(?:which|what)\b", CLAUSES.split(low[:m.start()])[-1]):
+        return None, ""
     return (name, m.group(0)) if m else (None, "")
 
 

@@ -379,6 +379,9 @@ class Answerer:
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks, keyed = says(text), False
+                if u.kind == "step" and (printed := _output(h.text, u)):   # what its commands print is an example,
+                    toks = says("\n".join(h.text[s:e] for s, e in u.spans if (s, e) not in printed))  # not what the
+                                                                    # step says: it counts as the passage around it does
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
                     u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)), True) + by_key(row))
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
@@ -900,6 +903,12 @@ def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int],
         parts.append("\n".join(line for line in lines if line))
     sep = "" if lang == "zh" else " "
     return (sep if all(u.kind == "prose" for u in units) else "\n").join(parts), commands, output
+
+
+def _output(text: str, u: Unit) -> set[tuple[int, int]]:
+    """The spans of a step's lines that its commands print (see _printed)."""
+    shown = [u.spans[i] for i in u.code]
+    return {shown[n] for n in _printed([text[s:e] for s, e in shown])}
 
 
 def _printed(code: list[str]) -> set[int]:

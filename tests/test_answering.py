@@ -1137,3 +1137,26 @@ def test_the_sentence_next_to_the_answer_joins_it_when_it_says_the_rest_of_the_q
     ans = kb.answerer.answer("TuneD 同时选择多个配置文件冲突时以哪个为准？", "zh", [hit])
     assert not ans.refused and "尝试合并" in ans.text and "最后指定" in ans.text, ans.text
     assert "立即生效" not in ans.text, ans.text
+
+
+def test_what_a_command_prints_does_not_make_its_step_the_answer(tmp_path):
+    """A step is about what its instruction says, not about the words of the sample output under its command. The
+    only words of "which tool shows the state each TCP connection stays in?" that the tcpdrop step has are in the
+    columns it prints ("TCP CONNECTION STATE STAYS"): it does not answer with them, nor with the step."""
+    kb = over(tmp_path, {"bcc.en.md": "# bcc tools\n\nThe bcc tools show what the kernel does.\n\n## Drops\n\n"
+                         "1. Display the packets the kernel drops:\n\n```\n# /usr/share/bcc/tools/tcpdrop\n"
+                         "PID   TCP   CONNECTION   STATE   STAYS\n1024  ssh  CLOSE  3ms\n```\n\n## Traces\n\n"
+                         "1. Trace how each TCP connection changes its state:\n\n```\n# /usr/share/bcc/tools/tcpstates\n```\n"})
+    ans = kb.ask("Which tool shows the state each TCP connection stays in?")
+    assert "tcpdrop" not in ans.text and "STAYS" not in ans.text, ans.text
+
+
+def test_a_how_long_inside_a_which_clause_asks_for_the_thing_not_a_duration():
+    """"Which bcc tool shows how long each connection stays in a state?" asks for a tool: an answer need not give a
+    duration (on the docs site it was refused, or answered with the step of a tool that prints times). "How long
+    does…" still asks one."""
+    from kb.answer_types import asked_type
+    assert asked_type("Which bcc tool shows how long each TCP connection stays in every TCP state?")[0] is None
+    assert asked_type("What command tells how many packets were dropped?")[0] is None
+    assert asked_type("How long does the agent wait before it retries?")[0] == "time"
+    assert asked_type("How many partitions can parted create on a GPT disk?")[0] == "number"
