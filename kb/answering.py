@@ -383,7 +383,8 @@ class Answerer:
                     toks = says("\n".join(h.text[s:e] for s, e in u.spans if (s, e) not in printed))  # not what the
                                                                     # step says: it counts as the passage around it does
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
-                    u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)), True) + by_key(row))
+                    u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)) | _quantities(spelled, row), True)
+                                    + by_key(row))      # "128G": the row "> 64 GB | …"
                     text = "\n".join(h.text[s:e] for s, e in u.spans)
                     toks, keyed = says(text), any(by_key(h.text[s:e]) for s, e in u.spans if s >= h.lead)
                 penalty = RESTATE_PENALTY if u.kind == "prose" and (restates(list(toks)) or _LEADS_IN.search(text)) else 0.0
@@ -434,16 +435,14 @@ class Answerer:
                 named += [w for w in spelled if w not in named and not any(t in seen_as for t in tokenize(w))]
             named = [w for w in named if not asks(w, qtype)]    # "URL" asks for a link: a link answers it
             context = " ".join(around_doc)
-            # A quantity asked ("10000M") is said where its number is in the same unit ("10000 Mbit"); "2GB" is not
-            # said by a "2" alone
-            doc_said = set(tokenize(context)) | {w.lower() for w in named if (q := _QUANTITY.fullmatch(w)) and re.search(
-                rf"(?<![\d.]){re.escape(q[1])}\s*{q[2][0]}", context, re.I)}
+            doc_said = set(tokenize(context)) | _quantities(named, context)
             said = units[0].tokens | (set(tokenize(" ".join([*h.heading, h.document]))) if units[0].kind == "table"
                                       else doc_said)
             # A row names what its cells spell whole: "tuned-profiles-sap-hana" is a package, not SAP HANA
             if units[0].kind == "table":
                 record = " ".join([*h.heading, h.document, *(h.text[s:e] for s, e in units[0].spans)])
                 said -= {t for w in named if w.isascii() and not _whole(w, record) for t in tokenize(w)}
+                said |= _quantities(named, record)
             names = {t for t in corrected(ix, tokenize(" ".join(w for w in named if not acronym(w)))) if t not in versions}
             # A model number or identifier the answer's context says verbatim ("MCX515A-CCAT") puts it on topic,
             # however far its meaning (a table row of names) is from the question's.
@@ -677,6 +676,30 @@ _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 _WORD_PART = re.compile(r"[a-z][a-z0-9]*")     # a word, or each part of a hyphenated one ("dpdk-devbind")
 # A quantity: a number and its unit ("10000M", "512MB", "2TB", "100Mbps", "3GHz")
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTP]i?[Bb]?(?:ps|it)?|[KMGT]?Hz|bytes?|bits?)", re.I)
+
+
+# A bound on a quantity: "> 64 GB", "⩽ 2 GB", "大于 2 TiB", "超过2GB", "64 GB 以上"; and a range, "2 GB – 8 GB"
+_ABOVE = re.compile(r"(?:>|≥|⩾|大于|超过|高于|多于)\s*(\d+(?:\.\d+)?)\s*([A-Za-z])(?!\w*\s*[–~-]\s*\d)"
+                    r"|(\d+(?:\.\d+)?)\s*([A-Za-z])\w*\s*以上")
+_BELOW = re.compile(r"(?:<|≤|⩽|小于|低于|少于|不超过)\s*(\d+(?:\.\d+)?)\s*([A-Za-z])|(\d+(?:\.\d+)?)\s*([A-Za-z])\w*\s*以下")
+_BETWEEN = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z])?\w*\s*[–~-]\s*(\d+(?:\.\d+)?)\s*([A-Za-z])")
+
+
+def _quantities(named: list[str], text: str) -> set[str]:
+    """The quantities of `named` ("128G", "10000M") that `text` says: their number in the same unit ("10000 Mbit";
+    "2GB" is not said by a "2" alone), or a bound or range of that unit they fall in ("> 64 GB" says 128G)."""
+    def bounds(rx: re.Pattern, unit: str) -> list[float]:
+        return [float(m[1] or m[3]) for m in rx.finditer(text) if (m[2] or m[4]).lower() == unit]
+    out = set()
+    for w in named:
+        if q := _QUANTITY.fullmatch(w):
+            n, unit = float(q[1]), q[2][0].lower()
+            if (re.search(rf"(?<![\d.]){re.escape(q[1])}\s*{unit}", text, re.I) or any(n > b for b in bounds(_ABOVE, unit))
+                    or any(n < b for b in bounds(_BELOW, unit)) or any(
+                        float(m[1]) <= n <= float(m[3]) for m in _BETWEEN.finditer(text)
+                        if m[4].lower() == unit and (m[2] or unit).lower() == unit)):
+                out.add(w.lower())
+    return out
 
 
 def _whole(name: str, text: str) -> bool:
