@@ -1,6 +1,7 @@
 """Extractive answers: the part of the top sources that answers the question, cited — or a refusal.
 
-What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three; for a list question
+What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three: one that adds enough
+of the question, or the one beside it that nearly matches it, "…尝试合并它们。如果存在冲突，则…优先。"; for a list question
 answered by a labelled sentence, "系统备份：…", its labelled siblings, "业务评估：…", "系统评估：…"); a list's
 lead-in with its items (the commands among them as code); a FAQ entry's answer, not its question; a step's
 instruction with its command, the command on a line of its own; a table's column names with the row(s) asked
@@ -30,7 +31,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
      counts in a unit ("保留多少天", "how many days", "多少内存") a number in that unit; "多久" / "how often" a
      duration or a frequency, not a date; a count a number, not the 一 of 一致; the default ("默认的采样频率是多少",
      "what is the default MTU") a unit that says it is the default;
-  4. the names asked about (products, identifiers, model numbers; in a Chinese question also its Latin words that
+  4. the names asked about (products, identifiers, model numbers, quantities, which a bound or range they fall in
+     says: "> 64 GB" for "128G"; in a Chinese question also its Latin words that
      translate to none of the corpus's words, "fluentd") that the unit's context (its passage, heading
      path, document title and the other sources from its document; for a table row, the row, its header and
      headings only, where a name counts only spelled whole: "tuned-profiles-sap-hana" does not name SAP HANA) never
@@ -379,9 +381,9 @@ class Answerer:
             for u in _units(h, budget):
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks, keyed = says(text), False
-                if u.kind == "step" and (printed := _output(h.text, u)):   # what its commands print is an example,
-                    toks = says("\n".join(h.text[s:e] for s, e in u.spans if (s, e) not in printed))  # not what the
-                                                                    # step says: it counts as the passage around it does
+                # What a step's commands print is an example, not what the step says: it counts as the passage does
+                if u.kind == "step" and (printed := _output(h.text, u)):
+                    toks = says("\n".join(h.text[s:e] for s, e in u.spans if (s, e) not in printed))
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
                     u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)) | _quantities(spelled, row), True)
                                     + by_key(row))      # "128G": the row "> 64 GB | …"
@@ -536,8 +538,9 @@ class Answerer:
             gain = sum(w for t, w in weights.items() if t in u.tokens and t not in covered) / total
             overlaps = any(u.rank == c.rank and u.start < c.end and c.start < u.end for c in chosen)
             sibling = labelled and u.rank == best.rank and bool(_LABELLED.match(text_of(u)))
-            beside = (u.rank == best.rank and gain > 0 and u.score >= BESIDE_SCORE * best.score     # the next or the
-                      and not hits[u.rank].text[min(u.end, best.end):max(u.start, best.start)].strip())  # last sentence
+            # the sentence just before or after the best one, with nothing between them
+            beside = (u.rank == best.rank and gain > 0 and u.score >= BESIDE_SCORE * best.score
+                      and not hits[u.rank].text[min(u.end, best.end):max(u.start, best.start)].strip())
             if (u.kind == "prose" and u.fits and (sibling or beside or gain >= MIN_GAIN and u.score >= MIN_RELATIVE_SCORE * best.score)
                     and not overlaps and length + u.end - u.start <= budget):
                 chosen.append(u)
