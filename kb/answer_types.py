@@ -125,13 +125,16 @@ def asked_type(question: str) -> tuple[str | None, str]:
     name, m = next(((name, m) for name, rx in _QTYPES.items() if (m := rx.search(low))), (None, None))
     # A clause that offers the answers ("should I give the HTTPS URL or the SSH address?", "是…还是…") asks which of
     # them: the word among them ("URL") asks for no value
-    if m and _CHOICE.search(CLAUSES.split(low[:m.start()])[-1] + CLAUSES.split(low[m.start():])[0]):
+    if not m:
+        return None, ""
+    before = CLAUSES.split(low[:m.start()])[-1]          # the words of its clause before the ones that ask
+    if _CHOICE.search(before + CLAUSES.split(low[m.start():])[0]):
         return None, ""
     # "Which bcc tool shows how long each connection stays…": a "how long" inside a clause that asks "which" is what
     # the thing found does; the question asks for the thing
-    if m and m.group(0).startswith("how") and re.match(r"\s*(?:which|what)\b", CLAUSES.split(low[:m.start()])[-1]):
+    if m.group(0).startswith("how") and re.match(r"\s*(?:which|what)\b", before):
         return None, ""
-    return (name, m.group(0)) if m else (None, "")
+    return name, m.group(0)
 
 
 def asking_words(typed: str) -> str:

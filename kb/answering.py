@@ -382,7 +382,7 @@ class Answerer:
                 text = "\n".join(h.text[s:e] for s, e in u.spans)
                 toks, keyed = says(text), False
                 # What a step's commands print is an example, not what the step says: it counts as the passage does
-                if u.kind == "step" and (printed := _output(h.text, u)):
+                if u.kind == "step" and (printed := _output(h.text, [u.spans[i] for i in u.code])):
                     toks = says("\n".join(h.text[s:e] for s, e in u.spans if (s, e) not in printed))
                 if u.kind == "table":         # the rows asked about: those that cover the most of the question
                     u.spans = _rows(h, u.spans, lambda row: cover(set(tokenize(row)) | _quantities(spelled, row), True)
@@ -624,8 +624,8 @@ class Answerer:
                                                   else _shell(c.text[s:e]))]
             prose = sum(e - s for s, e in lines if (s, e) not in shell)
             block = [(s, e) for s, e in lines if s >= c.lead] if c.kind == "step" else shell     # its code
-            printed = {block[n] for n in _printed([c.text[s:e] for s, e in block])   # what its commands print:
-                       if not ITEM_MARK.match(c.text[slice(*block[n])])}
+            printed = {line for line in _output(c.text, block)     # what its commands print:
+                       if not ITEM_MARK.match(c.text[slice(*line)])}
             if used and (prose > left or steps + len(lines) - len(printed) > 2 * MAX_ITEMS):   # not counted, and
                 break                                                                # only its first lines shown
             shown = [line for n, line in enumerate(lines) if line not in printed
@@ -931,10 +931,9 @@ def _compose(units: list[Unit], hits: list[Hit], number: dict[int, int],
     return (sep if all(u.kind == "prose" for u in units) else "\n").join(parts), commands, output
 
 
-def _output(text: str, u: Unit) -> set[tuple[int, int]]:
-    """The spans of a step's lines that its commands print (see _printed)."""
-    shown = [u.spans[i] for i in u.code]
-    return {shown[n] for n in _printed([text[s:e] for s, e in shown])}
+def _output(text: str, code: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The spans, of those of `text`'s code lines, that a command printed (see _printed)."""
+    return {code[n] for n in _printed([text[s:e] for s, e in code])}
 
 
 def _printed(code: list[str]) -> set[int]:
