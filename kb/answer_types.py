@@ -41,8 +41,9 @@ _NUMBER = (r"(?:[0-9]|[一二两三四五六七八九十百千万亿]*[二两三
            r"|一\s*(?=[种次天年月日周倍台条项位名家只件块张份层级元百千万亿]|小时|分钟|秒))")
 _FITS = {
     "limit": re.compile(r"(?=.*(?:最多|最大|最少|最小|上限|下限|至多|至少|高达|多达|不超过|不少于|不低于|不高于|以内"
+                        r"|(?:增加|提升|提高|扩大|扩展)到"          # a new bound: "容量增加到 281 TB"
                         r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|no (?:more|less|fewer) than"
-                        r"|as (?:many|much) as)\b))(?=.*" + _NUMBER + ")", re.I | re.S),
+                        r"|(?:increased|raised) to|as (?:many|much) as)\b))(?=.*" + _NUMBER + ")", re.I | re.S),
     "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),

@@ -3,7 +3,8 @@
 What answers depends on the passage's kind (kb/markdown.py): a prose sentence (or up to three: one that adds enough
 of the question, or the one beside it that nearly matches it, "…尝试合并它们。如果存在冲突，则…优先。"; for a list question
 answered by a labelled sentence, "系统备份：…", its labelled siblings, "业务评估：…", "系统评估：…"); a list's
-lead-in with its items (the commands among them as code); a FAQ entry's answer, not its question; a step's
+lead-in with its items (the commands among them as code; a "哪些…" question answered by prose that lists nothing gets
+a list or table from the same page nearly as good instead); a FAQ entry's answer, not its question; a step's
 instruction with its command, the command on a line of its own; a table's column names with the row(s) asked
 about (a row the question names by its first cell, "redis", or by a cell that is a capitalised name it asks by, "Vim",
 before rows that only contain the name, "rh-redis5",
@@ -32,7 +33,7 @@ question whose detail the text never gives ("how much does a subscription cost?"
      duration or a frequency, not a date; a count a number, not the 一 of 一致; the default ("默认的采样频率是多少",
      "what is the default MTU") a unit that says it is the default;
   4. the names asked about (products, identifiers, model numbers, quantities, which a bound or range they fall in
-     says: "> 64 GB" for "128G"; in a Chinese question also its Latin words that
+     says: "> 64 GB" for "128G"; not those given as an example, "（比如 sshd）"; in a Chinese question also its Latin words that
      translate to none of the corpus's words, "fluentd") that the unit's context (its passage, heading
      path, document title and the other sources from its document; for a table row, the row, its header and
      headings only, where a name counts only spelled whole: "tuned-profiles-sap-hana" does not name SAP HANA) never
@@ -44,7 +45,8 @@ question whose detail the text never gives ("how much does a subscription cost?"
      the corpus's ("the ommysql module"), or a
      parameter asked about ("region 参数") that the unit itself does not name -> refuse; the words that ask for the
      value ("URL" for a link) are no names;
-  5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2);
+  5. a version that no document is about and no source names ("OpenCloudOS 9.5" when there are 9.0 and 9.2), or a
+     release of a name asked about ("CentOS 7") where the answer's passage gives only others ("CentOS8");
   6. a how-to whose answer's page never says Config.max_unsaid_how of the question's weight, in its words or their
      translations ("导出备份" on a page that only sets, changes and deletes boot entries), unless the closest
      passage is as close in meaning as Config.sure_z_how.
@@ -86,6 +88,7 @@ FITS_BONUS = 0.3                 # a unit that can answer the question's type ("
 SCOPED_BONUS = 0.25              # a unit that names the release the question asks about ("OpenCloud OS 8 中…")
 SHAPE_BONUS = 0.25               # "how do I…" prefers a step with its command; "which…" a list or table
 HOW_MARGIN = 0.15                # a how-to's best unit is prose naming no option: a step this close in score answers instead
+LIST_MARGIN = 0.15               # "哪些…": the best unit is prose that lists nothing: a list from its page this close answers
 DEFINES_BONUS = 1.0              # "X 是什么": the sentence that defines X ("X 是…") answers, wherever it ranks
 ACTION_SHARE = 3                 # a Chinese how-to's verbs ("打开", "开启") count this much more in choosing the step
 CLAUSE_SHARE = 1.5               # the words of the clause that asks, in a question that also tells, count this much more
@@ -120,6 +123,7 @@ _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
     ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
 }
+_PLURAL = re.compile(r"哪些|哪几|有哪|\bwhat are\b|\bwhich \w+s\b|\blist\b")     # asks for several things
 # "X 和 Y 有什么区别", "the difference between X and Y": X and Y are a word or two each
 _COMPARE = re.compile(r"([\w.+-]+(?: [\w.+-]+)?)\s*(?:和|与|跟|同)\s*([\w.+-]+(?: [\w.+-]+)?)\s*(?:之间)?(?:有什么|有何|的)?"
                       r"(?:区别|不同|差别|差异)|difference between (?:the )?([\w.+-]+(?: [\w.+-]+)?) and (?:the )?([\w.+-]+(?: [\w.+-]+)?)")
@@ -417,7 +421,7 @@ class Answerer:
         # passage about the version asked may answer, not one that names no version.
         per_version = any(u.off for u in units[:PER_VERSION])
         units = [u for u in units if not u.off and (u.scoped or not per_version)]
-        missing, identified, said_here, unsaid_on_page = 0.0, False, 0.0, 0.0
+        missing, identified, said_here, unsaid_on_page, elsewhere = 0.0, False, 0.0, 0.0, False
         if units:       # the names, numbers and rare words asked about that the answer's context never says
             h = hits[units[0].rank]
             here = units[0].tokens | set(tokenize(" ".join(h.heading)))     # what the unit and its headings say
@@ -466,6 +470,10 @@ class Answerer:
                    or _RELEASE.fullmatch(w) and not set(tokenize(w)) <= versions):
                 missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context
                                     # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
+            # "CentOS 7" asked, and the answer's passage tells of "CentOS8" only: another release of what is asked about
+            elsewhere = any(name not in self.scopes.names and (told := _releases(" ".join([*h.heading, h.text])).get(name))
+                            and not any(_same_release(number, v) for v in told)
+                            for name, numbers in _releases(question, spaced=True).items() for number in numbers)
             if lang == "zh" and any(not set(corrected(ix, tokenize(w))) & (said | doc_said) for w in named
                                     if w.isascii() and w.isalpha() and (w.lower() not in english_words() or w[0].isupper())
                                     and not scoping(w) and not acronym(w)):
@@ -486,7 +494,7 @@ class Answerer:
                  "far": z < cfg.min_z and not identified and not vouched, "says little": said_here < cfg.min_said,
                  "unseen words": unseen > cfg.max_unseen and z < cfg.sure_z,
                  "answer type": (qtype is not None or default_value) and bool(units) and not units[0].fits,
-                 "names missing": missing > cfg.max_missing,
+                 "names missing": missing > cfg.max_missing, "another release": elsewhere,
                  "how-to unsaid": unsaid_on_page > cfg.max_unsaid_how and z < cfg.sure_z_how}
         refused_by = [name for name, failed in tests.items() if failed]
         signals = {"z": round(z, 2), "unseen": round(unseen, 2), "qtype": qtype, "missing": round(missing, 2), "said": round(said_here, 2),
@@ -505,6 +513,9 @@ class Answerer:
         best = units[0]
         if "step" in shape and best.kind == "prose" and not _CARRIED.search(text_of(best)):
             best = next((u for u in units if u.kind == "step" and u.fits and u.score >= best.score - HOW_MARGIN), best)
+        if _PLURAL.search(low) and best.kind == "prose" and not _enumerates(text_of(best)):
+            best = next((u for u in units if u.kind in ("list", "table") and u.fits and u.score >= best.score - LIST_MARGIN
+                         and hits[u.rank].doc_id == hits[best.rank].doc_id), best)
         chosen, covered, length = [best], set(best.tokens), best.end - best.start
         if "step" in shape and best.kind == "prose":     # "…可以配置为转发。" + "这可以通过设置 ForwardToSyslog 来实现。"
             h = hits[best.rank]
@@ -674,6 +685,7 @@ class Answerer:
 _IDENTIFIER = re.compile(r"_|\d[A-Za-z]+\d|[A-Za-z]\d+[A-Za-z]{2,}|\d[A-Za-z]-|[A-Za-z]-\d")
 _RELEASE = re.compile(r"[Vv]?\d+(?:\.\d+)+")
 _NUMBERED = re.compile(r"^\s*(?:第\s*\d+\s*[章节部分]+|(?:chapter|section)\s+\d+|\d+(?:\.\d+)*)[.、:：\s]*", re.I)  # "1.2 ", "第 46 章"
+_EXAMPLE = re.compile(r"(?:比如|例如|譬如|such as|e\.g\.,?|for (?:example|instance),?)[^，,。；;？?！!）)]{1,30}", re.I)
 _QUOTED = re.compile(r"[a-z][\w.-]*(?: [a-z][\w.-]*){2,}")
 _NAME_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")
 _WORD_PART = re.compile(r"[a-z][a-z0-9]*")     # a word, or each part of a hyphenated one ("dpdk-devbind")
@@ -703,6 +715,24 @@ def _quantities(named: list[str], text: str) -> set[str]:
                         if m[4].lower() == unit and (m[2] or unit).lower() == unit)):
                 out.add(w.lower())
     return out
+
+
+# A name written with a release number: "CentOS 7", "CentOS8", "Python 3.10"
+_NAMED_RELEASE = re.compile(r"(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z]+)\s?(\d+(?:\.\d+)*)(?![A-Za-z0-9_.-])")
+
+
+def _releases(text: str, spaced: bool = False) -> dict[str, set[str]]:
+    """The releases a text gives of each name it writes with a number: {"centos": {"7", "8"}}. `spaced`: only those
+    written apart from the name ("CentOS 7"), as a question asks for a release (not "gretap0", a device's name)."""
+    out: dict[str, set[str]] = {}
+    for m in _NAMED_RELEASE.finditer(text):
+        if not spaced or m[0][len(m[1])].isspace():
+            out.setdefault(m[1].lower(), set()).add(m[2])
+    return out
+
+
+def _same_release(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")    # "3" and "3.10" may be one release
 
 
 def _whole(name: str, text: str) -> bool:
@@ -743,6 +773,7 @@ def _names_in(question: str, lang: str, translated: bool = False, plain: Collect
     "hot patch" translate); in an English one those with a capital not opening the question, unless the passage
     is in the other language (which translates them)."""
     out = _QUOTED.findall(question) if lang == "zh" else []       # an error message quoted in a Chinese question
+    question = _EXAMPLE.sub(lambda m: " " * len(m[0]), question)   # "（比如 sshd）": an instance of what is asked about
     for m in _NAME_WORD.finditer(question):
         w = m.group(0)
         if (any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]) or "_" in w

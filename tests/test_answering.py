@@ -1172,3 +1172,57 @@ def test_a_quantity_the_question_gives_is_said_by_the_range_it_falls_in(tmp_path
     ans = kb.ask("服务器内存有 6G，swap 推荐多大？")
     assert not ans.refused and "与 RAM 量相等" in ans.text and "2 倍" not in ans.text, ans.text
     assert kb.ask("服务器内存有 6T，swap 推荐多大？").refused
+
+
+def test_a_list_question_answered_by_prose_that_lists_nothing_gets_the_list_beside_it(tmp_path):
+    """"系统里提供了哪些基于 SCAP 标准的工具？": the sentences that introduce the tools repeat the question's words and
+    score a little above the list of tools from the same page; a question asking "which ones" gets the list (on the
+    docs site it was answered "…这些工具基于 SCAP 标准", naming none)."""
+    from kb.types import Hit
+    kb = over(tmp_path, {"a.md": "# 系统安全\n\n## 配置合规工具\n\n合规扫描工具可以检查系统。SCAP 是一种标准。\n\n"
+                         "## 其他\n\n防火墙默认开启，SSH 端口为 22。\n"})
+    doc, head = next(iter(kb.index.docs)), ("系统安全", "配置合规工具")
+    prose = Hit("c0", "OpencloudOS 提供工具，使用户能够执行完全自动化的合规性审计。这些工具基于 SCAP 协议。", "安全", doc, "p0",
+                "zh", 2.0, dense=0.92, heading=head, kind="prose")
+    items = Hit("c1", "- SCAP Workbench：对单个本地或远程系统执行配置和漏洞扫描，生成安全报告。\n"
+                "- OpenSCAP：OpenSCAP 库以及 oscap 命令行实用程序，对本地系统执行配置和漏洞扫描，验证配置合规性内容。\n"
+                "- SCE：SCAP 协议的扩展，使管理员能够用脚本编写合规性扫描的内容。", "安全", doc, "p1", "zh", 2.0, dense=0.92,
+                heading=head, kind="list")
+    ans = kb.answerer.answer("做配置合规性扫描，系统里提供了哪些基于 SCAP 标准的工具？", "zh", [prose, items])
+    assert not ans.refused and "OpenSCAP" in ans.text and "SCAP Workbench" in ans.text, ans.text
+
+
+def test_a_name_given_as_an_example_need_not_be_in_the_answer(tmp_path):
+    """"把某个服务（比如 sshd）的日志导出到文件": sshd is an instance of "a service", which the page gives as a
+    placeholder; the question is answered (on the docs site it was refused: no passage names sshd). Named outright,
+    "Nginx 服务的日志", a name no page says still refuses."""
+    kb = over(tmp_path, {"ssh.md": "# SSH\n\nsshd 是 SSH 服务的守护进程，默认监听 22 端口。\n",
+                         "journal.md": "# 日志\n\n## 管理系统日志\n\n- 将特定服务的日志输出到文件：\n\n"
+                         "```\nsudo journalctl -u service-name > service-log.txt\n```\n\n"
+                         "将 service-name 替换为您要输出的服务名称。\n\n- 将所有日志输出到文件：\n\n```\nsudo journalctl > log.txt\n```\n"})
+    ans = kb.ask("怎么把某个服务（比如 sshd）的日志输出到文件？")
+    assert not ans.refused and "journalctl -u service-name" in ans.text, ans.text
+    assert kb.ask("怎么把 Nginx 服务的日志输出到文件？").refused
+
+
+def test_a_bound_raised_to_a_value_states_the_bound(tmp_path):
+    """Release notes give a new limit as "容量增加到 281 TB": that answers "最大能到多少" (it was refused as stating no
+    bound); a line with a number and no bound still does not."""
+    from kb.answer_types import fits
+    assert fits("limit", "数据库文件容量增加到 281 TB") and fits("limit", "The maximum file size was increased to 16 TB")
+    assert not fits("limit", "数据库文件容量为 281 TB")
+    kb = over(tmp_path, {"release.md": "# 版本说明\n\n## 数据库支持\n\n### sqlite 3.39.0\n\n- 内置 JSON 支持\n"
+                         "- 数据库文件容量增加到 281 TB\n- 减少 CPU 使用\n"})
+    ans = kb.ask("sqlite 升级后，单个数据库文件最大能到多少？")
+    assert not ans.refused and "281 TB" in ans.text, ans.text
+
+
+def test_a_release_of_the_name_asked_about_that_the_passage_does_not_give_is_refused(tmp_path):
+    """"CentOS 7 是哪一天停止维护的？" over a page that gives only CentOS8's date: that date is another release's (it
+    was given as the answer). The release the page gives is answered."""
+    kb = over(tmp_path, {"migrate.md": "# 迁移指南\n\n## 背景\n\nCentOS8 已经于 2022 年 01 月 01 日停止维护，"
+                         "用户需要尽快迁移到其他操作系统。\n\n## 迁移工具\n\n"
+                         "迁移工具会备份系统配置，最多保留 7 份备份，然后替换软件包。\n"})
+    assert kb.ask("CentOS 7 是哪一天停止维护的？").refused
+    ans = kb.ask("CentOS 8 是哪一天停止维护的？")
+    assert not ans.refused and "2022" in ans.text, ans.text

@@ -2,7 +2,7 @@
 
 The whole site takes about 7 minutes to build on 2 idle cores (benchmarks/docs_site.py), too long for every CI run,
 so this builds the pages of tests/data/docs_ci_pages.txt (about 1,200 passages, 40 pages) into tmp_path and asks the labelled questions
-whose page is among them: 571 of the 1081. The floors sit just below what kb measures (see FLOORS), so they
+whose page is among them: 621 of the 1161. The floors sit just below what kb measures (see FLOORS), so they
 catch regressions; the issue's targets on the held-out part (cited@1 >= 0.85,
 cited@3 >= 0.95, keywords >= 0.85, unanswerable refused >= 0.85 with <= 5% of answerable refused) are for
 that work to reach, and to raise these floors to. `benchmarks/docs_site.py` measures the same on the full site.
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the development co
 # question's English and Chinese candidates merged as separate result lists, its words' translations scoring
 # Chinese units. cited@3 counts an answer's further reading ("see also") after its citations.
 FLOORS = {
-    "docs_dev": {"recall@1": 0.77, "recall@3": 0.88, "keyword_acc": 0.77, "refusal_recall": 0.80},  # .798 .909 .794 .830
-    "docs_heldout": {"recall@1": 0.75, "recall@3": 0.83, "keyword_acc": 0.735, "refusal_recall": 0.78},  # .778 .861 .759 .800
+    "docs_dev": {"recall@1": 0.77, "recall@3": 0.88, "keyword_acc": 0.77, "refusal_recall": 0.80},  # .802 .909 .795 .824
+    "docs_heldout": {"recall@1": 0.75, "recall@3": 0.83, "keyword_acc": 0.735, "refusal_recall": 0.78},  # .791 .866 .767 .808
 }
 # (Before oc-442…oc-521 were added, round 16's code: dev .833 .940 .847 .887 on 203 questions, held-out .817 .882
 # .785 .830 on 140; with them .819 .935 .832 .857 and .819 .883 .787 .812. Round 17's code with oc-522…oc-601 too,
@@ -49,11 +49,15 @@ FLOORS = {
 # .778 .861 .759 .800; round 25's code the same but keywords .790 on development: the 33 new development questions
 # are harder (round 25's code .636 cited@1 and .636 unanswerable refused on them), so the development floors of
 # cited@1, cited@3 and refusal, which sat 0.005–0.02 under what is now measured, and the held-out cited@3 floor were
-# moved to sit ~0.03 below it again. See tests/data/README.md.)
-# English questions over Chinese pages that have no English twin, both splits (98 questions, 68 answerable): the
+# moved to sit ~0.03 below it again. Round 27's with oc-1082…oc-1161 too (371 and 250 questions): .802 .909 .795 .824
+# and .791 .866 .767 .808; round 26's code .795 .901 .787 .815 and .779 .855 .756 .769 on the same questions: its
+# held-out refusal fell under its floor with the new questions, and this round's changes lift it back; no floor
+# moved. See tests/data/README.md.)
+# English questions over Chinese pages that have no English twin, both splits (129 questions, 89 answerable): the
 # weakest group.
 CROSS_FLOORS = {"recall@1": 0.67, "recall@3": 0.82, "keyword_acc": 0.65}
-# measured .705 .859 .679 in round 26 (78 of the 113 answerable; round 25's code the same with oc-1002…);
+# measured .708 .843 .685 in round 27 (89 of the 129 answerable; round 26's code the same with oc-1082…);
+# .705 .859 .679 in round 26 (78 of the 113 answerable; round 25's code the same with oc-1002…);
 # .706 .868 .691 in round 25 (68 of the 98 answerable; round 24's code .691 .853 .676 with oc-922…);
 # .700 .850 .683 in round 24 (60 of the 88 answerable; round 23's code .700 .833 .683 with oc-842…, whose
 # 15 English questions over these pages are harder); .760 .900 .740 in round 23 (50 of the 73 answerable); .756
@@ -68,7 +72,7 @@ CROSS_FLOORS = {"recall@1": 0.67, "recall@3": 0.82, "keyword_acc": 0.65}
 # The issue's bound is 0.05; these leave a question or two of slack over what is measured. (Held-out .054 before
 # a Chinese question's Latin names had to be said by the answer's page: it refuses two more answerable questions
 # there, whose answers came from a page about something else, and lets four fewer near misses through.)
-CEILINGS = {"docs_dev": {"answerable_refused": 0.05}, "docs_heldout": {"answerable_refused": 0.10}}     # [.041 .089]
+CEILINGS = {"docs_dev": {"answerable_refused": 0.05}, "docs_heldout": {"answerable_refused": 0.10}}     # [.034 .076]
 
 
 def pages() -> list[str]:
