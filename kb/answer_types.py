@@ -2,9 +2,10 @@
 
 "什么时候" asks a date, "多少" and "多大" a number, "最多能建多少个分区" a bound, "保留多少天" a number of days, "多久" a
 duration or a frequency, "几点" a time of day, "多少内存" a size, "哪个版本" a version, "下载地址" a link, "哪个端口"
-a number. A clause that offers its answers ("should I give the HTTPS URL or the SSH address?") asks which of them.
-kb/answering.py refuses an answer unit that cannot give what is asked, and prefers one that can. The question's
-own numbers and version names ("OpenCloudOS 8.5", "ARM64") never count as the value.
+a number, "哪个配置文件" / "which file" a path or a file name ("/etc/auto.master", "tcase.json"). A clause that offers
+its answers ("should I give the HTTPS URL or the SSH address?") asks which of them. kb/answering.py refuses an answer
+unit that cannot give what is asked, and prefers one that can. The question's own numbers and version names
+("OpenCloudOS 8.5", "ARM64") never count as the value.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ _QTYPES = {
                         r"|(?:多少|几|多大)[^，,。？?]*?(?:最多|最大|上限)|\b(?:at most|at least|maximum|minimum|max|upper limit)\b"),
     "link": re.compile(r"下载地址|网址|链接|(?:哪里|哪儿|去哪)下载?|\bwhere (?:can|do|should) i (?:download|get)\b"
                        r"|\b(?:url|download link)\b"),
+    # a file or directory: "在哪个配置文件里改", "which file does it read" (not "哪个文件系统", "which file systems")
+    "path": re.compile(r"(?:哪个|什么|哪一个)(?:配置)?(?:文件|目录|路径)(?!系统)"
+                       r"|\b(?:which|what) (?:config(?:uration)? )?(?:file|directory|folder|path)\b(?! ?systems?)"),
     "price": re.compile(r"多少钱|价格|费用|售价|收费|付费|\bprices?\b|\bcosts?\b|how much .*\b(?:pay|charge)"),
     "version": re.compile(r"版本号|哪个版本|什么版本|哪个大版本|(?:多少|几)版本|版本(?:是|为)?多少"
                           r"|\b(?:which|what)(?: [\w-]+){0,5} version"),
@@ -45,6 +49,9 @@ _FITS = {
                         r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|no (?:more|less|fewer) than"
                         r"|(?:increased|raised) to|as (?:many|much) as)\b))(?=.*" + _NUMBER + ")", re.I | re.S),
     "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
+    "path": re.compile(r"(?<![A-Za-z0-9_.-])(?:~?/[\w.-]+|[A-Za-z0-9_.-]+/[\w.-]+|[A-Za-z0-9_-]+\.(?:conf|config|cfg|json|ya?ml"
+                       r"|ini|toml|rules|repo|xml|md|py|sh|txt|log|service|mount|automount|master|pmod|policy|d)(?![A-Za-z0-9_]))"),
+    # ("/etc/kdump.conf", "kernel/configs/nooc.config", "tcase.json"; in Chinese text too: "生成tcase.json文件")
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(_NUMBER),
@@ -90,6 +97,8 @@ def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
     for number in set(re.findall(r"\d+(?:\.\d+)*", question)):
         sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
     sentence = sentence if qtype == "version" else _VERSION.sub(" ", sentence)
+    for path in set(_FITS["path"].findall(question)) if qtype == "path" else ():     # "What file does extract_case.py
+        sentence = sentence.replace(path, " ")                                       # generate?": not extract_case.py
     if qtype in ("number", "time", "limit") and (asked := _measure(question)):     # "多少天" needs "30 天"/"30 days"
         return bool(re.search(rf"[0-9一二两三四五六七八九十百千万]\s*(?:{_MEASURES[asked]})", sentence, re.I))
     if qtype == "time" and _ASKS_CLOCK.search(question):        # "几点": "凌晨 3 点", "03:00", not "每天"

@@ -588,7 +588,7 @@ class Answerer:
         tokenize = self.tokenizer.tokenize
         lines = [h.text[a:b] for a, b in u.spans]
         on: list[str] = []
-        if subjects:
+        if subjects and qtype != "path":      # a file is named where it is used, not beside its program's name
             above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)])) | set(section)
             on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
             if target.present and not on and not any(t <= above for t in subjects):

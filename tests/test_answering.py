@@ -1226,3 +1226,19 @@ def test_a_release_of_the_name_asked_about_that_the_passage_does_not_give_is_ref
     assert kb.ask("CentOS 7 是哪一天停止维护的？").refused
     ans = kb.ask("CentOS 8 是哪一天停止维护的？")
     assert not ans.refused and "2022" in ans.text, ans.text
+
+
+def test_a_question_for_a_file_gets_the_sentence_that_names_one(tmp_path):
+    """"autofs 从哪个配置文件读取主映射？" asks for a file: the sentence that names /etc/auto.master answers, not the one
+    before it that says most of the question's words (on the docs site that one was the answer). A file the question
+    itself names ("extract_case.py 生成哪个文件") is not the one asked for; "which file systems" asks for no file."""
+    from kb.answer_types import asked_type, fits
+    assert asked_type("Which file does autofs read as its default master map?")[0] == "path"
+    assert asked_type("kdump 的命令行参数要在哪个配置文件里改？")[0] == "path"
+    assert asked_type("Which file systems can GRUB2 read?")[0] is None and asked_type("支持哪个文件系统？")[0] is None
+    assert fits("path", "通过生成tcase.json文件导入用例") and fits("path", "配置文件是/etc/sysconfig/kdump。")
+    assert not fits("path", "需要有【extract_case.py】文件", "What file does extract_case.py generate?")
+    kb = over(tmp_path, {"autofs.md": "# 自动挂载\n\n## 主映射\n\nautofs 默认读取主映射，主映射配置文件列出了由 autofs 控制的"
+                         "挂载点。主映射配置文件的路径是 /etc/auto.master。\n\n## 挂载选项\n\n挂载选项写在映射条目的第三列。\n"})
+    ans = kb.ask("autofs 从哪个配置文件读取主映射？")
+    assert not ans.refused and "/etc/auto.master" in ans.text, ans.text
