@@ -49,9 +49,9 @@ _FITS = {
                         r"|\b(?:up to|at most|at least|maximum|minimum|max|limit(?:ed)? (?:to|of)|no (?:more|less|fewer) than"
                         r"|(?:increased|raised) to|as (?:many|much) as)\b))(?=.*" + _NUMBER + ")", re.I | re.S),
     "link": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|tech|cn|io)\b"),
+    # "/etc/kdump.conf", "kernel/configs/nooc.config", "tcase.json"; in Chinese text too ("生成tcase.json文件")
     "path": re.compile(r"(?<![A-Za-z0-9_.-])(?:~?/[\w.-]+|[A-Za-z0-9_.-]+/[\w.-]+|[A-Za-z0-9_-]+\.(?:conf|config|cfg|json|ya?ml"
                        r"|ini|toml|rules|repo|xml|md|py|sh|txt|log|service|mount|automount|master|pmod|policy|d)(?![A-Za-z0-9_]))"),
-    # ("/etc/kdump.conf", "kernel/configs/nooc.config", "tcase.json"; in Chinese text too: "生成tcase.json文件")
     "price": re.compile(r"[元¥￥$€]|美元|人民币|\b(?:USD|RMB|EUR|dollars?|yuan)\b", re.I),
     "version": re.compile(r"\d+\.\d+(?![\d.]*%)|\b[Vv]\d+|(?:version|版本) ?\d+"),
     "number": re.compile(_NUMBER),

@@ -471,9 +471,9 @@ class Answerer:
                 missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context
                                     # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
             # "CentOS 7" asked, and the answer's passage tells of "CentOS8" only: another release of what is asked about
-            elsewhere = any(name not in self.scopes.names and (told := _releases(" ".join([*h.heading, h.text])).get(name))
-                            and not any(_same_release(number, v) for v in told)
-                            for name, numbers in _releases(question, spaced=True).items() for number in numbers)
+            told = _releases(" ".join([*h.heading, h.text]))
+            elsewhere = any(name not in self.scopes.names and told.get(name) and not any(_same_release(n, v) for v in told[name])
+                            for name, numbers in _releases(question, spaced=True).items() for n in numbers)
             if lang == "zh" and any(not set(corrected(ix, tokenize(w))) & (said | doc_said) for w in named
                                     if w.isascii() and w.isalpha() and (w.lower() not in english_words() or w[0].isupper())
                                     and not scoping(w) and not acronym(w)):
