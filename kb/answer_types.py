@@ -10,6 +10,7 @@ unit that cannot give what is asked, and prefers one that can. The question's ow
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _QTYPES = {
     # a bound: "最多能建多少个分区", "上限是多少", "the maximum size" (not "最大的优势是什么": no quantity asked)
@@ -88,24 +89,56 @@ _ENUMERATOR = re.compile(r"(?:^|(?<=[\s；;，,、(（]))\d{1,2}[.)、](?!\d)")
 _VERSION = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]* ?\d+(?:\.\d+)*|\b[A-Za-z]+\d[\w.]*")
 
 
-def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
-    """Can this sentence answer a question of this type? Numbers the question already says never count,
-    and for "number" and "time" neither do version names."""
+@dataclass(frozen=True)
+class Wanted:
+    """The value a question asks for, read once per question: its type, and what a sentence giving it must say."""
+
+    qtype: str | None
+    numbers: tuple[str, ...] = ()    # the question's own numbers, never the value
+    files: tuple[str, ...] = ()      # asking a path, the files it names itself ("What file does extract_case.py generate?")
+    measure: str | None = None       # "多少天": a number of days (a key of `_MEASURES`)
+    clock: bool = False              # "几点": a time of day
+    duration: bool = False           # "多久": a duration or a frequency
+
+    @property
+    def by_subject(self) -> bool:
+        """Is the value said beside what is asked about? Not a file: it is named where it is used."""
+        return self.qtype != "path"
+
+    def fits(self, sentence: str) -> bool:
+        """Can this sentence answer? The question's own numbers never count, and for all but "version" neither do
+        version names."""
+        if self.qtype is None:
+            return True
+        sentence = _ENUMERATOR.sub(" ", sentence)          # "1. 每个commit…" is no count
+        for number in self.numbers:
+            sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
+        sentence = sentence if self.qtype == "version" else _VERSION.sub(" ", sentence)
+        for file in self.files:
+            sentence = sentence.replace(file, " ")
+        if self.measure:                                   # "多少天" needs "30 天"/"30 days"
+            return bool(re.search(rf"[0-9一二两三四五六七八九十百千万]\s*(?:{_MEASURES[self.measure]})", sentence, re.I))
+        if self.clock:                                     # "几点": "凌晨 3 点", "03:00", not "每天"
+            return bool(_CLOCK.search(sentence))
+        if self.duration:                                  # "多久": "60s", "每 4 小时", not a date
+            return bool(_DURATION.search(sentence))
+        return bool(_FITS[self.qtype].search(sentence))
+
+
+def wanted(qtype: str | None, question: str = "") -> Wanted:
+    """What a question of this type asks for (`asked_type` gives the type)."""
     if qtype is None:
-        return True
-    sentence = _ENUMERATOR.sub(" ", sentence)          # "1. 每个commit…" is no count
-    for number in set(re.findall(r"\d+(?:\.\d+)*", question)):
-        sentence = re.sub(rf"(?<!\d)(?<!\d\.){re.escape(number)}(?!\.?\d)", " ", sentence)
-    sentence = sentence if qtype == "version" else _VERSION.sub(" ", sentence)
-    for path in set(_FITS["path"].findall(question)) if qtype == "path" else ():     # "What file does extract_case.py
-        sentence = sentence.replace(path, " ")                                       # generate?": not extract_case.py
-    if qtype in ("number", "time", "limit") and (asked := _measure(question)):     # "多少天" needs "30 天"/"30 days"
-        return bool(re.search(rf"[0-9一二两三四五六七八九十百千万]\s*(?:{_MEASURES[asked]})", sentence, re.I))
-    if qtype == "time" and _ASKS_CLOCK.search(question):        # "几点": "凌晨 3 点", "03:00", not "每天"
-        return bool(_CLOCK.search(sentence))
-    if qtype == "time" and _ASKS_DURATION.search(question):     # "多久": "60s", "每 4 小时", not a date
-        return bool(_DURATION.search(sentence))
-    return bool(_FITS[qtype].search(sentence))
+        return Wanted(None)
+    return Wanted(qtype, tuple(sorted(set(re.findall(r"\d+(?:\.\d+)*", question)))),
+                  tuple(sorted(set(_FITS["path"].findall(question)))) if qtype == "path" else (),
+                  _measure(question) if qtype in ("number", "time", "limit") else None,
+                  qtype == "time" and bool(_ASKS_CLOCK.search(question)),
+                  qtype == "time" and bool(_ASKS_DURATION.search(question)))
+
+
+def fits(qtype: str | None, sentence: str, question: str = "") -> bool:
+    """Can this sentence answer a question of this type? (`wanted` once per question, then `Wanted.fits`.)"""
+    return wanted(qtype, question).fits(sentence)
 
 
 def _measure(question: str) -> str | None:

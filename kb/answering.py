@@ -69,7 +69,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
-from .answer_types import CLAUSES, LOOK_UP, asked_type, asking_words, asks, fits
+from .answer_types import CLAUSES, LOOK_UP, Wanted, asked_type, asking_words, asks, wanted
 from .store import Store
 from .messages import message
 from .questions import defined_in, defines
@@ -119,11 +119,12 @@ MAX_ITEMS = 8                    # a list answer gives up to this many items (ta
 PRINTED_LINES = 3                # a procedure shows this many lines of what each of its commands prints
 
 # The shape of answer a question asks for: the passage kinds that give it.
+_SEVERAL = r"哪些|哪几|有哪|\bwhat are\b|\bwhich \w+s\b|\blist\b"      # asks for several things ("which file" asks one)
 _SHAPES = {
     ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
-    ("list", "table"): re.compile(r"哪些|哪几|有什么|什么内容|\bwhich\b|\bwhat (?:are|\w+s)\b|\blist\b"),
+    ("list", "table"): re.compile(_SEVERAL + r"|有什么|什么内容|\bwhich\b|\bwhat \w+s\b"),
 }
-_PLURAL = re.compile(r"哪些|哪几|有哪|\bwhat are\b|\bwhich \w+s\b|\blist\b")     # asks for several things
+_PLURAL = re.compile(_SEVERAL)
 # "X 和 Y 有什么区别", "the difference between X and Y": X and Y are a word or two each
 _COMPARE = re.compile(r"([\w.+-]+(?: [\w.+-]+)?)\s*(?:和|与|跟|同)\s*([\w.+-]+(?: [\w.+-]+)?)\s*(?:之间)?(?:有什么|有何|的)?"
                       r"(?:区别|不同|差别|差异)|difference between (?:the )?([\w.+-]+(?: [\w.+-]+)?) and (?:the )?([\w.+-]+(?: [\w.+-]+)?)")
@@ -187,8 +188,7 @@ def _shell(line: str) -> bool:
 class Asked:
     """What a typed question asks the value of, read once per question for `Answerer._fits`."""
 
-    question: str
-    qtype: str | None
+    wanted: Wanted               # its type, and what never counts as the value (its own numbers)
     subjects: list[set[str]]     # its names, each as tokens ("go" of "OpenCloudOS 9.0 的 Go 是什么版本")
     present: list[set[str]]      # those some source names
     attribute: set[str]          # the asking clause's words, where it names none of them ("默认", "block", "siz")
@@ -259,6 +259,8 @@ class Answerer:
                         if not _ASKING.match(t)})
         total = sum(weights.values()) or 1.0
         asked = self.scopes.asked(question)      # the versions it names: scope decides on those, not words
+        # and the releases it names of other things, written apart ("CentOS 7", not the device "gretap0")
+        releases = [v for v in _releases(question) if v.name not in self.scopes.names and v.said[len(v.name)].isspace()]
         versions = {t for t in tokenize(" ".join(v.said for v in asked)) if any(c.isdigit() for c in t)}
         passages = " ".join(h.text + (h.original or "") for h in hits[:UNSEEN_SOURCES])
         # An English word is seen where the passages use its Chinese translation: the dictionary's ("uninstall" in
@@ -340,7 +342,7 @@ class Answerer:
             asked_in and not any(t <= asked_in for t in subjects)) else set()      # (the words that ask are in `typed`)
         content = {t for t in weights if t not in versions | set(tokenize(asking_words(typed))) and t not in self.scopes.names
                    } if qtype == "version" else set()       # only a version is looked for in a heading
-        target = Asked(question, qtype, subjects, present, attribute, content)
+        target = Asked(wanted(qtype, question), subjects, present, attribute, content)
         share = {t: (ASKING_SHARE if t in asking else 1.0) * (ACTION_SHARE if t in acts else 1.0)
                  * (CLAUSE_SHARE if t in asked_in else 1.0) for t in weights}
 
@@ -471,9 +473,7 @@ class Answerer:
                 missing = 1.0       # an identifier ("GRUB_TIMEOUT", "MCX516A") or a release ("V3.2", "2.35") the context
                                     # never says: it is not about it (a row giving "TDengine | V3.0.4.1" is not about V3.2)
             # "CentOS 7" asked, and the answer's passage tells of "CentOS8" only: another release of what is asked about
-            told = _releases(" ".join([*h.heading, h.text]))
-            elsewhere = any(name not in self.scopes.names and told.get(name) and not any(_same_release(n, v) for v in told[name])
-                            for name, numbers in _releases(question, spaced=True).items() for n in numbers)
+            elsewhere = bool(releases) and conflicts(releases, _releases(" ".join([*h.heading, h.text])))
             if lang == "zh" and any(not set(corrected(ix, tokenize(w))) & (said | doc_said) for w in named
                                     if w.isascii() and w.isalpha() and (w.lower() not in english_words() or w[0].isupper())
                                     and not scoping(w) and not acronym(w)):
@@ -582,13 +582,13 @@ class Answerer:
         it, the other sources of its `section`; or on a line that says all its asking clause says (`target.attribute`).
         A version also in that heading, and first where the heading names a word of the question (`target.content`):
         "### nginx 1.22.1" answers "Which nginx version…", not the "Openssl 3.0" of an item under it."""
-        qtype, subjects, question = target.qtype, target.subjects, target.question
-        if qtype is None:
+        want, subjects = target.wanted, target.subjects
+        if want.qtype is None:
             return True
         tokenize = self.tokenizer.tokenize
         lines = [h.text[a:b] for a, b in u.spans]
         on: list[str] = []
-        if subjects and qtype != "path":      # a file is named where it is used, not beside its program's name
+        if subjects and want.by_subject:
             above = set(tokenize(" ".join(h.heading) + " " + h.text[slice(*u.lead)])) | set(section)
             on = _naming(lines, [t for t in subjects if not t <= above], tokenize)
             if target.present and not on and not any(t <= above for t in subjects):
@@ -596,16 +596,16 @@ class Answerer:
                 on = [line for line in lines if len(target.attribute) > 1 and target.attribute <= set(tokenize(line))]
                 if not on:
                     return False
-        heading = _NUMBERED.sub("", h.heading[-1]) if qtype == "version" and not on and h.heading else ""
+        heading = _NUMBERED.sub("", h.heading[-1]) if want.qtype == "version" and not on and h.heading else ""
         title = set(tokenize(heading))
         titled = bool(title) and (not subjects or any(t <= title for t in subjects))
         said = "\n".join(on or lines)
-        if titled and title & target.content and fits(qtype, heading, question):
+        if titled and title & target.content and want.fits(heading):
             u.titled = True
             return True
-        if fits(qtype, said, question):
+        if want.fits(said):
             return True
-        u.titled = titled and fits(qtype, said + "\n" + heading, question)    # shown with that heading
+        u.titled = titled and want.fits(said + "\n" + heading)    # shown with that heading
         return u.titled
 
     def _procedure(self, u: Unit, hits: list[Hit], budget: int) -> tuple[Unit, Hit] | None:
@@ -717,22 +717,14 @@ def _quantities(named: list[str], text: str) -> set[str]:
     return out
 
 
-# A name written with a release number: "CentOS 7", "CentOS8", "Python 3.10"
+# A thing's release: a name and its number, apart or not ("CentOS 7", "CentOS8", "openssl 3.0.5"). Not kb/scope.py's
+# `mentions`, which reads the versions documents are about: those have one or two parts, and allow "V9", "name-9"
+# and "name/9", where "--maxrecoveryrate 128" and "rx-frames 128" would read as releases.
 _NAMED_RELEASE = re.compile(r"(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z]+)\s?(\d+(?:\.\d+)*)(?![A-Za-z0-9_.-])")
 
 
-def _releases(text: str, spaced: bool = False) -> dict[str, set[str]]:
-    """The releases a text gives of each name it writes with a number: {"centos": {"7", "8"}}. `spaced`: only those
-    written apart from the name ("CentOS 7"), as a question asks for a release (not "gretap0", a device's name)."""
-    out: dict[str, set[str]] = {}
-    for m in _NAMED_RELEASE.finditer(text):
-        if not spaced or m[0][len(m[1])].isspace():
-            out.setdefault(m[1].lower(), set()).add(m[2])
-    return out
-
-
-def _same_release(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + ".") or b.startswith(a + ".")    # "3" and "3.10" may be one release
+def _releases(text: str) -> list[Version]:
+    return [Version(m[1].lower(), m[2], m[0]) for m in _NAMED_RELEASE.finditer(text)]
 
 
 def _whole(name: str, text: str) -> bool:
