@@ -44,7 +44,8 @@ DEFINITION_BONUS = 0.5  # ... those that define X (start "X 是…") moved up by
 MIN_GROUP = 5          # a language's candidates are measured against their own mean from this many on
 KEY_BONUS = 1.0        # a table row the question names by its first cell ("zsh", "TDengine"), or a glossary item by
                        # its term ("delaycompress"), moves its group up by this
-KEY_DEPTH = 10         # a Latin word in at most this many passages is also looked up alone, for the rows it keys
+KEY_DEPTH = 50         # a Latin word in at most this many passages is also looked up alone, for the rows it keys
+                       # ("sqlite" is in 40 of the site's: anope-sqlite, apr-util-sqlite…; and keys one row)
 _BLANK = re.compile(r"[^\n]")
 _TERM = re.compile(ITEM_MARK.pattern + r"([^:：\n]{1,40}?)\s*[:：]")     # "- delaycompress ：…": the term an item explains
 

@@ -634,6 +634,25 @@ def test_a_row_the_question_names_is_found_among_groups_that_only_contain_the_na
     assert "\nzsh | 5.5.1-10 | x86_64" in ans.text, ans.text
 
 
+def test_a_row_is_found_by_its_key_even_when_dozens_of_other_rows_contain_the_name(tmp_path):
+    """A package list names sqlite in forty groups of rows (anope-sqlite, apr-util-sqlite…) and keys one row by it:
+    "兼容列表里的 sqlite 是什么版本？" finds that row, though BM25 ranks every group whose rows all contain the name, and
+    the prose about the list, above it."""
+    import shutil
+    from kb import KnowledgeBase
+    shutil.copytree(DATA / "answering", tmp_path / "corpus")
+    rows = [f"{name}-sqlite-{n} | {n}.0-1 | x86_64" for name in ("anope", "apr", "asterisk", "gambas", "kf5", "libdbi")
+            for n in range(60)]
+    rows[200:200] = [f"tool{n} | 1.{n}-2 | x86_64" for n in range(6)] + ["sqlite | 3.26.0-17 | x86_64"] + \
+        [f"util{n} | 2.{n}-1 | x86_64" for n in range(6)]
+    (tmp_path / "corpus" / "packages.md").write_text(
+        "# 开源软件兼容列表\n\n兼容列表给出每个软件包经过验证的版本，列表按软件包名称排列。\n\n软件包 | 版本 | 架构\n--- | --- | ---\n"
+        + "\n".join(rows) + "\n", encoding="utf-8")
+    kb = KnowledgeBase.open(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", progress=False)
+    ans = kb.ask("兼容列表里的 sqlite 是什么版本？")
+    assert "\nsqlite | 3.26.0-17 | x86_64" in ans.text, ans.text
+
+
 def test_a_typed_question_is_answered_by_the_value_not_by_a_sentence_that_repeats_how_it_is_asked(kb):
     """"XFS 最大支持多大": the words that ask ("最大", "支持", "多大") count half in choosing the unit, so the sentence
     that says them all ("…支持的最大大小", no number: refused, as it cannot give a bound) does not push aside the
