@@ -51,7 +51,7 @@ def _fold(text: str) -> str:
     return squash(normalize(text))
 
 
-def _holds(citation, evidence: list) -> bool:
+def holds(citation, evidence: list) -> bool:
     hay = "\n".join(_fold(t) for t in (" ".join(citation.heading), citation.text, citation.original or ""))
     return any(all(_fold(part) in hay for part in ([e] if isinstance(e, str) else e)) for e in evidence)
 
@@ -70,8 +70,8 @@ def evaluate(kb, items: list[dict]) -> dict:
             "id": it.get("id"), "lang": it["lang"], "kind": it.get("kind", "-"), "split": it.get("split", "-"),
             "cross_lingual": bool(it.get("cross_lingual")), "answerable": bool(it["answerable"]),
             "refused": ans.refused,
-            "at1": bool(cites) and _holds(cites[0], evidence),
-            "at3": any(_holds(c, evidence) for c in (cites + ([] if ans.refused else ans.related))[:3]),
+            "at1": bool(cites) and holds(cites[0], evidence),
+            "at3": any(holds(c, evidence) for c in (cites + ([] if ans.refused else ans.related))[:3]),
             "keywords": not ans.refused and all(k.lower() in ans.text.lower() for k in it.get("keywords", [])),
             "language_ok": ans.language == it["lang"], "ms": ms, "question": it["question"], "answer": ans.text,
             "refused_by": ans.signals.get("refused_by", []),

@@ -74,13 +74,13 @@ def test_several_sets_are_reported_by_split_and_by_kind(index):
 
 
 def test_evidence_is_found_in_the_heading_path_or_as_a_whole_table_row():
-    from kb.evaluation import _holds
+    from kb.evaluation import holds
     from kb.types import Citation
     row = Citation(1, "软件名: TDengine; 版本: V3.0.4.1", "", "adaptation_sw.md", 1.0,
                    heading=("OpenCloudOS 9.0 新特性汇总", "Kernel 6.1，带给社区最新成果体验："))
-    assert _holds(row, [["TDengine", "V3.0.4.1"]]) and _holds(row, ["Kernel 6.1"])
-    assert not _holds(row, [["TDengine", "V6.0"]])       # every part of an entry must be in the same citation
-    assert _holds(row, ["ＴＤｅｎｇｉｎｅ"])                # compared after kb's normalisation (NFKC)
+    assert holds(row, [["TDengine", "V3.0.4.1"]]) and holds(row, ["Kernel 6.1"])
+    assert not holds(row, [["TDengine", "V6.0"]])       # every part of an entry must be in the same citation
+    assert holds(row, ["ＴＤｅｎｇｉｎｅ"])                # compared after kb's normalisation (NFKC)
 
 
 def test_an_interval_says_how_far_a_figure_could_move_on_other_questions():
