@@ -118,10 +118,12 @@ PAGES_KEPT = 64                  # pages whose text an Answerer keeps at hand (a
 MAX_ITEMS = 8                    # a list answer gives up to this many items (table rows, answer or command lines)
 PRINTED_LINES = 3                # a procedure shows this many lines of what each of its commands prints
 
-# The shape of answer a question asks for: the passage kinds that give it.
+# The shape of answer a question asks for: the passage kinds that give it. A how-to asks how, or asks for a command
+# ("用什么命令", "which bcc command"); naming one is not asking for one ("后置命令什么时候执行", "命令里的 yourname 要替换成什么").
 _SEVERAL = r"哪些|哪几|有哪|\bwhat are\b|\bwhich \w+s\b|\blist\b"      # asks for several things ("which file" asks one)
 _SHAPES = {
-    ("step",): re.compile(r"怎么|怎样|如何|命令|步骤|方法|\bhow (?:do|can|to|should)\b|\bcommand|\bsteps?\b"),
+    ("step",): re.compile(r"怎么|怎样|如何|(?:什么|哪个|哪条|哪些|啥)命令|命令(?:是什么|是啥|怎么写|如何写)|步骤|方法"
+                          r"|\bhow (?:do|can|to|should)\b|\b(?:what|which)(?: \w+)? commands?\b|\bcommand looks? like|\bsteps?\b"),
     ("list", "table"): re.compile(_SEVERAL + r"|有什么|什么内容|\bwhich\b|\bwhat \w+s\b"),
 }
 _PLURAL = re.compile(_SEVERAL)

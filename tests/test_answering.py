@@ -1261,3 +1261,22 @@ def test_a_question_for_a_file_gets_the_sentence_that_names_one(tmp_path):
                          "挂载点。主映射配置文件的路径是 /etc/auto.master。\n\n## 挂载选项\n\n挂载选项写在映射条目的第三列。\n"})
     ans = kb.ask("autofs 从哪个配置文件读取主映射？")
     assert not ans.refused and "/etc/auto.master" in ans.text, ans.text
+
+
+def test_a_question_that_names_a_command_without_asking_for_one_is_no_how_to(tmp_path):
+    """"后置命令什么时候执行？" asks when, not for a command: it gets the sentence that says when, not a how-to's answer
+    (which goes on to a further sentence, here from the next section). "用什么命令", "which command" still ask for one."""
+    kb = over(tmp_path, {
+        "task.md": "# 创建任务\n\n## 1. 任务设置\n\n### 1.1 前置命令\n\n任务开始前在每台机器上执行一次，用于准备测试环境。\n\n"
+                   "### 1.2 后置命令\n\n全部用例执行完成后执行，用于清理测试环境。\n\n### 1.3 重启命令\n\n"
+                   "机器重启之后、继续执行未完成的用例之前执行，用于恢复测试环境。\n\n### 1.4 超时时间\n\n"
+                   "任务默认没有超时时间；设置后，任务运行超过该时间即被标记为超时。\n",
+        "contrib.md": "# 文档贡献指南\n\n## 1. 克隆文档仓库\n\n执行以下命令，将你 Fork 后的文档仓库克隆到本地：\n\n"
+                      "```bash\ngit clone git@github.com:yourname/docs.git\n```\n\n其中的 yourname 要替换为你自己的 GitHub 用户名。\n\n"
+                      "## 2. 本地预览\n\n在仓库根目录执行以下命令，启动本地预览服务：\n\n```bash\nmkdocs serve\n```\n",
+        "network.md": "# 网络配置\n\n## 查看连接\n\n执行以下命令，列出所有网络连接：\n\n```bash\nnmcli connection show\n```\n\n"
+                      "## 修改主机名\n\n使用 hostnamectl set-hostname 命令修改主机名，修改后重新登录生效。\n"})
+    ans = kb.ask("任务的后置命令什么时候执行？")
+    assert not ans.refused and "全部用例执行完成后执行" in ans.text and "超时" not in ans.text, ans.text
+    ans = kb.ask("克隆文档仓库用什么命令？")
+    assert ans.commands == ["git clone git@github.com:yourname/docs.git"], ans.text
