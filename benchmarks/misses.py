@@ -11,7 +11,6 @@ call for a better choice among a section's paragraphs; gold ranked low, for bett
 """
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from collections import Counter, defaultdict
@@ -20,17 +19,14 @@ from pathlib import Path
 import common
 from docs_site import SETS, copy_pages, read_pages, site_arguments
 
-RANKS = ("1", "2", "3-5", "6-20", "not in 20")
+DEPTH = 20
+BUCKETS = ((1, "1"), (2, "2"), (5, "3-5"), (DEPTH, "6-20"))     # ranks below each bound (0 is the first)
+RANKS = tuple(label for _, label in BUCKETS) + ("not in 20",)
 PLACES = ("its section", "its page", "another page")
 
 
 def rank_label(rank: int | None) -> str:
-    return RANKS[4] if rank is None else RANKS[0] if rank == 0 else RANKS[1] if rank == 1 else RANKS[2] if rank < 5 else RANKS[3]
-
-
-def page_of(doc_id: str) -> str:
-    """A page and its English twin are one page: "guide/x.en.md" -> "guide/x.md"."""
-    return re.sub(r"\.en\.md$", ".md", doc_id)
+    return next((label for bound, label in BUCKETS if rank is not None and rank < bound), RANKS[-1])
 
 
 def main():
@@ -45,22 +41,27 @@ def main():
         corpus = copy_pages(args.corpus, read_pages(args.pages), work / "corpus") if args.pages else args.corpus
         pages = {f.relative_to(corpus).as_posix() for f in corpus.rglob("*") if f.is_file()}
         site = KnowledgeBase.open(corpus=corpus, index_dir=args.index or work / "index", progress=not args.json)
-        on_page = defaultdict(list)       # the passages of each page, both languages, as sources to test
-        for chunk in site.index:
-            on_page[page_of(chunk.doc_id)].append(as_hit(site.index, chunk, 0.0))
+        ix = site.index
+
+        def page_of(doc_id: str) -> str:      # a page and its English twin are one page (kb's own alignment)
+            return ix.docs[doc_id]["aligned_to"] or doc_id
+
+        on_page = defaultdict(list)       # the passages of each page, both languages
+        for chunk in ix:
+            on_page[page_of(chunk.doc_id)].append(chunk)
         outcome: Counter = Counter()
         wrong_at: Counter = Counter()
         for it in load_labelled(SETS[0]):
             if it["page"] not in pages or not it.get("answerable", True):
                 continue
             evidence = it["evidence"]
-            rank = next((i for i, h in enumerate(site.search(it["question"], k=20)) if holds(h, evidence)), None)
+            rank = next((i for i, h in enumerate(site.search(it["question"], k=DEPTH)) if holds(h, evidence)), None)
             answer = site.ask(it["question"])
             first = answer.citations[0] if answer.citations else None
             state = "refused" if answer.refused else "right" if first and holds(first, evidence) else "wrong"
             outcome[rank_label(rank), state] += 1
             if state == "wrong" and first:
-                gold = [h for h in on_page[page_of(it["page"])] if holds(h, evidence)]
+                gold = [h for c in on_page[page_of(it["page"])] if holds(h := as_hit(ix, c, 0.0), evidence)]
                 wrong_at[PLACES[0] if any(h.doc_id == first.doc_id and h.heading[:len(first.heading)] == first.heading
                                           for h in gold) else
                          PLACES[1] if page_of(first.doc_id) == page_of(it["page"]) else PLACES[2]] += 1
