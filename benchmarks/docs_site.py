@@ -7,7 +7,8 @@ bundled model, then asks the labelled questions of tests/data/docs_dev.jsonl and
 page is in it, and prints: quality by split and kind (cited@1/@3, answer keywords, refusals), build time,
 passage count, alignment coverage (the share of passages of `name.en.md` twins that carry their Chinese
 original), and the ask p50 beside the bundled corpus's ask p50 measured in the same run, question for
-question in turn so both see the same load. The full site is 45-60 minutes of embedding on 2 cores with
+question in turn so both see the same load: once for each question's first ask on the indexes just reopened
+(nothing memoised: as after a restart), once for questions asked again. The full site is 45-60 minutes of embedding on 2 cores with
 the chunking of November 2026; the CI subset (--pages tests/data/docs_ci_pages.txt) about 3 minutes.
 """
 from __future__ import annotations
@@ -48,16 +49,19 @@ def alignment_coverage(kb) -> dict:
             "coverage": round(aligned / len(twins), 3) if twins else None}
 
 
-def side_by_side_p50(site, site_questions: list[str], bundled, bundled_questions: list[str], rounds: int = 2) -> dict:
-    """Ask p50 (ms) on the site and on the bundled corpus, alternating question by question."""
+def side_by_side_p50(site, site_questions: list[str], bundled, bundled_questions: list[str], rounds: int = 2,
+                     first: bool = False) -> dict:
+    """Ask p50 (ms) on the site and on the bundled corpus, alternating question by question. `first`: only each
+    question's first ask counts (on knowledge bases just opened: what a user meets after a restart)."""
     times = {"site": [], "bundled": []}
     n = max(len(site_questions), len(bundled_questions))
-    for _ in range(rounds):
+    for r in range(rounds):
         for i in range(n):
             for name, kb, qs in (("site", site, site_questions), ("bundled", bundled, bundled_questions)):
                 t0 = time.perf_counter()
                 kb.ask(qs[i % len(qs)])
-                times[name].append(time.perf_counter() - t0)
+                if not first or r == 0 and i < len(qs):
+                    times[name].append(time.perf_counter() - t0)
     out = {name: round(statistics.median(ts) * 1000, 1) for name, ts in times.items()}
     out["ratio"] = round(out["site"] / out["bundled"], 2)
     return out
@@ -94,13 +98,18 @@ def main():
         bundled = KnowledgeBase.open(corpus=common.ROOT / "corpus", index_dir=work / "bundled", progress=False)
 
         items = [it for s in SETS for it in load_labelled(s) if it["page"] in pages]
+        asked, examples = [it["question"] for it in items], common.questions()
+        opened = [KnowledgeBase.open(corpus=c, index_dir=work / i, progress=False)     # the same indexes, reopened:
+                  for c, i in ((corpus, "index"), (common.ROOT / "corpus", "bundled"))]   # nothing memoised yet
+        first = side_by_side_p50(opened[0], asked, opened[1], examples, rounds=1, first=True)
         report = evaluate(site, items)
-        latency = side_by_side_p50(site, [it["question"] for it in items], bundled, common.questions())
+        latency = side_by_side_p50(site, asked, bundled, examples)     # third and fourth asks
         result = {
             "machine": common.machine(), "corpus": str(args.corpus), "pages": len(pages),
             "passages": len(site.index), "build_s": round(build_s, 1),
             "passages_per_s": round(len(site.index) / build_s, 1),
             "alignment": alignment_coverage(site), "ask_p50_ms": latency,
+            "first_ask_p50_ms": first,
             "questions": len(items), "quality": {"by": report["by"], "lang": report["metrics"]},
             "intervals": {split: {GROUP_COLUMNS[m]: interval([r for r in report["rows"] if r["split"] == split], m)
                                   for m in RATES}
@@ -116,8 +125,9 @@ def main():
         f"build: {result['passages']:,} passages in {result['build_s']} s ({result['passages_per_s']} passages/s)",
         (f"alignment: {a['aligned']} of {a['english_twin_passages']} English twin passages carry their original "
          f"({a['coverage']})"),
-        (f"ask p50: {latency['site']} ms on the site, {latency['bundled']} ms on the bundled corpus "
-         f"(x{latency['ratio']}; the issue's bound is x1.5)"),
+        *(f"ask p50, {when}: {t['site']} ms on the site, {t['bundled']} ms on the bundled corpus (x{t['ratio']}; "
+          "the issue's bound is x1.5)" for when, t in (("each question asked again", latency),
+                                                      ("each question's first ask, just opened", first))),
         f"quality on the {len(items)} labelled questions whose page is indexed:", "",
         format_report(report, ("split", "split/kind", "lang")), "",
         "95% intervals (bootstrap over the questions: how far each figure could move on other questions like them):",

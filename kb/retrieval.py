@@ -25,6 +25,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Hashable
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -58,6 +59,7 @@ class Retriever:
         self.index, self.embedder, self.tokenizer = index, embedder, tokenizer
         self.candidates, self.bm25_weight = candidates, bm25_weight
         self.scopes = Scopes.of_index(index)
+        self._keys = lru_cache(maxsize=8192)(self._source_keys)     # this index's sources, read once
         written = Counter(d.get("lang") for d in index.docs.values() if not d.get("aligned_to"))
         self.written_in = written.most_common(1)[0][0] if written else None    # the language of the originals
 
@@ -123,14 +125,18 @@ class Retriever:
         """Is a table row of this source named by its first cell among `words`, or a list item by the term it
         explains ("- `delaycompress`：在下一次转储时…"), a name with Latin letters ("zsh", "TDengine"; not
         "autojump-zsh", which only contains one)?"""
+        return any(key <= words for key in self._keys(src))
+
+    def _source_keys(self, src: Hashable) -> list[frozenset[str]]:
+        """The tokens of each row's first cell, or each item's term, that holds a name with Latin letters."""
         tokenize = self.tokenizer.tokenize
 
         def keys(c: Chunk) -> list[str]:
             lines = c.text[c.lead:].splitlines()
             return ([row.split("|")[0] for row in lines] if c.kind == "table" else
                     [m[1] for line in lines if (m := _TERM.match(line))] if c.kind == "list" else [])
-        return any((key := set(tokenize(k))) <= words and any(w.isascii() and any(ch.isalpha() for ch in w) for w in key)
-                   for c in self.index.members(src).values() for k in keys(c))
+        return [key for c in self.index.members(src).values() for k in keys(c) if (key := frozenset(tokenize(k)))
+                and any(w.isascii() and any(ch.isalpha() for ch in w) for w in key)]
 
     def _fuse(self, found: list[Found], sims: dict[Hashable, float], top: list[Found]) -> dict[Hashable, float]:
         """Each candidate source's closeness in meaning and BM25 score (0 if its words did not match), each in

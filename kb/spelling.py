@@ -256,6 +256,8 @@ def asking_as_meant(question: str, is_word=lambda text: False) -> str:
     chars, sounds = list(question.replace("啥", "什么").replace("咋", "怎么")), _asking_sounds()
     for i in range(len(chars) - 1):
         for word in _ASKING_WORDS:
+            if chars[i] != word[0] and chars[i + 1] != word[1]:     # two slips at least: no need to look closer
+                continue
             typed = "".join(chars[i:i + len(word)])
             off = [j for j, (a, b) in enumerate(zip(typed, word)) if a != b]
             if (len(typed) == len(word) and len(off) == 1 and not set(typed) & set("那这")

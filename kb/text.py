@@ -42,7 +42,8 @@ _SENTENCE_END = re.compile(r"[。！？；]+[”’」』）)\"']*|[!?;.]+[”�
 def normalize(text: str) -> str:
     """Fold full-width forms (NFKC) and Traditional to Simplified Chinese; drop control and invisible characters."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")   # NUL, zero-width…
+    if not text.replace("\n", " ").replace("\t", " ").isprintable():   # only then may it hold NUL, zero-width…:
+        text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")   # (a slow loop)
     if HAN_RE.search(text):
         text = _to_simplified(text)
     return text
@@ -95,6 +96,9 @@ class Tokenizer:
         # Memoised per tokenizer: the sentences of the passages an answer draws on come back question after question.
         # 601 questions asked twice over the docs site's 12,620 passages use about 18,500 entries (4 MB).
         self._tokens = lru_cache(maxsize=65536)(self._segment)
+        # And per run of letters, digits or Han characters, which jieba cuts one by one: a sentence, its paragraph
+        # and its section share their runs, so a new text mostly costs its normalising (it halves a cold ask's cost).
+        self._runs = lru_cache(maxsize=65536)(self._cut_run)
 
     def __repr__(self):
         return f"Tokenizer(user_dict={self.user_dict})"
@@ -159,7 +163,7 @@ class Tokenizer:
         return self._jieba
 
     def _segment(self, text: str, keep_stopwords: bool) -> tuple[str, ...]:
-        tok = self._jieba_tokenizer()
+        from jieba import re_han_default as runs      # how jieba splits a text before cutting each run
         text = normalize(text).lower()
         pieces, pos = [], 0
         for m in (self._phrases.finditer(text) if self._phrases else ()):
@@ -167,17 +171,29 @@ class Tokenizer:
             pieces.append((m.group(0), True))
             pos = m.end()
         pieces.append((text[pos:], False))
-        out = []
+        out: list[str] = []
         for piece, is_phrase in pieces:
-            words = [piece] + piece.split() if is_phrase else tok.cut_for_search(piece)
-            for w in words:
-                w = w.strip()
-                if not w or not _WORDISH.search(w):
-                    continue
-                split = _ALNUM_SPLIT.match(w)       # "centos8" also yields "centos" and "8"
-                for t in (w, *(split.groups() if split else ())):
-                    if keep_stopwords or t not in STOPWORDS:
-                        out.append(self._stem(t))
+            if is_phrase:
+                out += self._tokens_of([piece] + piece.split(), keep_stopwords)
+            else:
+                for run in runs.split(piece):
+                    if run:
+                        out += self._runs(run, keep_stopwords)
+        return tuple(out)
+
+    def _cut_run(self, run: str, keep_stopwords: bool) -> tuple[str, ...]:
+        return self._tokens_of(self._jieba_tokenizer().cut_for_search(run), keep_stopwords)
+
+    def _tokens_of(self, words, keep_stopwords: bool) -> tuple[str, ...]:
+        out = []
+        for w in words:
+            w = w.strip()
+            if not w or not _WORDISH.search(w):
+                continue
+            split = _ALNUM_SPLIT.match(w)       # "centos8" also yields "centos" and "8"
+            for t in (w, *(split.groups() if split else ())):
+                if keep_stopwords or t not in STOPWORDS:
+                    out.append(self._stem(t))
         return tuple(out)
 
     def _stem(self, tok: str) -> str:

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from kb.text import detect_language, split_sentences, tokenize
+from kb.text import Tokenizer, detect_language, split_sentences, tokenize
 
 DOMAIN_TERMS = ["OpenCloudOS", "CentOS8", "TencentOS Server", "cgroupfs", "Page Cache Limit", "Monitor Buffer",
                 "云原生", "热补丁", "开放原子开源基金会", "8.5", "V9"]
@@ -24,6 +24,18 @@ def test_version_strings_are_one_token():
 def test_full_width_and_traditional_text_tokenize_like_simplified_half_width():
     assert tokenize("ＯｐｅｎＣｌｏｕｄＯＳ　８．５ 版本") == tokenize("OpenCloudOS 8.5 版本")
     assert tokenize("開源作業系統社區發佈了新版本") == tokenize("开源操作系统社区发布了新版本")
+
+
+def test_a_text_gets_the_same_tokens_whatever_was_tokenized_before():
+    """Runs of letters and Han characters are memoised per tokenizer: a sentence read after its paragraph (with
+    stopwords kept, as the answer check reads it) gets the tokens a fresh tokenizer gives it."""
+    paragraph = ("OpenCloudOS 8.5 的内核\u200b支持热补丁\x00，\n默认关闭 Page Cache Limit；開源社區發佈了 centos8 "
+                 "的兼容版本\t和它的安装说明。")
+    warm = Tokenizer()
+    warm.tokenize(paragraph, keep_stopwords=True)
+    for sentence in [paragraph, *paragraph.split("，"), *paragraph.split("；"), "的兼容版本"]:
+        assert warm.tokenize(sentence) == Tokenizer().tokenize(sentence)
+        assert warm.tokenize(sentence, keep_stopwords=True) == Tokenizer().tokenize(sentence, keep_stopwords=True)
 
 
 def test_question_words_are_not_search_terms():
