@@ -53,9 +53,9 @@ class ChunkTable(Sequence):
     def __init__(self, meta: np.ndarray, text: bytes | np.ndarray, text_off: np.ndarray, tables: dict,
                  members: np.ndarray, members_ptr: np.ndarray):
         # Plain arrays over the mapped pages: numpy's memmap class costs microseconds on every element read
-        meta, text_off, members, members_ptr = map(np.asarray, (meta, text_off, members, members_ptr))
-        self.meta, self.text, self.text_off, self.tables = meta, text if isinstance(text, bytes) else np.asarray(text), text_off, tables
-        self.members_order, self.members_ptr = members, members_ptr
+        self.meta, self.text_off, self.members_order, self.members_ptr = map(np.asarray, (meta, text_off, members,
+                                                                                     members_ptr))
+        self.text, self.tables = text if isinstance(text, bytes) else np.asarray(text), tables
         self._headings = [tuple(h) for h in tables["headings"]]
         self._kinds, self._anchors = tables.get("kinds", ["prose"]), tables.get("anchors", [""])
 

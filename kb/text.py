@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ class Tokenizer:
         # 601 questions asked twice over the docs site's 12,620 passages use about 18,500 entries (4 MB).
         self._tokens = lru_cache(maxsize=65536)(self._segment)
         # And per run of letters, digits or Han characters, which jieba cuts one by one: a sentence, its paragraph
-        # and its section share their runs, so a new text mostly costs its normalising (it halves a cold ask's cost).
+        # and its section share their runs (segmenting all the site's passages and questions: 10.4 s -> 5.3 s).
         self._runs = lru_cache(maxsize=65536)(self._cut_run)
 
     def __repr__(self):
@@ -112,7 +113,8 @@ class Tokenizer:
         return list(self._tokens(text, keep_stopwords))
 
     def segment(self, text: str) -> tuple[str, ...]:
-        """`tokenize` without its cache, for text seen once (a typo's candidate spellings) that would crowd it out."""
+        """`tokenize` without keeping the whole text's tokens (its runs' are kept), for text seen once (a typo's
+        candidate spellings) that would crowd the cache."""
         return self._segment(text, False)
 
     def is_word(self, text: str) -> bool:
@@ -184,7 +186,8 @@ class Tokenizer:
     def _cut_run(self, run: str, keep_stopwords: bool) -> tuple[str, ...]:
         return self._tokens_of(self._jieba_tokenizer().cut_for_search(run), keep_stopwords)
 
-    def _tokens_of(self, words, keep_stopwords: bool) -> tuple[str, ...]:
+    def _tokens_of(self, words: Iterable[str], keep_stopwords: bool) -> tuple[str, ...]:
+        """jieba's words as search tokens: stripped, stemmed, without punctuation (and stopwords, unless kept)."""
         out = []
         for w in words:
             w = w.strip()
