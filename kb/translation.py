@@ -33,6 +33,7 @@ PER_PHRASE = 2        # Chinese words kept per English phrase, ...
 CANDIDATES = 4        # ... of this many, the dictionary's first senses, by the company they keep (`_in_context`)
 SMOOTHING = 5         # a word used in 1 passage, one with the context's words, is less sure than one in 5 of 10
 LONGEST = 3           # words in the longest English phrase looked up
+MEMO = 4096          # texts whose translations a lexicon keeps (retrieval and the answer both ask, per question)
 SHARED = 6            # a gloss that this many of the corpus's words share ("to open") makes none of them synonyms
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")   # traditional simplified [pinyin] /gloss/gloss/
@@ -42,6 +43,7 @@ _ABBREVIATION = re.compile(r"abbr\. for [^|/\[]*\|([^\[/|]+)")    # traditional|
 # fixed dictionary file, so whoever shares the lexicon would make the very same one.
 _glossaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _senses: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()       # the glossary turned round: word -> glosses
+_translated: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # per lexicon: text -> translations(text)
 _lock = threading.Lock()
 _english: frozenset[str] | None = None      # english_words(): the same for every knowledge base, never changed
 _UNREADABLE = (ModuleNotFoundError, OSError, EOFError, UnicodeDecodeError)     # no dictionary, or a damaged one
@@ -142,6 +144,19 @@ def to_chinese(text: str, lexicon: Lexicon) -> list[str]:
 
 def translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
     """Each English word or phrase of `text` that translates -> the corpus's Chinese words for it, in text order."""
+    with _lock:
+        memo = _translated.setdefault(lexicon, {})
+        found = memo.get(text)
+    if found is None:
+        found = _translations(text, lexicon)
+        with _lock:
+            if len(memo) >= MEMO:
+                memo.clear()
+            memo[text] = found
+    return {phrase: list(zh) for phrase, zh in found.items()}      # a copy: the kept one stays as made
+
+
+def _translations(text: str, lexicon: Lexicon) -> dict[str, list[str]]:
     words = ENGLISH_WORD.findall(text.lower())
     gloss = glossary(lexicon) if words and lexicon.vocab else {}
     if not gloss:

@@ -3,7 +3,7 @@ so BM25 finds those pages too and not only the embedding, which is weak across l
 import numpy as np
 import pytest
 from kb.store import Lexicon
-from kb.translation import english_words, glossary, synonyms, to_chinese
+from kb.translation import english_words, glossary, synonyms, to_chinese, translations
 
 
 def corpus_words(*words: str) -> Lexicon:
@@ -61,6 +61,9 @@ def test_each_corpus_keeps_only_its_own_words():
     a, b = corpus_words("安装"), corpus_words("内核")         # two knowledge bases in one process
     assert to_chinese("install the kernel", a) == ["安装"] and to_chinese("install the kernel", b) == ["内核"]
     assert {zh for senses in glossary(a).values() for _, zh in senses} == {"安装"}
+    for words in translations("install the kernel", a).values():     # a caller that changes what it was given
+        words.append("内核")
+    assert to_chinese("install the kernel", a) == ["安装"]       # changes nothing the lexicon keeps
 
 
 def test_without_the_dictionary_english_questions_keep_their_own_words(monkeypatch):
