@@ -8,8 +8,9 @@ page is in it, and prints: quality by split and kind (cited@1/@3, answer keyword
 passage count, alignment coverage (the share of passages of `name.en.md` twins that carry their Chinese
 original), and the ask p50 beside the bundled corpus's ask p50 measured in the same run, question for
 question in turn so both see the same load: once for each question's first ask on the indexes just reopened
-(nothing memoised: as after a restart), once for questions asked again. The full site is 45-60 minutes of embedding on 2 cores with
-the chunking of November 2026; the CI subset (--pages tests/data/docs_ci_pages.txt) about 3 minutes.
+(nothing memoised: as after a restart), once for questions asked again. The full site is 45-60 minutes of
+embedding on 2 cores with the chunking of November 2026; the CI subset (--pages tests/data/docs_ci_pages.txt)
+about 3 minutes.
 """
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def main():
                   for c, i in ((corpus, "index"), (common.ROOT / "corpus", "bundled"))]   # nothing memoised yet
         first = side_by_side_p50(opened[0], asked, opened[1], examples, rounds=1, first=True)
         report = evaluate(site, items)
-        latency = side_by_side_p50(site, asked, bundled, examples)     # third and fourth asks
+        latency = side_by_side_p50(site, asked, bundled, examples)     # asked again: the evaluation asked each once
         result = {
             "machine": common.machine(), "corpus": str(args.corpus), "pages": len(pages),
             "passages": len(site.index), "build_s": round(build_s, 1),

@@ -52,10 +52,10 @@ class ChunkTable(Sequence):
 
     def __init__(self, meta: np.ndarray, text: bytes | np.ndarray, text_off: np.ndarray, tables: dict,
                  members: np.ndarray, members_ptr: np.ndarray):
-        # Plain arrays over the mapped pages: numpy's memmap class costs microseconds on every element read
-        self.meta, self.text_off, self.members_order, self.members_ptr = map(np.asarray, (meta, text_off, members,
-                                                                                     members_ptr))
-        self.text, self.tables = text if isinstance(text, bytes) else np.asarray(text), tables
+        plain = np.asarray      # the mapped pages without numpy's memmap class, which costs microseconds an element read
+        self.meta, self.text_off, self.tables = plain(meta), plain(text_off), tables
+        self.members_order, self.members_ptr = plain(members), plain(members_ptr)
+        self.text = text if isinstance(text, bytes) else plain(text)
         self._headings = [tuple(h) for h in tables["headings"]]
         self._kinds, self._anchors = tables.get("kinds", ["prose"]), tables.get("anchors", [""])
 
